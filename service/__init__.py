@@ -1,0 +1,1 @@
+"""ReachImpact backend: a Litestar service on PostgreSQL."""

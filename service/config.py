@@ -1,0 +1,191 @@
+"""Settings from the environment (12-factor). Nothing else in the code base reads os.environ.
+
+`Settings.from_env()` validates everything at start-up, so a misconfigured deploy fails with one clear line
+instead of a stack trace on the first request.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import structlog
+
+ENVIRONMENTS = ("development", "test", "production")
+LOG_FORMATS = ("json", "console")
+MIN_SECRET_LENGTH = 32
+DEV_SECRET_FILE = "jwt_secret"  # noqa: S105 - a file name, not a secret
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    env: str = "development"
+    # None means: start the embedded PostgreSQL server under data_dir.
+    database_url: str | None = None
+    data_dir: Path = field(default_factory=lambda: Path.cwd() / ".data")
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+    migrate_on_start: bool = True
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_base_url: str = "http://127.0.0.1:8000"
+    cors_origins: tuple[str, ...] = ()
+    max_request_body_bytes: int = 1024 * 1024
+    log_level: str = "INFO"
+    log_format: str = "console"
+
+    jwt_secret: str = ""
+    # Secrets of keys being rotated out: tokens they signed still verify until they expire.
+    jwt_previous_secrets: tuple[str, ...] = ()
+    jwt_issuer: str = "reachimpact"
+    jwt_audience: str = "reachimpact-api"
+    access_token_ttl_seconds: int = 15 * 60
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    password_reset_ttl_seconds: int = 3600
+    # Client IPs come from proxy headers only when the proxy is trusted ("fly", or a comma list of CIDRs).
+    trusted_proxies: tuple[str, ...] = ()
+    login_max_failures_per_account: int = 10
+    login_max_failures_per_ip: int = 50
+    login_failure_window_seconds: int = 15 * 60
+    password_hash_concurrency: int = 4
+
+    smtp_url: str | None = None
+    mail_from: str = "ReachImpact <no-reply@reachimpact.local>"
+    # Firebase modified-scrypt parameters of the imported project: a file path or the JSON itself.
+    firebase_hash_config: str | None = None
+    default_phone_region: str = "US"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        reader = _Reader(env)
+        settings = cls(
+            env=reader.choice("ENV", ENVIRONMENTS, "development"),
+            database_url=reader.text("DATABASE_URL") or None,
+            data_dir=Path(reader.text("REACHIMPACT_DATA_DIR") or Path.cwd() / ".data").resolve(),
+            db_pool_min=reader.integer("DB_POOL_MIN", 2, minimum=0),
+            db_pool_max=reader.integer("DB_POOL_MAX", 10, minimum=1),
+            migrate_on_start=reader.boolean("MIGRATE_ON_START", True),
+            host=reader.text("HOST") or "127.0.0.1",
+            port=reader.integer("PORT", 8000, minimum=1),
+            public_base_url=(reader.text("PUBLIC_BASE_URL") or "").rstrip("/"),
+            cors_origins=reader.items("CORS_ORIGINS"),
+            max_request_body_bytes=reader.integer("MAX_REQUEST_BODY_BYTES", 1024 * 1024, minimum=1024),
+            log_level=reader.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", upper=True),
+            log_format=reader.choice("LOG_FORMAT", LOG_FORMATS, ""),
+            jwt_secret=reader.text("JWT_SECRET"),
+            jwt_previous_secrets=reader.items("JWT_PREVIOUS_SECRETS"),
+            jwt_issuer=reader.text("JWT_ISSUER") or "reachimpact",
+            jwt_audience=reader.text("JWT_AUDIENCE") or "reachimpact-api",
+            access_token_ttl_seconds=reader.integer("ACCESS_TOKEN_TTL_SECONDS", 15 * 60, minimum=30),
+            refresh_token_ttl_seconds=reader.integer("REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600, minimum=60),
+            password_reset_ttl_seconds=reader.integer("PASSWORD_RESET_TTL_SECONDS", 3600, minimum=60),
+            trusted_proxies=reader.items("TRUSTED_PROXIES"),
+            login_max_failures_per_account=reader.integer("LOGIN_MAX_FAILURES_PER_ACCOUNT", 10, minimum=1),
+            login_max_failures_per_ip=reader.integer("LOGIN_MAX_FAILURES_PER_IP", 50, minimum=1),
+            login_failure_window_seconds=reader.integer("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60, minimum=1),
+            password_hash_concurrency=reader.integer("PASSWORD_HASH_CONCURRENCY", 4, minimum=1),
+            smtp_url=reader.text("SMTP_URL") or None,
+            mail_from=reader.text("MAIL_FROM") or "ReachImpact <no-reply@reachimpact.local>",
+            firebase_hash_config=reader.text("FIREBASE_HASH_CONFIG") or None,
+            default_phone_region=(reader.text("DEFAULT_PHONE_REGION") or "US").upper(),
+        )
+        return settings.finalized()
+
+    def finalized(self) -> Settings:
+        """Fill environment-dependent defaults and refuse what production must not run with."""
+        updates: dict[str, object] = {}
+        if not self.log_format:
+            updates["log_format"] = "json" if self.is_production else "console"
+        if not self.public_base_url:
+            if self.is_production:
+                raise ConfigError("PUBLIC_BASE_URL must be set in production (it signs webhooks and mail links)")
+            updates["public_base_url"] = f"http://{self.host}:{self.port}"
+        if self.is_production:
+            if not self.database_url:
+                raise ConfigError("DATABASE_URL must be set in production")
+            if len(self.jwt_secret) < MIN_SECRET_LENGTH:
+                raise ConfigError(
+                    f"JWT_SECRET must be set to at least {MIN_SECRET_LENGTH} random characters in production"
+                )
+            weak = [s for s in self.jwt_previous_secrets if len(s) < MIN_SECRET_LENGTH]
+            if weak:
+                raise ConfigError(f"JWT_PREVIOUS_SECRETS holds a secret shorter than {MIN_SECRET_LENGTH} characters")
+        elif not self.jwt_secret:
+            updates["jwt_secret"] = _development_secret(self.data_dir)
+        if "*" in self.cors_origins:
+            raise ConfigError("CORS_ORIGINS cannot be '*': cookies are sent cross-origin, so list the origins")
+        if self.db_pool_min > self.db_pool_max:
+            raise ConfigError("DB_POOL_MIN must not exceed DB_POOL_MAX")
+        return replace(self, **updates) if updates else self
+
+
+def _development_secret(data_dir: Path) -> str:
+    """A random secret made once per data dir, so development tokens survive restarts."""
+    path = data_dir / DEV_SECRET_FILE
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(secret)
+    structlog.get_logger().warning(
+        "JWT_SECRET is not set: using a generated development secret", path=str(path)
+    )
+    return secret
+
+
+class _Reader:
+    """Typed access to environment variables, with errors that name the variable."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def text(self, name: str) -> str:
+        return self.env.get(name, "").strip()
+
+    def items(self, name: str) -> tuple[str, ...]:
+        return tuple(item.strip() for item in self.text(name).split(",") if item.strip())
+
+    def integer(self, name: str, default: int, *, minimum: int) -> int:
+        raw = self.text(name)
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+        if value < minimum:
+            raise ConfigError(f"{name} must be at least {minimum}")
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        raw = self.text(name).lower()
+        if not raw:
+            return default
+        if raw in ("1", "true", "yes", "on"):
+            return True
+        if raw in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+    def choice(self, name: str, allowed: tuple[str, ...], default: str, *, upper: bool = False) -> str:
+        raw = self.text(name)
+        raw = raw.upper() if upper else raw.lower()
+        if not raw:
+            return default
+        if raw not in allowed:
+            raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {raw!r}")
+        return raw

@@ -1,0 +1,1 @@
+"""Database access: schema models, connection pool, embedded server bootstrap."""

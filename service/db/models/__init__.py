@@ -1,0 +1,41 @@
+"""SQLAlchemy models: the schema's source of truth for Alembic. One module per aggregate."""
+
+from service.db.models.analytics import AnalyticsEvent
+from service.db.models.base import Base
+from service.db.models.calls import Call, CallEvent, SmsMessage
+from service.db.models.campaigns import Campaign, CampaignContact
+from service.db.models.chat import ChatMessage, ChatParticipant, ChatRoom
+from service.db.models.contacts import Contact
+from service.db.models.etl import EtlCheckpoint, EtlDeadLetter, EtlRun, FirestoreDocument
+from service.db.models.users import (
+    AuthSession,
+    CreditLedgerEntry,
+    PasswordResetToken,
+    RateLimitCounter,
+    RefreshToken,
+    User,
+)
+
+__all__ = [
+    "AnalyticsEvent",
+    "AuthSession",
+    "Base",
+    "Call",
+    "CallEvent",
+    "Campaign",
+    "CampaignContact",
+    "ChatMessage",
+    "ChatParticipant",
+    "ChatRoom",
+    "Contact",
+    "CreditLedgerEntry",
+    "EtlCheckpoint",
+    "EtlDeadLetter",
+    "EtlRun",
+    "FirestoreDocument",
+    "PasswordResetToken",
+    "RateLimitCounter",
+    "RefreshToken",
+    "SmsMessage",
+    "User",
+]

@@ -1,0 +1,48 @@
+"""Chat between users: rooms (Firestore `channels`), who is in them, and their messages."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.db.models.base import Base, CreatedAt, Imported, Timestamps, UUIDPrimaryKey, one_of
+
+ROOM_KINDS = ("direct", "group", "channel")
+PARTICIPANT_ROLES = ("member", "owner")
+
+
+class ChatRoom(UUIDPrimaryKey, Timestamps, Imported, Base):
+    __tablename__ = "chat_rooms"
+    __table_args__ = (one_of("kind", ROOM_KINDS),)
+
+    name: Mapped[str | None]
+    kind: Mapped[str] = mapped_column(server_default="channel")
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class ChatParticipant(Base):
+    __tablename__ = "chat_participants"
+    __table_args__ = (one_of("role", PARTICIPANT_ROLES), Index("ix_chat_participants_user_id", "user_id"))
+
+    room_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chat_rooms.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(server_default="member")
+    joined_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    last_read_at: Mapped[datetime | None]
+
+
+class ChatMessage(UUIDPrimaryKey, CreatedAt, Imported, Base):
+    __tablename__ = "chat_messages"
+    __table_args__ = (Index("ix_chat_messages_room_id_created_at", "room_id", "created_at"),)
+
+    # Messages from the flat Firestore `messages` collection may name no room.
+    room_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("chat_rooms.id", ondelete="CASCADE"))
+    # A deleted account leaves its messages in the conversation, unattributed.
+    sender_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    recipient_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    body: Mapped[str]
+    edited_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
