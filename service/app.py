@@ -1,0 +1,62 @@
+"""create_app(): the only place where the service is assembled."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+
+from service.config import Settings
+from service.db.embedded import resolve_database_url
+from service.db.migrations import head_revision
+from service.db.pool import create_pool
+from service.logging import configure_logging
+from service.web.edge import EdgeMiddleware
+from service.web.errors import EXCEPTION_HANDLERS
+from service.web.health import health, ready
+
+
+@asynccontextmanager
+async def database(app: Litestar) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    app.state.pool = await create_pool(app.state.dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+    try:
+        yield
+    finally:
+        # Waits for connections in use, so requests still running at SIGTERM finish their queries.
+        await app.state.pool.close()
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_level, settings.log_format)
+    app = Litestar(
+        route_handlers=[health, ready],
+        lifespan=[database],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        cors_config=CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=True)
+        if settings.cors_origins
+        else None,
+        openapi_config=OpenAPIConfig(
+            title="ReachImpact API",
+            version="1.0.0",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+        ),
+        request_max_body_size=settings.max_request_body_bytes,
+        logging_config=None,
+        state=State(
+            {
+                "settings": settings,
+                "dsn": resolve_database_url(settings.database_url, settings.data_dir),
+                "schema_head": head_revision(),
+            }
+        ),
+    )
+    app.asgi_handler = EdgeMiddleware(app.asgi_handler, hsts=settings.is_production)
+    return app

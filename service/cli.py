@@ -1,0 +1,86 @@
+"""The `reachimpact` command: serve, migrate, and the Firebase import (`etl`)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from service.config import ConfigError, Settings
+from service.db import migrations
+from service.db.embedded import resolve_database_url
+from service.logging import configure_logging
+
+APP_FACTORY = "service.app:create_app"
+
+
+def load_settings() -> Settings:
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        # One clear line, no traceback: this is what an operator sees when a deploy is misconfigured.
+        click.echo(f"configuration error: {exc}", err=True)
+        sys.exit(2)
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def database_url(settings: Settings) -> str:
+    dsn = resolve_database_url(settings.database_url, settings.data_dir)
+    if not settings.database_url:
+        click.echo(f"embedded PostgreSQL at {settings.data_dir / 'postgres'}: {dsn}", err=True)
+    return dsn
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """ReachImpact backend: the API service, its migrations, and the Firebase import."""
+
+
+@main.command()
+@click.option("--host", help="Interface to bind (env HOST; default 127.0.0.1).")
+@click.option("--port", type=int, help="Port to bind (env PORT; default 8000).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
+@click.option("--no-migrate", is_flag=True, help="Do not apply pending migrations before serving.")
+def serve(host: str | None, port: int | None, workers: int, no_migrate: bool) -> None:
+    """Run the API on granian (measured faster than uvicorn here; see bench/README.md)."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    settings = load_settings()
+    dsn = database_url(settings)
+    if settings.migrate_on_start and not no_migrate:
+        migrations.upgrade(dsn)
+    # Workers are separate processes: hand them the resolved database instead of starting a server each.
+    os.environ["DATABASE_URL"] = dsn
+    Granian(
+        APP_FACTORY,
+        factory=True,
+        address=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        interface=Interfaces.ASGI,
+        log_level=settings.log_level.lower(),  # type: ignore[arg-type]
+        workers_kill_timeout=30,
+    ).serve()
+
+
+@main.command()
+@click.argument("action", type=click.Choice(["upgrade", "downgrade", "current", "check"]), default="upgrade")
+@click.argument("revision", required=False)
+def migrate(action: str, revision: str | None) -> None:
+    """Apply (upgrade [REV]), revert (downgrade REV), show (current) or verify (check) the schema migrations."""
+    settings = load_settings()
+    dsn = database_url(settings)
+    if action == "upgrade":
+        migrations.upgrade(dsn, revision or "head")
+    elif action == "downgrade":
+        if not revision:
+            raise click.UsageError("downgrade needs a target revision, e.g. -1 or base")
+        migrations.downgrade(dsn, revision)
+    elif action == "current":
+        migrations.current(dsn)
+    else:
+        migrations.check(dsn)
+        click.echo("models and migrations agree")

@@ -1,0 +1,1 @@
+"""Cross-cutting HTTP: errors, request ids, access logs, security headers, health, readiness."""

@@ -1,0 +1,82 @@
+"""The outermost HTTP layer: request id, security headers and one access-log line per request.
+
+It wraps Litestar's whole ASGI handler (not a route's middleware stack), so 404s of unknown paths, CORS
+preflights and errors get the same treatment. One raw ASGI layer keeps the per-request cost small.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import structlog
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.web.request_id import SCOPE_KEY, choose_request_id
+
+access_log = structlog.get_logger("access")
+
+# The interactive API docs load their script from a CDN, so they get a looser policy than the JSON API.
+API_CSP = b"default-src 'none'; frame-ancestors 'none'"
+DOCS_CSP = (
+    b"default-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; img-src 'self' data: https:; frame-ancestors 'none'"
+)
+DOCS_PREFIX = "/schema"
+
+
+def security_headers(*, hsts: bool, csp: bytes) -> list[tuple[bytes, bytes]]:
+    headers = [
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"content-security-policy", csp),
+        (b"cross-origin-opener-policy", b"same-origin"),
+    ]
+    if hsts:
+        headers.append((b"strict-transport-security", b"max-age=63072000; includeSubDomains"))
+    return headers
+
+
+class EdgeMiddleware:
+    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+        self.app = app
+        self.api_headers = security_headers(hsts=hsts, csp=API_CSP)
+        self.docs_headers = security_headers(hsts=hsts, csp=DOCS_CSP)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        incoming = next((value for name, value in scope["headers"] if name == b"x-request-id"), None)
+        request_id = choose_request_id(incoming)
+        scope[SCOPE_KEY] = request_id  # type: ignore[literal-required]
+        path = scope["path"]
+        added = [
+            (b"x-request-id", request_id.encode()),
+            *(self.docs_headers if path.startswith(DOCS_PREFIX) else self.api_headers),
+        ]
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), *added]
+            await send(message)
+
+        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            user: Any = scope.get("user")
+            access_log.info(
+                "request",
+                method=scope["method"],
+                path=path,
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                user_id=str(user.id) if user is not None and hasattr(user, "id") else None,
+            )
+            structlog.contextvars.reset_contextvars(**tokens)

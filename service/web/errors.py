@@ -1,0 +1,121 @@
+"""One error shape everywhere: {"message", "code", "requestId", "details"?}.
+
+Features raise `ApiError` (or a subclass); anything else becomes a logged 500 whose body says nothing about
+the code. The SPA reads `message`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from service.web.request_id import request_id_of
+
+log = structlog.get_logger()
+
+CODES_BY_STATUS = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "unprocessable",
+    429: "rate_limited",
+    503: "unavailable",
+}
+
+
+class ApiError(HTTPException):
+    """An error meant for the client: its message is shown as is."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        code: str | None = None,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail=message, status_code=status_code or self.status_code, headers=headers)
+        self.code = code or self.code
+        self.details = details
+
+
+class NotFound(ApiError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(ApiError):
+    status_code = 409
+    code = "conflict"
+
+
+class Unauthorized(ApiError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(ApiError):
+    status_code = 403
+    code = "forbidden"
+
+
+class TooManyRequests(ApiError):
+    status_code = 429
+    code = "rate_limited"
+
+
+def error_body(request: Request, message: str, code: str, details: Any = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"message": message, "code": code, "requestId": request_id_of(request.scope)}
+    if details is not None:
+        body["details"] = details
+    return body
+
+
+def _validation_details(exc: ValidationException) -> list[dict[str, Any]]:
+    """Litestar's msgspec errors, reduced to what a client can act on: the field and the problem."""
+    details = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            details.append({"field": item.get("key"), "message": item.get("message"), "source": item.get("source")})
+    return details
+
+
+def _validation_message(details: list[dict[str, Any]], fallback: str) -> str:
+    if details and details[0].get("field"):
+        return f"Invalid {details[0]['field']}: {details[0]['message']}"
+    return fallback or "Invalid request"
+
+
+def http_exception_handler(request: Request, exc: HTTPException) -> Response:
+    status = exc.status_code
+    if isinstance(exc, ApiError):
+        body = error_body(request, exc.detail, exc.code, exc.details)
+    elif isinstance(exc, ValidationException):
+        details = _validation_details(exc)
+        body = error_body(request, _validation_message(details, exc.detail), "validation_error", details or None)
+    else:
+        # Litestar's own errors (404 route, 405, 413 ...): keep the status, give it a code.
+        body = error_body(request, exc.detail, CODES_BY_STATUS.get(status, "error"))
+    return Response(body, status_code=status, headers=exc.headers, media_type=MediaType.JSON)
+
+
+def internal_error_handler(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", path=request.url.path, method=request.method)
+    body = error_body(request, "Internal server error", "internal_error")
+    return Response(body, status_code=HTTP_500_INTERNAL_SERVER_ERROR, media_type=MediaType.JSON)
+
+
+EXCEPTION_HANDLERS = {HTTPException: http_exception_handler, Exception: internal_error_handler}

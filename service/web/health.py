@@ -1,0 +1,40 @@
+"""Liveness and readiness for Fly's checks and for operators."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+from litestar import Request, get
+from litestar.response import Response
+
+from service.web.errors import error_body
+
+READY_TIMEOUT_SECONDS = 2.0
+
+
+@get("/health", exclude_from_auth=True, tags=["health"], summary="Liveness: the process answers")
+async def health() -> dict[str, str]:
+    # Deliberately touches nothing: a database outage must not get healthy machines restarted.
+    return {"status": "ok"}
+
+
+@get("/ready", exclude_from_auth=True, tags=["health"], summary="Readiness: database reachable, schema at head")
+async def ready(request: Request) -> Response:
+    state = request.app.state
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+            current = await state.pool.fetchval("SELECT version_num FROM alembic_version")
+    except asyncpg.UndefinedTableError:
+        return _not_ready(request, "database has no schema: run `reachimpact migrate upgrade`")
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+        return _not_ready(request, "database is unreachable")
+    if current != state.schema_head:
+        return _not_ready(
+            request, f"schema is at {current}, code expects {state.schema_head}: run `reachimpact migrate upgrade`"
+        )
+    return Response({"status": "ready", "database": "ok", "schemaRevision": current})
+
+
+def _not_ready(request: Request, reason: str) -> Response:
+    return Response(error_body(request, reason, "not_ready"), status_code=503)

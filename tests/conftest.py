@@ -1,0 +1,100 @@
+"""Every test runs on a real PostgreSQL, in a database of its own.
+
+The server is TEST_DATABASE_URL when set, otherwise the embedded one under .data/test (the same mechanism the
+service uses when DATABASE_URL is unset). Each xdist worker migrates one template database once; each test
+gets a fresh copy of it (CREATE DATABASE ... TEMPLATE), so tests can commit, run in any order and in parallel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from service.app import create_app
+from service.config import Settings
+from service.db import migrations
+from service.db.embedded import normalize_url, start_embedded_server
+from service.db.pool import connect
+
+REPO = Path(__file__).resolve().parents[1]
+TEST_JWT_SECRET = "test-secret-" + "x" * 40
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+async def _admin(server_url: str, *statements: str) -> None:
+    connection = await asyncpg.connect(server_url)
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    """A URL of the test server's maintenance database."""
+    configured = os.environ.get("TEST_DATABASE_URL")
+    if configured:
+        return normalize_url(configured)
+    return start_embedded_server(REPO / ".data" / "test", "postgres")
+
+
+@pytest.fixture(scope="session")
+def template_database(server_url: str, worker_id: str) -> Iterator[str]:
+    name = f"ri_tmpl_{worker_id}_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_admin(server_url, f"CREATE DATABASE {name}"))
+    migrations.upgrade(with_database(server_url, name))
+    yield name
+    asyncio.run(_admin(server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@pytest.fixture
+async def database_url(server_url: str, template_database: str) -> AsyncIterator[str]:
+    name = f"ri_test_{uuid.uuid4().hex[:12]}"
+    await _admin(server_url, f"CREATE DATABASE {name} TEMPLATE {template_database}")
+    yield with_database(server_url, name)
+    await _admin(server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        env="test",
+        database_url=database_url,
+        data_dir=tmp_path,
+        jwt_secret=TEST_JWT_SECRET,
+        public_base_url="http://testserver.local",
+        log_level="WARNING",
+    ).finalized()
+
+
+@pytest.fixture
+def app(settings: Settings) -> Litestar:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient]:
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection to the test's database, for arranging rows and asserting on them."""
+    connection = await connect(database_url)
+    yield connection
+    await connection.close()
