@@ -8,9 +8,12 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 
+from service.auth.middleware import AuthMiddleware
+from service.auth.tokens import TokenService
 from service.config import Settings
 from service.db.embedded import resolve_database_url
 from service.db.migrations import head_revision
@@ -38,6 +41,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app = Litestar(
         route_handlers=[health, ready],
         lifespan=[database],
+        # Anchored: an unanchored pattern would also exempt any path that merely contains it.
+        middleware=[DefineMiddleware(AuthMiddleware, exclude=["^/schema(/|$)"])],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=True)
         if settings.cors_origins
@@ -55,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "settings": settings,
                 "dsn": resolve_database_url(settings.database_url, settings.data_dir),
                 "schema_head": head_revision(),
+                "tokens": TokenService(settings),
             }
         ),
     )

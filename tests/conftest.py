@@ -98,3 +98,37 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     connection = await connect(database_url)
     yield connection
     await connection.close()
+
+
+class TestUser:
+    """A user made straight in the database, with a session and a valid access token."""
+
+    def __init__(self, id: uuid.UUID, email: str, role: str, token: str) -> None:
+        self.id = id
+        self.email = email
+        self.role = role
+        self.token = token
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def make_user(db: asyncpg.Connection, app: Litestar):
+    """make_user(role="customer", email=None) -> TestUser, for tests of features behind authentication."""
+
+    async def make(role: str = "customer", email: str | None = None, credits: int = 0) -> TestUser:
+        from service.db.models.base import uuid7
+
+        user_id, session_id = uuid7(), uuid7()
+        email = email or f"user-{user_id.hex[-8:]}@example.com"
+        await db.execute(
+            "INSERT INTO users (id, email, full_name, role, credits) VALUES ($1, $2, $3, $4, $5)",
+            user_id, email, "Test User", role, credits,
+        )
+        await db.execute(
+            "INSERT INTO auth_sessions (id, user_id, expires_at) VALUES ($1, $2, now() + interval '1 day')",
+            session_id, user_id,
+        )
+        token, _ = app.state.tokens.issue(user_id=user_id, session_id=session_id, role=role)
+        return TestUser(user_id, email, role, token)
+
+    return make
