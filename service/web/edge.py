@@ -14,8 +14,6 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.web.request_id import SCOPE_KEY, choose_request_id
 
-access_log = structlog.get_logger("access")
-
 # The interactive API docs load their script from a CDN, so they get a looser policy than the JSON API.
 API_CSP = b"default-src 'none'; frame-ancestors 'none'"
 DOCS_CSP = (
@@ -40,6 +38,8 @@ def security_headers(*, hsts: bool, csp: bytes) -> list[tuple[bytes, bytes]]:
 class EdgeMiddleware:
     def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
         self.app = app
+        # Bound now, after create_app() configured logging, so each app logs with its own settings.
+        self.access_log = structlog.get_logger("access").bind()
         self.api_headers = security_headers(hsts=hsts, csp=API_CSP)
         self.docs_headers = security_headers(hsts=hsts, csp=DOCS_CSP)
 
@@ -71,7 +71,7 @@ class EdgeMiddleware:
             await self.app(scope, receive, send_with_headers)
         finally:
             user: Any = scope.get("user")
-            access_log.info(
+            self.access_log.info(
                 "request",
                 method=scope["method"],
                 path=path,

