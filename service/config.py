@@ -141,9 +141,7 @@ def _development_secret(data_dir: Path) -> str:
     secret = secrets.token_urlsafe(48)
     path.touch(mode=0o600)
     path.write_text(secret)
-    structlog.get_logger().warning(
-        "JWT_SECRET is not set: using a generated development secret", path=str(path)
-    )
+    structlog.get_logger().warning("JWT_SECRET is not set: using a generated development secret", path=str(path))
     return secret
 
 

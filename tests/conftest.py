@@ -122,11 +122,16 @@ def make_user(db: asyncpg.Connection, app: Litestar):
         email = email or f"user-{user_id.hex[-8:]}@example.com"
         await db.execute(
             "INSERT INTO users (id, email, full_name, role, credits) VALUES ($1, $2, $3, $4, $5)",
-            user_id, email, "Test User", role, credits,
+            user_id,
+            email,
+            "Test User",
+            role,
+            credits,
         )
         await db.execute(
             "INSERT INTO auth_sessions (id, user_id, expires_at) VALUES ($1, $2, now() + interval '1 day')",
-            session_id, user_id,
+            session_id,
+            user_id,
         )
         token, _ = app.state.tokens.issue(user_id=user_id, session_id=session_id, role=role)
         return TestUser(user_id, email, role, token)

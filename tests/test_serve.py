@@ -143,7 +143,9 @@ def test_help_lists_every_command():
 @pytest.mark.parametrize("action", ["current", "check"])
 def test_migrate_command_against_a_migrated_database(database_url, action):
     result = subprocess.run(
-        [REACHIMPACT, "migrate", action], env={**os.environ, "DATABASE_URL": database_url},
-        capture_output=True, text=True,
+        [REACHIMPACT, "migrate", action],
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr

@@ -66,8 +66,10 @@ def test_check_detects_drift(empty_database: str):
 async def test_search_text_is_lowercase_and_accent_free(db, make_user):
     user = await make_user()
     await db.execute(
-        "INSERT INTO contacts (id, user_id, first_name, last_name, company) VALUES ($1, $2, 'José', 'ÅNGSTRÖM', 'Café')",
-        uuid.uuid4(), user.id,
+        "INSERT INTO contacts (id, user_id, first_name, last_name, company)"
+        " VALUES ($1, $2, 'José', 'ÅNGSTRÖM', 'Café')",
+        uuid.uuid4(),
+        user.id,
     )
     assert await db.fetchval("SELECT search_text FROM contacts") == "jose angstrom cafe"
 

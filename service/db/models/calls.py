@@ -14,13 +14,30 @@ from service.db.models.base import Base, Imported, Timestamps, UUIDPrimaryKey, o
 
 # Twilio's call statuses; completed, busy, failed, no-answer and canceled are terminal.
 CALL_STATUSES = (
-    "queued", "initiated", "ringing", "in-progress", "completed", "busy", "failed", "no-answer", "canceled",
+    "queued",
+    "initiated",
+    "ringing",
+    "in-progress",
+    "completed",
+    "busy",
+    "failed",
+    "no-answer",
+    "canceled",
 )
 CALL_DIRECTIONS = ("inbound", "outbound", "outbound-api", "outbound-dial")
 CALL_OUTCOMES = ("appointment_set", "interested", "not_interested", "callback", "voicemail", "no_answer", "other")
 SMS_DIRECTIONS = ("inbound", "outbound")
 SMS_STATUSES = (
-    "queued", "sending", "sent", "delivered", "undelivered", "failed", "receiving", "received", "accepted", "read",
+    "queued",
+    "sending",
+    "sent",
+    "delivered",
+    "undelivered",
+    "failed",
+    "receiving",
+    "received",
+    "accepted",
+    "read",
 )
 
 

@@ -45,8 +45,6 @@ class CampaignContact(Base):
     __tablename__ = "campaign_contacts"
     __table_args__ = (Index("ix_campaign_contacts_contact_id", "contact_id"),)
 
-    campaign_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
-    )
+    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
     contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
     added_at: Mapped[datetime] = mapped_column(server_default=func.now())
