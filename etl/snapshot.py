@@ -1,0 +1,364 @@
+"""The snapshot directory: what an extract writes and what the load stage reads.
+
+Layout (see ``etl/README-snapshot.md`` for the full contract)::
+
+    manifest.json              format, times, sources, counts; ``complete`` only after a finished extract
+    auth_users.ndjson          one AuthUser per line
+    firestore/<root>.ndjson    one Document per line, every document whose path starts with <root>
+    .progress.json             resume state while an extract is unfinished (removed when it completes)
+
+Writes are append-only. A checkpoint fsyncs every data file and then atomically replaces
+``.progress.json`` with the files' lengths, each work unit's cursor and the counts. On resume every
+file is cut back to its checkpointed length, which drops a partial trailing line and every line
+written after the checkpoint; the units then restart from their checkpointed cursors. So a crash at
+any moment leaves neither duplicates nor gaps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import msgspec
+import structlog
+
+FORMAT = "reachimpact-snapshot/1"
+MANIFEST = "manifest.json"
+AUTH_USERS = "auth_users.ndjson"
+FIRESTORE_DIR = "firestore"
+PROGRESS = ".progress.json"
+
+log = structlog.get_logger()
+
+
+class SnapshotError(Exception):
+    """A snapshot directory that cannot be read or continued (the message says why)."""
+
+
+class AuthUser(msgspec.Struct, kw_only=True, rename="camel"):
+    """One Firebase Auth user. Hashes are standard base64; times are epoch milliseconds."""
+
+    uid: str
+    email: str | None = None
+    email_verified: bool = False
+    disabled: bool = False
+    display_name: str | None = None
+    phone_number: str | None = None
+    photo_url: str | None = None
+    providers: list[str] = []
+    created_at: int | None = None
+    last_signed_in_at: int | None = None
+    password_hash: str | None = None
+    salt: str | None = None
+    custom_claims: dict[str, Any] | None = None
+    hash_redacted: bool = False
+
+
+class Document(msgspec.Struct, rename="camel"):
+    """One Firestore document: its full path and its typed fields (see ``etl.values``)."""
+
+    path: str
+    fields: dict[str, Any]
+    create_time: str | None = None
+    update_time: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+    @property
+    def collection_path(self) -> str:
+        """``channels/c1/messages`` for ``channels/c1/messages/m1``."""
+        return self.path.rsplit("/", 1)[0]
+
+    @property
+    def collection_id(self) -> str:
+        """The last collection segment: ``messages`` for ``channels/c1/messages/m1``."""
+        return self.path.split("/")[-2]
+
+    @property
+    def parent_path(self) -> str | None:
+        """The parent document (``channels/c1``), or None for a document of a root collection."""
+        parts = self.path.split("/")
+        return "/".join(parts[:-2]) if len(parts) > 2 else None
+
+    @property
+    def root(self) -> str:
+        """The root collection id: ``channels`` for ``channels/c1/messages/m1``."""
+        return self.path.split("/", 1)[0]
+
+
+class Manifest(msgspec.Struct, kw_only=True, rename="camel"):
+    format: str = FORMAT
+    created_at: str
+    read_time: str | None = None
+    project_id: str | None = None
+    sources: list[str] = []
+    complete: bool = False
+    collections: dict[str, int] = {}
+    auth_users: int = 0
+
+
+class _Unit(msgspec.Struct):
+    cursor: Any = None
+    done: bool = False
+
+
+class _Progress(msgspec.Struct, rename="camel"):
+    files: dict[str, int] = {}
+    units: dict[str, _Unit] = {}
+    state: dict[str, Any] = {}
+
+
+def collection_pattern(document_path: str) -> str:
+    """``channels/c1/messages/m1`` -> ``channels/*/messages``: the key of the manifest's counts."""
+    parts = document_path.split("/")[:-1]
+    return "/".join("*" if i % 2 else part for i, part in enumerate(parts))
+
+
+def validate_document_path(path: str) -> None:
+    parts = path.split("/")
+    if len(parts) % 2 or any(not p for p in parts):
+        raise SnapshotError(f"not a document path (collection/doc[/collection/doc...]): {path!r}")
+
+
+def _utc_now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _read_manifest(directory: Path) -> Manifest:
+    try:
+        manifest = msgspec.json.decode((directory / MANIFEST).read_bytes(), type=Manifest)
+    except FileNotFoundError:
+        raise SnapshotError(f"{directory} is not a snapshot: {MANIFEST} is missing") from None
+    except msgspec.DecodeError as exc:
+        raise SnapshotError(f"{directory / MANIFEST} is corrupt: {exc}") from None
+    if manifest.format != FORMAT:
+        raise SnapshotError(f"{directory} has format {manifest.format!r}; this version reads {FORMAT!r}")
+    return manifest
+
+
+class SnapshotWriter:
+    """Writes a snapshot; continues an unfinished one in the same directory.
+
+    Records are written per *work unit* (a name the caller picks, e.g. ``auth`` or
+    ``collection:users``) with the unit's cursor after that record. ``unit_cursor`` gives the
+    checkpointed cursor back after a crash. Thread-safe: parallel readers may share one writer.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        sources: list[str],
+        project_id: str | None = None,
+        checkpoint_every: int = 1000,
+    ) -> None:
+        self.directory = Path(directory)
+        self._sources = sorted(sources)
+        self._project_id = project_id
+        self._checkpoint_every = checkpoint_every
+        self._lock = threading.RLock()
+        self._files: dict[str, Any] = {}
+        self._progress = _Progress()
+        self._since_checkpoint = 0
+        self.manifest = Manifest(created_at=_utc_now(), project_id=project_id, sources=self._sources)
+        self.resumed = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> SnapshotWriter:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        (self.directory / FIRESTORE_DIR).mkdir(exist_ok=True)
+        if (self.directory / MANIFEST).exists():
+            self._resume(_read_manifest(self.directory))
+        else:
+            self._reset_data_files({})
+            _write_atomic(self.directory / MANIFEST, msgspec.json.encode(self.manifest))
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        with self._lock:
+            if exc_type is None and not self.manifest.complete:
+                self.checkpoint()
+            self._close_files()
+
+    @property
+    def complete(self) -> bool:
+        return self.manifest.complete
+
+    def _resume(self, manifest: Manifest) -> None:
+        if manifest.sources != self._sources:
+            raise SnapshotError(
+                f"{self.directory} was started with sources {manifest.sources}; it cannot be continued "
+                f"with {self._sources}. Use a new directory."
+            )
+        self.manifest = manifest
+        self.resumed = True
+        if manifest.complete:
+            return
+        progress_path = self.directory / PROGRESS
+        if progress_path.exists():
+            self._progress = msgspec.json.decode(progress_path.read_bytes(), type=_Progress)
+        self._reset_data_files(self._progress.files)
+        # Counts as of the checkpoint, to match the files as they were cut back.
+        self.manifest.collections = dict(self._progress.state.get("collections") or {})
+        self.manifest.auth_users = int(self._progress.state.get("authUsers") or 0)
+        log.info("snapshot.resume", directory=str(self.directory), units=len(self._progress.units))
+
+    def _reset_data_files(self, lengths: dict[str, int]) -> None:
+        """Cut every data file back to its checkpointed length; remove files born after it."""
+        for path in [self.directory / AUTH_USERS, *(self.directory / FIRESTORE_DIR).glob("*.ndjson")]:
+            rel = path.relative_to(self.directory).as_posix()
+            if rel in lengths:
+                with open(path, "r+b") as f:
+                    f.truncate(lengths[rel])
+            elif path.exists():
+                path.unlink()
+
+    # -- state ---------------------------------------------------------------------------------
+
+    @property
+    def read_time(self) -> str | None:
+        return self.manifest.read_time
+
+    @read_time.setter
+    def read_time(self, value: str | None) -> None:
+        with self._lock:
+            self.manifest.read_time = value
+            _write_atomic(self.directory / MANIFEST, msgspec.json.encode(self.manifest))
+
+    def get_state(self, key: str) -> Any:
+        """Caller state saved with the checkpoints (e.g. a read plan), or None."""
+        return self._progress.state.get(key)
+
+    def set_state(self, key: str, value: Any) -> None:
+        """Save caller state durably right away."""
+        with self._lock:
+            self._progress.state[key] = value
+            self.checkpoint()
+
+    def unit_cursor(self, unit: str) -> Any:
+        unit_state = self._progress.units.get(unit)
+        return unit_state.cursor if unit_state else None
+
+    def unit_done(self, unit: str) -> bool:
+        unit_state = self._progress.units.get(unit)
+        return bool(unit_state and unit_state.done)
+
+    def finish_unit(self, unit: str) -> None:
+        with self._lock:
+            self._progress.units.setdefault(unit, _Unit()).done = True
+            self.checkpoint()
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def write_document(self, doc: Document, *, unit: str, cursor: Any) -> None:
+        validate_document_path(doc.path)
+        key = collection_pattern(doc.path)
+        with self._lock:
+            self._append(f"{FIRESTORE_DIR}/{doc.root}.ndjson", msgspec.json.encode(doc), unit, cursor)
+            self.manifest.collections[key] = self.manifest.collections.get(key, 0) + 1
+            self._maybe_checkpoint()
+
+    def write_auth_user(self, user: AuthUser, *, unit: str, cursor: Any) -> None:
+        with self._lock:
+            self._append(AUTH_USERS, msgspec.json.encode(user), unit, cursor)
+            self.manifest.auth_users += 1
+            self._maybe_checkpoint()
+
+    def _append(self, rel: str, line: bytes, unit: str, cursor: Any) -> None:
+        if self.manifest.complete:
+            raise SnapshotError(f"{self.directory} is complete; it takes no more writes")
+        f = self._files.get(rel)
+        if f is None:
+            f = self._files[rel] = open(self.directory / rel, "ab")  # noqa: SIM115 - kept open across writes
+        f.write(line + b"\n")
+        self._progress.units.setdefault(unit, _Unit()).cursor = cursor
+
+    def _maybe_checkpoint(self) -> None:
+        self._since_checkpoint += 1
+        if self._since_checkpoint >= self._checkpoint_every:
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Make everything written so far durable, with the cursors and counts that match it."""
+        with self._lock:
+            for rel, f in self._files.items():
+                f.flush()
+                os.fsync(f.fileno())
+                self._progress.files[rel] = f.tell()
+            self._progress.state["collections"] = self.manifest.collections
+            self._progress.state["authUsers"] = self.manifest.auth_users
+            _write_atomic(self.directory / PROGRESS, msgspec.json.encode(self._progress))
+            self._since_checkpoint = 0
+
+    def finish(self) -> Manifest:
+        """Mark the snapshot complete. Only call it when every source was read to its end."""
+        with self._lock:
+            self.checkpoint()
+            self._close_files()
+            self.manifest.complete = True
+            _write_atomic(self.directory / MANIFEST, msgspec.json.encode(self.manifest))
+            (self.directory / PROGRESS).unlink(missing_ok=True)
+            return self.manifest
+
+    def _close_files(self) -> None:
+        for f in self._files.values():
+            f.close()
+        self._files.clear()
+
+
+class Snapshot:
+    """Reads a snapshot as streams: bounded memory whatever the file sizes."""
+
+    def __init__(self, directory: Path, *, require_complete: bool = True) -> None:
+        self.directory = Path(directory)
+        self.manifest = _read_manifest(self.directory)
+        if require_complete and not self.manifest.complete:
+            raise SnapshotError(f"{self.directory} is an unfinished extract; run the extract again to finish it")
+
+    def roots(self) -> list[str]:
+        """The root collections present, sorted."""
+        return sorted(p.stem for p in (self.directory / FIRESTORE_DIR).glob("*.ndjson"))
+
+    def iter_auth_users(self) -> Iterator[AuthUser]:
+        yield from self._iter_lines(self.directory / AUTH_USERS, msgspec.json.Decoder(AuthUser))
+
+    def iter_documents(self, root: str | None = None) -> Iterator[Document]:
+        """Every document, or only those under one root collection."""
+        decoder = msgspec.json.Decoder(Document)
+        for name in [root] if root is not None else self.roots():
+            yield from self._iter_lines(self.directory / FIRESTORE_DIR / f"{name}.ndjson", decoder)
+
+    @staticmethod
+    def _iter_lines(path: Path, decoder: msgspec.json.Decoder[Any]) -> Iterator[Any]:
+        if not path.exists():
+            return
+        with open(path, "rb") as f:
+            for number, line in enumerate(f, 1):
+                try:
+                    yield decoder.decode(line)
+                except msgspec.DecodeError as exc:
+                    raise SnapshotError(f"{path}:{number}: corrupt line: {exc}") from None

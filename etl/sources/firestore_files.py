@@ -1,0 +1,217 @@
+"""Firestore documents from export files written by popular tools, streamed one document at a time.
+
+Two formats (detected from the first line):
+
+- **node-firestore-import-export JSON**: one nested object. ``{"__collections__": {"<collection>":
+  {"<doc id>": {<fields>..., "__collections__": {...}}}}}``. Special values are wrapped as
+  ``{"__datatype__": "timestamp" | "geopoint" | "documentReference", "value": ...}`` (see
+  ``etl.values.encode_datatype_json``). Parsed incrementally with ijson, so only one document's
+  fields are in memory at a time. The tool writes a parent document that does not exist as ``{}``
+  with subcollections; a document with no fields but with subcollections is therefore taken for such
+  a missing parent: it is not emitted, only its subcollections are (and a warning counts them).
+- **firestore-backfire NDJSON** (the ``firestore-backup`` style line format): one document per line,
+  ``{"path": "users/a", "data": {...}, "timestamps": ["a.b"], "geopoints": [...], "documents": [...]}``
+  where the lists hold dotted field paths of values serialised as ``{"_seconds", "_nanoseconds"}``,
+  ``{"_latitude", "_longitude"}`` and ``{"_path": {"segments": [...]}}``.
+
+What these formats cannot carry, the snapshot cannot recover: JSON.stringify writes NaN and
+Infinity as null, integers past 2^53 were already rounded by JavaScript, bytes come out as maps of
+indices, and a whole-number double is indistinguishable from an integer (it becomes integerValue).
+Integers are read exactly as written; NDJSON lines also accept the NaN/Infinity literals.
+
+Not supported: the managed export (``gcloud firestore export``, LevelDB log files). Use the live
+source instead, or import that export into a database first.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import ijson
+
+from etl.snapshot import Document, SnapshotError, validate_document_path
+from etl.values import InvalidValue, encode_datatype_json
+
+Warn = Callable[[str], None]
+Events = Iterator[tuple[str, Any]]
+
+
+class ExportFormatError(ValueError):
+    """An export file that cannot be read (the message names the file and where)."""
+
+
+def _ignore(_: str) -> None:
+    return None
+
+
+def read_firestore_export(path: Path, on_warning: Warn = _ignore) -> Iterator[Document]:
+    """Documents from an export file in either supported format."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        first_line = f.readline()
+    if _is_backfire_line(first_line):
+        yield from read_backfire_ndjson(path)
+    else:
+        yield from read_import_export_json(path, on_warning)
+
+
+def _is_backfire_line(line: bytes) -> bool:
+    try:
+        parsed = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(parsed, dict) and "path" in parsed and "data" in parsed
+
+
+# ---------------------------------------------------------------------------------------------
+# node-firestore-import-export JSON
+
+
+def read_import_export_json(path: Path, on_warning: Warn = _ignore) -> Iterator[Document]:
+    skipped = 0
+
+    def count_skipped() -> None:
+        nonlocal skipped
+        skipped += 1
+
+    with open(path, "rb") as f:
+        events: Events = iter(ijson.basic_parse(f))
+        try:
+            _expect(events, "start_map", path)
+            for key in _map_keys(events, path):
+                if key == "__collections__":
+                    yield from _collections(events, "", path, count_skipped)
+                else:
+                    _build(events)  # root-level data: not a document, nothing to keep
+        except ijson.JSONError as exc:
+            raise ExportFormatError(f"{path}: not valid JSON: {exc}") from None
+    if skipped:
+        on_warning(f"{path}: {skipped} document(s) with no fields but subcollections taken for missing parents")
+
+
+def _expect(events: Events, kind: str, where: object) -> None:
+    event = next(events, ("end of file", None))
+    if event[0] != kind:
+        raise ExportFormatError(f"{where}: expected a JSON {kind.removeprefix('start_')}, found {event[0]}")
+
+
+def _map_keys(events: Events, where: object) -> Iterator[str]:
+    """The keys of the map being read; the caller consumes each key's value before the next."""
+    for event, value in events:
+        if event == "map_key":
+            yield value
+        elif event == "end_map":
+            return
+        else:
+            raise ExportFormatError(f"{where}: malformed JSON map ({event})")
+    raise ExportFormatError(f"{where}: the file ends inside a map")
+
+
+def _build(events: Events) -> Any:
+    """Materialise one JSON value (a field's value, never a whole collection)."""
+    builder = ijson.ObjectBuilder()
+    depth = 0
+    for event, value in events:
+        builder.event(event, value)
+        depth += event in ("start_map", "start_array")
+        depth -= event in ("end_map", "end_array")
+        if depth == 0:
+            return builder.value
+    raise ExportFormatError("the file ends inside a value")
+
+
+def _collections(events: Events, parent: str, path: Path, skipped: Callable[[], None]) -> Iterator[Document]:
+    _expect(events, "start_map", f"{path}: {parent or 'root'} __collections__")
+    for collection_id in _map_keys(events, path):
+        collection = f"{parent}/{collection_id}" if parent else collection_id
+        _expect(events, "start_map", f"{path}: collection {collection}")
+        for doc_id in _map_keys(events, path):
+            yield from _document(events, f"{collection}/{doc_id}", path, skipped)
+
+
+def _document(events: Events, doc_path: str, path: Path, skipped: Callable[[], None]) -> Iterator[Document]:
+    _expect(events, "start_map", f"{path}: document {doc_path}")
+    fields: dict[str, Any] = {}
+    has_children = False
+    for key in _map_keys(events, path):
+        if key == "__collections__":
+            for child in _collections(events, doc_path, path, skipped):
+                has_children = True
+                yield child
+        else:
+            fields[key] = _encode(_build(events), f"{doc_path}:{key}", path)
+    if not fields and has_children:
+        skipped()
+        return
+    yield _checked(Document(path=doc_path, fields=fields), path)
+
+
+def _encode(value: Any, where: str, path: Path) -> dict[str, Any]:
+    try:
+        return encode_datatype_json(value, where)
+    except InvalidValue as exc:
+        raise ExportFormatError(f"{path}: {exc}") from None
+
+
+def _checked(doc: Document, where: object) -> Document:
+    try:
+        validate_document_path(doc.path)
+    except SnapshotError as exc:
+        raise ExportFormatError(f"{where}: {exc}") from None
+    return doc
+
+
+# ---------------------------------------------------------------------------------------------
+# firestore-backfire NDJSON
+
+_BACKFIRE_KINDS = {"timestamps": "timestamp", "geopoints": "geopoint", "documents": "documentReference"}
+
+
+def read_backfire_ndjson(path: Path) -> Iterator[Document]:
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if line.strip():
+                yield _backfire_document(line, f"{path}:{number}")
+
+
+def _backfire_document(line: str, where: str) -> Document:
+    try:
+        raw = json.loads(line)
+    except ValueError as exc:
+        raise ExportFormatError(f"{where}: not valid JSON: {exc}") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("path"), str) or not isinstance(raw.get("data"), dict):
+        raise ExportFormatError(f"{where}: a line needs a string 'path' and an object 'data'")
+    data = raw["data"]
+    for key, kind in _BACKFIRE_KINDS.items():
+        for dotted in raw.get(key) or []:
+            container, name = _locate(data, dotted, where)
+            value = container[name]
+            if kind == "documentReference":
+                value = "/".join(value["_path"]["segments"]) if isinstance(value, dict) else value
+            container[name] = {"__datatype__": kind, "value": value}
+    doc_path = raw["path"].strip("/")
+    fields = {k: _encode(v, f"{doc_path}:{k}", Path(where)) for k, v in data.items()}
+    return _checked(Document(path=doc_path, fields=fields), where)
+
+
+def _locate(data: Any, dotted: str, where: str) -> tuple[Any, Any]:
+    """(container, key) of a dotted field path; keys that contain dots are matched greedily."""
+    parts = dotted.split(".")
+    container: Any = data
+    i = 0
+    while True:
+        for j in range(len(parts), i, -1):
+            key: Any = ".".join(parts[i:j])
+            if isinstance(container, list) and key.isdigit() and int(key) < len(container):
+                key = int(key)
+            elif not (isinstance(container, dict) and key in container):
+                continue
+            if j == len(parts):
+                return container, key
+            container, i = container[key], j
+            break
+        else:
+            raise ExportFormatError(f"{where}: field path {dotted!r} is not in the document's data")

@@ -1,0 +1,249 @@
+"""Firestore documents read live through google-cloud-firestore.
+
+- **Discovery**: the root collections (``client.collections()``), then for every document of every
+  collection *including documents that do not exist but have subcollections*
+  (``list_documents`` asks ListDocuments with ``show_missing``) its subcollections
+  (``doc.collections()``), at any depth.
+- **Paging**: by document name only: ``order_by("__name__")``, ``limit(page_size)`` and a
+  ``start_after`` cursor; never offsets. A page whose first document is not past the cursor (or a
+  page out of name order) raises ``CursorNotAdvancing`` rather than loop or duplicate.
+- **One read time**: every call carries the same ``read_time``, so the snapshot is consistent.
+- **Partitions**: where the server answers PartitionQuery, each collection id is read as a
+  collection group split into partitions, in parallel. Where it answers UNIMPLEMENTED, each
+  collection path is read on its own, sequentially by name.
+- **Retries**: DEADLINE_EXCEEDED, UNAVAILABLE and RESOURCE_EXHAUSTED are retried with exponential
+  backoff and jitter; a failed page is asked again from the same cursor, so nothing repeats.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import msgspec
+import structlog
+from google.api_core import exceptions as gexc
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import BaseQuery
+
+from etl.snapshot import Document
+from etl.values import encode_fields, timestamp_from_datetime
+
+T = TypeVar("T")
+RETRYABLE = (gexc.DeadlineExceeded, gexc.ServiceUnavailable, gexc.ResourceExhausted)
+log = structlog.get_logger()
+
+
+class CursorNotAdvancing(RuntimeError):
+    """The server gave a page that does not start after the cursor: paging would loop or duplicate."""
+
+
+class RetryPolicy(msgspec.Struct, frozen=True):
+    attempts: int = 8
+    initial_delay: float = 0.5
+    max_delay: float = 30.0
+    multiplier: float = 2.0
+
+
+def _pauses(policy: RetryPolicy) -> Iterator[float]:
+    """The waits between attempts: exponential, capped, with jitter."""
+    delay = policy.initial_delay
+    for _ in range(policy.attempts - 1):
+        yield delay * random.uniform(0.5, 1.0)
+        delay = min(delay * policy.multiplier, policy.max_delay)
+
+
+def _wait_or_raise(pauses: Iterator[float], exc: Exception, what: str) -> None:
+    pause = next(pauses, None)
+    if pause is None:
+        raise exc
+    log.warning("firestore.retry", what=what, error=type(exc).__name__, pause=round(pause, 3))
+    time.sleep(pause)
+
+
+def with_retry(call: Callable[[], T], policy: RetryPolicy, what: str) -> T:
+    """Run ``call``; on a retryable error wait and run it again, up to ``policy.attempts`` times."""
+    pauses = _pauses(policy)
+    while True:
+        try:
+            return call()
+        except RETRYABLE as exc:
+            _wait_or_raise(pauses, exc, what)
+
+
+def name_key(path: str) -> tuple[str, ...]:
+    """Firestore orders document names segment by segment."""
+    return tuple(path.split("/"))
+
+
+def to_document(snapshot: Any) -> Document:
+    """A client DocumentSnapshot as a snapshot Document."""
+    return Document(
+        path=snapshot.reference.path,
+        fields=encode_fields(snapshot.to_dict() or {}, snapshot.reference.path),
+        create_time=timestamp_from_datetime(snapshot.create_time) if snapshot.create_time else None,
+        update_time=timestamp_from_datetime(snapshot.update_time) if snapshot.update_time else None,
+    )
+
+
+class Partition(msgspec.Struct, frozen=True):
+    """Documents of a collection group with ``start <= name < end`` (None: unbounded)."""
+
+    collection_id: str
+    start: str | None = None
+    end: str | None = None
+
+
+class LiveFirestore:
+    """Reads one Firestore database at one ``read_time``."""
+
+    def __init__(
+        self,
+        client: firestore.Client,
+        *,
+        read_time: dt.datetime,
+        page_size: int = 500,
+        partition_count: int = 8,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.client = client
+        self.read_time = read_time
+        self.page_size = page_size
+        self.partition_count = partition_count
+        self.retry = retry or RetryPolicy()
+
+    # -- discovery -----------------------------------------------------------------------------
+
+    def root_collections(self) -> list[str]:
+        return with_retry(
+            lambda: sorted(c.id for c in self.client.collections(retry=None, read_time=self.read_time)),
+            self.retry,
+            "ListCollectionIds /",
+        )
+
+    def document_names(self, collection_path: str) -> Iterator[str]:
+        """Every document name of a collection, including missing parents that have subcollections.
+
+        After a retryable error the listing starts again, so a name may come twice.
+        """
+        pauses = _pauses(self.retry)
+        while True:
+            try:
+                refs = self.client.collection(collection_path).list_documents(
+                    page_size=self.page_size, retry=None, read_time=self.read_time
+                )
+                for ref in refs:
+                    yield ref.path
+                return
+            except RETRYABLE as exc:
+                _wait_or_raise(pauses, exc, f"ListDocuments {collection_path}")
+
+    def subcollections(self, document_path: str) -> list[str]:
+        return with_retry(
+            lambda: sorted(
+                f"{document_path}/{c.id}"
+                for c in self.client.document(document_path).collections(retry=None, read_time=self.read_time)
+            ),
+            self.retry,
+            f"ListCollectionIds {document_path}",
+        )
+
+    def discover(self, workers: int = 8) -> list[str]:
+        """Every collection path at any depth, sorted."""
+        found: set[str] = set()
+        pending = self.root_collections()
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="discover") as pool:
+            while pending:
+                collection = pending.pop()
+                if collection in found:
+                    continue
+                found.add(collection)
+                for chunk in chunks(self.document_names(collection), 256):
+                    for children in pool.map(self.subcollections, set(chunk)):
+                        pending.extend(children)
+        log.info("firestore.discovered", collections=len(found))
+        return sorted(found)
+
+    # -- partitions ----------------------------------------------------------------------------
+
+    def partitions(self, collection_id: str) -> list[Partition] | None:
+        """Split points for a collection group; None when the server has no PartitionQuery."""
+        group = self.client.collection_group(collection_id)
+        try:
+            parts = with_retry(
+                lambda: list(group.get_partitions(self.partition_count, retry=None, read_time=self.read_time)),
+                self.retry,
+                f"PartitionQuery {collection_id}",
+            )
+        except gexc.MethodNotImplemented:
+            return None
+        return [
+            Partition(
+                collection_id,
+                part.start_at.path if part.start_at is not None else None,
+                part.end_at.path if part.end_at is not None else None,
+            )
+            for part in parts
+        ]
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def read_collection(self, collection_path: str, *, after: str | None = None) -> Iterator[Document]:
+        """One collection's documents in name order, starting after the document ``after``."""
+        return self._pages(self.client.collection(collection_path).order_by("__name__"), after, None, collection_path)
+
+    def read_partition(self, partition: Partition, *, after: str | None = None) -> Iterator[Document]:
+        """One partition of a collection group in name order, starting after ``after``."""
+        query = self.client.collection_group(partition.collection_id).order_by("__name__")
+        if partition.end is not None:
+            query = query.end_before({"__name__": self.client.document(partition.end)})
+        return self._pages(query, after, partition.start, f"group {partition.collection_id}")
+
+    def _pages(self, base: BaseQuery, after: str | None, start_at: str | None, what: str) -> Iterator[Document]:
+        cursor = after
+        while True:
+            query = base.limit(self.page_size)
+            if cursor is not None:
+                query = query.start_after({"__name__": self.client.document(cursor)})
+            elif start_at is not None:
+                query = query.start_at({"__name__": self.client.document(start_at)})
+            page = with_retry(
+                lambda q=query: list(q.stream(retry=None, read_time=self.read_time)),
+                self.retry,
+                f"RunQuery {what}",
+            )
+            _check_order(page, cursor, what)
+            for snapshot in page:
+                yield to_document(snapshot)
+            if len(page) < self.page_size:
+                return
+            cursor = page[-1].reference.path
+
+
+def _check_order(page: list[Any], cursor: str | None, what: str) -> None:
+    previous = cursor
+    for snapshot in page:
+        path = snapshot.reference.path
+        if previous is not None and name_key(path) <= name_key(previous):
+            raise CursorNotAdvancing(
+                f"{what}: the server returned {path!r} after cursor {previous!r}; the cursor does not advance "
+                "(the server ignores start_after, or orders names differently). Stopping rather than "
+                "duplicating or looping."
+            )
+        previous = path
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Lists of ``size`` items (the last may be shorter), pulled lazily."""
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -1,0 +1,287 @@
+"""Typed Firestore values: the codec between source values and the snapshot's typed JSON.
+
+A typed value is the Firestore REST ``Value`` JSON encoding, e.g. ``{"integerValue": "42"}`` or
+``{"mapValue": {"fields": {...}}}``. It is the one lossless form every source converts into:
+
+- ``encode_python`` takes google-cloud-firestore client values (live reads);
+- ``encode_datatype_json`` takes node-firestore-import-export JSON (``__datatype__`` wrappers);
+- ``to_python`` gives the load stage plain Python values;
+- ``to_firestore`` gives client values back for the rollback push.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import math
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from google.api_core.datetime_helpers import DatetimeWithNanoseconds
+from google.cloud.firestore_v1 import GeoPoint
+from google.cloud.firestore_v1.base_document import BaseDocumentReference
+from google.protobuf.timestamp_pb2 import Timestamp
+
+if TYPE_CHECKING:
+    from google.cloud.firestore_v1 import Client
+
+TypedValue = dict[str, Any]
+TypedFields = dict[str, TypedValue]
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_TIMESTAMP_RE = re.compile(r"^(\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?([Zz]|[+-]\d\d:\d\d)$")
+_DOCUMENTS_PREFIX_RE = re.compile(r"^projects/[^/]+/databases/[^/]+/documents/")
+
+
+class InvalidValue(ValueError):
+    """A source value that has no Firestore equivalent (the message names the field path)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Timestamps: seconds + nanos, RFC 3339 with 0, 3, 6 or 9 fraction digits (protobuf's JSON form)
+
+
+def format_timestamp(seconds: int, nanos: int) -> str:
+    """RFC 3339 in UTC with the protobuf JSON rule: 0, 3, 6 or 9 fractional digits."""
+    if not 0 <= nanos < 1_000_000_000:
+        raise InvalidValue(f"timestamp nanos out of range: {nanos}")
+    base = (_EPOCH + dt.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S")
+    if nanos == 0:
+        return base + "Z"
+    if nanos % 1_000_000 == 0:
+        return f"{base}.{nanos // 1_000_000:03d}Z"
+    if nanos % 1_000 == 0:
+        return f"{base}.{nanos // 1_000:06d}Z"
+    return f"{base}.{nanos:09d}Z"
+
+
+def parse_timestamp(text: str) -> tuple[int, int]:
+    """RFC 3339 (any offset, up to 9 fraction digits) -> (epoch seconds, nanos)."""
+    match = _TIMESTAMP_RE.match(text.strip())
+    if match is None:
+        raise InvalidValue(f"not an RFC 3339 timestamp: {text!r}")
+    whole, fraction, offset = match.groups()
+    offset = "+00:00" if offset in ("Z", "z") else offset
+    moment = dt.datetime.fromisoformat(whole.replace(" ", "T").replace("t", "T") + offset)
+    seconds = (moment - _EPOCH) // dt.timedelta(seconds=1)
+    return seconds, int((fraction or "").ljust(9, "0"))
+
+
+def timestamp_from_datetime(moment: dt.datetime) -> str:
+    """A datetime (naive means UTC; DatetimeWithNanoseconds keeps its nanoseconds) as a typed string."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    nanos = moment.nanosecond if isinstance(moment, DatetimeWithNanoseconds) else moment.microsecond * 1000
+    seconds = (moment.replace(microsecond=0) - _EPOCH) // dt.timedelta(seconds=1)
+    return format_timestamp(seconds, nanos)
+
+
+def strip_reference(name: str) -> str:
+    """``projects/p/databases/d/documents/users/a`` -> ``users/a`` (already relative paths pass)."""
+    return _DOCUMENTS_PREFIX_RE.sub("", name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Encoding into typed values
+
+
+def _integer(value: int, where: str) -> TypedValue:
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise InvalidValue(f"{where or 'value'}: integer {value} is outside Firestore's int64 range")
+    return {"integerValue": str(value)}
+
+
+def _double(value: float) -> TypedValue:
+    if math.isnan(value):
+        return {"doubleValue": "NaN"}
+    if math.isinf(value):
+        return {"doubleValue": "Infinity" if value > 0 else "-Infinity"}
+    return {"doubleValue": value}
+
+
+def _bytes(value: bytes) -> TypedValue:
+    return {"bytesValue": base64.b64encode(value).decode("ascii")}
+
+
+def _join(where: str, key: object) -> str:
+    return f"{where}.{key}" if where else str(key)
+
+
+def encode_python(value: Any, where: str = "") -> TypedValue:
+    """A google-cloud-firestore client value (as returned by ``DocumentSnapshot.to_dict()``)."""
+    match value:
+        case None:
+            return {"nullValue": None}
+        case bool():
+            return {"booleanValue": value}
+        case int():
+            return _integer(value, where)
+        case float():
+            return _double(value)
+        case str():
+            return {"stringValue": value}
+        case bytes() | bytearray() | memoryview():
+            return _bytes(bytes(value))
+        case dt.datetime():
+            return {"timestampValue": timestamp_from_datetime(value)}
+        case GeoPoint():
+            return {"geoPointValue": {"latitude": value.latitude, "longitude": value.longitude}}
+        case BaseDocumentReference():
+            return {"referenceValue": value.path}
+        case Mapping():
+            return {"mapValue": {"fields": encode_fields(value, where)}}
+        case list() | tuple():
+            return {"arrayValue": {"values": [encode_python(v, _join(where, i)) for i, v in enumerate(value)]}}
+    raise InvalidValue(f"{where or 'value'}: unsupported Firestore value type {type(value).__name__}")
+
+
+def encode_fields(data: Mapping[str, Any], where: str = "") -> TypedFields:
+    """A client document's ``to_dict()`` as typed fields."""
+    return {str(k): encode_python(v, _join(where, k)) for k, v in data.items()}
+
+
+def encode_plain_json(value: Any, where: str = "") -> TypedValue:
+    """A parsed JSON value (ints exact, Decimal or float for fractions); no special types."""
+    match value:
+        case Decimal():
+            return _double(float(value))
+        case Mapping():
+            return {"mapValue": {"fields": {k: encode_plain_json(v, _join(where, k)) for k, v in value.items()}}}
+        case list():
+            return {"arrayValue": {"values": [encode_plain_json(v, _join(where, i)) for i, v in enumerate(value)]}}
+    return encode_python(value, where)
+
+
+def encode_datatype_json(value: Any, where: str = "") -> TypedValue:
+    """A node-firestore-import-export JSON value: plain JSON plus ``{"__datatype__", "value"}`` wrappers.
+
+    Wrappers (as that tool writes them): ``timestamp`` (``{"_seconds", "_nanoseconds"}`` or a date
+    string), ``geopoint`` (``{"_latitude", "_longitude"}``), ``documentReference`` (a path).
+    """
+    if isinstance(value, Mapping):
+        if "__datatype__" in value and "value" in value:
+            return _decode_datatype(str(value["__datatype__"]), value["value"], where)
+        return {"mapValue": {"fields": {k: encode_datatype_json(v, _join(where, k)) for k, v in value.items()}}}
+    if isinstance(value, list):
+        return {"arrayValue": {"values": [encode_datatype_json(v, _join(where, i)) for i, v in enumerate(value)]}}
+    return encode_plain_json(value, where)
+
+
+def _decode_datatype(kind: str, raw: Any, where: str) -> TypedValue:
+    try:
+        if kind == "timestamp":
+            return {"timestampValue": timestamp_from_parts(raw)}
+        if kind == "geopoint":
+            return geopoint_from_parts(raw)
+        if kind in ("documentReference", "documentReferencePath"):
+            return {"referenceValue": strip_reference(str(raw))}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidValue(f"{where}: bad {kind} value {raw!r}: {exc}") from exc
+    raise InvalidValue(f"{where}: unknown __datatype__ {kind!r}")
+
+
+def timestamp_from_parts(raw: Any) -> str:
+    """``{"_seconds", "_nanoseconds"}`` (also without underscores) or an RFC 3339 string."""
+    if isinstance(raw, str):
+        return format_timestamp(*parse_timestamp(raw))
+    seconds = raw["_seconds"] if "_seconds" in raw else raw["seconds"]
+    nanos = raw.get("_nanoseconds", raw.get("nanoseconds", 0))
+    return format_timestamp(int(seconds), int(nanos))
+
+
+def geopoint_from_parts(raw: Mapping[str, Any]) -> TypedValue:
+    """``{"_latitude", "_longitude"}`` (also without underscores) as a geoPointValue."""
+    latitude = raw["_latitude"] if "_latitude" in raw else raw["latitude"]
+    longitude = raw["_longitude"] if "_longitude" in raw else raw["longitude"]
+    return {"geoPointValue": {"latitude": float(latitude), "longitude": float(longitude)}}
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoding typed values
+
+
+class Converted(NamedTuple):
+    """A Python value, and how many timestamps inside it lost digits below the microsecond."""
+
+    value: Any
+    truncated_timestamps: int
+
+
+def to_python(value: TypedValue) -> Converted:
+    """Typed value -> Python value for the load stage.
+
+    timestamp -> aware UTC datetime (sub-microsecond digits dropped and counted); integer -> int
+    (exact); double -> float (NaN/inf kept); geopoint -> {"latitude", "longitude"}; bytes -> bytes;
+    reference -> path string; map -> dict; array -> list.
+    """
+    kind, raw = _single(value)
+    if kind == "mapValue":
+        return fields_to_python(raw.get("fields") or {})
+    if kind == "arrayValue":
+        items = [to_python(v) for v in raw.get("values") or []]
+        return Converted([c.value for c in items], sum(c.truncated_timestamps for c in items))
+    if kind == "timestampValue":
+        seconds, nanos = parse_timestamp(raw)
+        moment = _EPOCH + dt.timedelta(seconds=seconds, microseconds=nanos // 1000)
+        return Converted(moment, int(nanos % 1000 != 0))
+    return Converted(_scalar(kind, raw), 0)
+
+
+def fields_to_python(fields: Mapping[str, TypedValue]) -> Converted:
+    """Typed fields -> dict, with the total count of truncated timestamps."""
+    out, truncated = {}, 0
+    for name, typed in fields.items():
+        converted = to_python(typed)
+        out[name] = converted.value
+        truncated += converted.truncated_timestamps
+    return Converted(out, truncated)
+
+
+def _scalar(kind: str, raw: Any) -> Any:
+    match kind:
+        case "nullValue":
+            return None
+        case "booleanValue" | "stringValue" | "referenceValue":
+            return raw
+        case "integerValue":
+            return int(raw)
+        case "doubleValue":
+            return _NON_FINITE[raw] if isinstance(raw, str) else float(raw)
+        case "bytesValue":
+            return base64.b64decode(raw, validate=True)
+        case "geoPointValue":
+            return {"latitude": float(raw["latitude"]), "longitude": float(raw["longitude"])}
+    raise InvalidValue(f"unknown typed value kind {kind!r}")
+
+
+def _single(value: TypedValue) -> tuple[str, Any]:
+    if not isinstance(value, Mapping) or len(value) != 1:
+        raise InvalidValue(f"a typed value has exactly one kind key, got {value!r}")
+    ((kind, raw),) = value.items()
+    return kind, raw
+
+
+def to_firestore(value: TypedValue, client: Client) -> Any:
+    """Typed value -> google-cloud-firestore client value (for writing documents back)."""
+    kind, raw = _single(value)
+    match kind:
+        case "mapValue":
+            return fields_to_firestore(raw.get("fields") or {}, client)
+        case "arrayValue":
+            return [to_firestore(v, client) for v in raw.get("values") or []]
+        case "timestampValue":
+            seconds, nanos = parse_timestamp(raw)
+            return DatetimeWithNanoseconds.from_timestamp_pb(Timestamp(seconds=seconds, nanos=nanos))
+        case "geoPointValue":
+            return GeoPoint(float(raw["latitude"]), float(raw["longitude"]))
+        case "referenceValue":
+            return client.document(raw)
+    return _scalar(kind, raw)
+
+
+def fields_to_firestore(fields: Mapping[str, TypedValue], client: Client) -> dict[str, Any]:
+    return {name: to_firestore(typed, client) for name, typed in fields.items()}
