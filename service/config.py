@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -106,7 +107,7 @@ class Settings:
 
     def finalized(self) -> Settings:
         """Fill environment-dependent defaults and refuse what production must not run with."""
-        updates: dict[str, object] = {}
+        updates: dict[str, Any] = {}
         if not self.log_format:
             updates["log_format"] = "json" if self.is_production else "console"
         if not self.public_base_url:

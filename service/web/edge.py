@@ -73,7 +73,7 @@ class EdgeMiddleware:
             user: Any = scope.get("user")
             self.access_log.info(
                 "request",
-                method=scope["method"],
+                method=scope["method"],  # type: ignore[typeddict-item]
                 path=path,
                 status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
