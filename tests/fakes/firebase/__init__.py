@@ -1,0 +1,1 @@
+"""Firebase on loopback: the npm Auth and Firestore emulators, and a Firestore gRPC fake."""
