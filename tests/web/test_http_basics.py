@@ -6,6 +6,7 @@ import json
 
 import pytest
 from litestar import post
+from litestar.params import JSONBody
 from litestar.testing import AsyncTestClient
 
 from service.app import create_app
@@ -18,7 +19,7 @@ class Probe(CamelStruct):
 
 
 @post("/probe/validate", exclude_from_auth=True)
-async def validate_probe(data: Probe) -> dict[str, str]:
+async def validate_probe(data: JSONBody[Probe]) -> dict[str, str]:
     return {"fullName": data.full_name}
 
 
