@@ -8,7 +8,7 @@ strings. It is parsed incrementally (ijson), one user at a time.
 CSV: no header; columns as firebase-tools writes them (0-based): 0 UID, 1 Email, 2 Email Verified,
 3 Password Hash, 4 Password Salt, 5 Name, 6 Photo URL, 7-10 Google (ID, Email, Display Name, Photo
 URL), 11-14 Facebook, 15-18 Twitter, 19-22 GitHub, 23 User Creation Time, 24 Last Sign-In Time,
-25 Phone Number; newer versions add 26 Disabled, 27 Custom Claims (JSON), then four columns each for
+25 Phone Number (26 columns); newer versions add 26 Disabled, 27 Custom Claims (JSON), then four columns each for
 Apple, Microsoft, Game Center, Play Games, LinkedIn and Yahoo (52 columns), and every line ends
 with a comma. The quoting is unreliable (older versions did not quote names; custom claims keep
 ``\\"`` unescaped), so lines are split by a tolerant tokenizer:
@@ -34,7 +34,7 @@ import ijson
 from etl.snapshot import AuthUser
 from etl.sources.auth_common import AuthSourceError, Warn, claims, epoch_ms, log_warning, providers, standard_b64
 
-CSV_WIDTHS = (52, 28, 26)
+CSV_WIDTHS = (52, 26)
 _NAME = 5
 _PROVIDER_COLUMNS = {
     7: "google.com",
