@@ -162,7 +162,7 @@ def upgrade() -> None:
     op.create_table(
         "campaigns",
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=True),
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column("industry", sa.Text(), nullable=True),
@@ -213,7 +213,7 @@ def upgrade() -> None:
     op.create_table(
         "contacts",
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=True),
         sa.Column("first_name", sa.Text(), nullable=True),
         sa.Column("last_name", sa.Text(), nullable=True),
         sa.Column("phone", sa.Text(), nullable=True),
@@ -335,7 +335,7 @@ def upgrade() -> None:
     op.create_table(
         "calls",
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=True),
         sa.Column("contact_id", sa.Uuid(), nullable=True),
         sa.Column("campaign_id", sa.Uuid(), nullable=True),
         sa.Column("twilio_sid", sa.Text(), nullable=True),

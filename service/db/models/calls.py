@@ -53,7 +53,8 @@ class Call(UUIDPrimaryKey, Timestamps, Imported, Base):
         Index("ix_calls_campaign_id", "campaign_id"),
     )
 
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # Null only for rows imported from Firebase whose owner was missing there (reported as orphans).
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     # Calls outlive the contact or campaign they came from: history stays, the link goes.
     contact_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
     campaign_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))

@@ -26,7 +26,8 @@ class Campaign(UUIDPrimaryKey, Timestamps, Imported, Base):
         ),
     )
 
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # Null only for rows imported from Firebase whose owner was missing there (reported as orphans).
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     name: Mapped[str]
     description: Mapped[str | None]
     industry: Mapped[str | None]

@@ -42,7 +42,8 @@ class Contact(UUIDPrimaryKey, Timestamps, Imported, Base):
         ),
     )
 
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # Null only for rows imported from Firebase whose owner was missing there (reported as orphans).
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     first_name: Mapped[str | None]
     last_name: Mapped[str | None]
     # E.164; an imported number that does not parse stays in extra["phoneRaw"].

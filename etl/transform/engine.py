@@ -1,0 +1,258 @@
+"""The one mapping engine: a declarative ``Spec`` per collection turns snapshot documents into table rows.
+
+A spec lists, for each column, the source field names it may come under (newest first: ``export``
+writes the first), how to convert the value, and which Firebase Auth attribute backs it. References
+are kept as paths (or e-mails) here and resolved to foreign keys by the load stage, in SQL, so the
+transform needs no lookup tables in memory. Whatever a document holds that the spec does not map
+stays in ``extra``, typed, so ``export`` can write it back exactly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from etl.snapshot import AuthUser, Document, collection_pattern
+from etl.transform.convert import Context, Converter
+from etl.values import InvalidValue, encode_python, parse_timestamp, to_python
+
+TypedFields = dict[str, Any]
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+# Firestore reserves field names of the form __name__, so these never collide with a source field.
+AUTH_UID_KEY = "__authUid__"
+CLAIMS_KEY = "__customClaims__"
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One column. ``names``: source fields, newest first; empty for columns that only Auth fills."""
+
+    column: str
+    names: tuple[str, ...]
+    convert: Converter
+    default: Any = None
+    auth: str | None = None  # the AuthUser attribute that fills the column when the document does not
+    auth_first: bool = False  # the Auth value wins (e-mail and sign-up time: Auth is the login identity)
+
+    @property
+    def raw_key(self) -> str:
+        """Where a value that does not fit the column is kept: ``phoneRaw`` for phone."""
+        return f"{self.names[0]}Raw"
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A link to another imported row: a reference, an id, or (``by_email``) the target user's e-mail.
+
+    With no ``names`` the link is the document's parent (``channels/c1`` for ``channels/c1/messages/m1``).
+    """
+
+    column: str
+    names: tuple[str, ...]
+    target: str  # the table
+    collection: str  # a bare id ``abc`` means the document ``<collection>/abc``
+    by_email: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Members:
+    """An array of ids that becomes rows of a join table (campaign contacts, chat participants)."""
+
+    table: str
+    owner_column: str
+    member_column: str
+    names: tuple[str, ...]
+    target: str
+    collection: str
+    # Other columns of a membership row, as SQL over ``o`` (the owner row) and ``m`` (the member row).
+    values: Mapping[str, str] = field(default_factory=dict)
+
+
+class Row(NamedTuple):
+    """A document turned into a staging row, its membership rows, and what the conversion observed."""
+
+    values: tuple[Any, ...]
+    members: list[tuple[str, int, str, TypedFields]]  # (owner firebase_id, position, member path, raw)
+    truncated: int
+    raw_kept: tuple[str, ...]
+
+
+class Rejected(NamedTuple):
+    reason: str
+
+
+def imported_id(firebase_id: str, created_at: dt.datetime) -> uuid.UUID:
+    """A UUIDv7 made from the row's creation time and the hash of its path.
+
+    Deterministic, so a resumed or repeated import gives every row the id an uninterrupted one would,
+    and time-ordered like the service's own ids.
+    """
+    millis = min(max(int((created_at - _EPOCH) / dt.timedelta(milliseconds=1)), 0), 2**48 - 1)
+    raw = bytearray(millis.to_bytes(6, "big") + hashlib.sha256(firebase_id.encode()).digest()[:10])
+    raw[6] = 0x70 | (raw[6] & 0x0F)
+    raw[8] = 0x80 | (raw[8] & 0x3F)
+    return uuid.UUID(bytes=bytes(raw))
+
+
+def rfc3339(value: str | None) -> dt.datetime | None:
+    """A snapshot's createTime/updateTime as a datetime (microseconds; the service stores no finer)."""
+    if value is None:
+        return None
+    seconds, nanos = parse_timestamp(value)
+    return _EPOCH + dt.timedelta(seconds=seconds, microseconds=nanos // 1000)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How one collection maps onto one table."""
+
+    name: str  # the report's key
+    pattern: str  # collection pattern, as in the manifest: ``contacts``, ``channels/*/messages``
+    table: str
+    fields: tuple[Field, ...]
+    refs: tuple[Ref, ...] = ()
+    members: Members | None = None
+    required: tuple[str, ...] = ()  # columns without which the row cannot exist: the document is rejected
+    unique: tuple[str, ...] = ()  # columns unique besides firebase_id: a clash rejects the later document
+    uses_auth: bool = False
+    # Columns computed from the others (and the document), e.g. first/last name from a full name.
+    derive: Callable[[dict[str, Any], Document], None] | None = None
+
+    @property
+    def root(self) -> str:
+        return self.pattern.split("/", 1)[0]
+
+    def matches(self, doc: Document) -> bool:
+        return collection_pattern(doc.path) == self.pattern
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Staging columns, in the order of ``Row.values``."""
+        refs = [c for r in self.refs for c in (f"{r.column}__path", f"{r.column}__email", f"{r.column}__raw")]
+        return ("ord", "firebase_id", "id", *(f.column for f in self.fields), "extra", *refs)
+
+    def transform(self, doc: Document, position: int, ctx: Context, auth: AuthUser | None = None) -> Row | Rejected:
+        ctx.truncated = 0
+        try:
+            return self._transform(doc, position, ctx, auth)
+        except InvalidValue as exc:
+            return Rejected(f"corrupt typed value: {exc}")
+
+    def _transform(self, doc: Document, position: int, ctx: Context, auth: AuthUser | None) -> Row | Rejected:
+        source = doc.fields
+        extra: TypedFields = {}
+        used: set[str] = set()
+        kept: list[str] = []
+        row: dict[str, Any] = {}
+        for spec in self.fields:
+            name = next((n for n in spec.names if n in source), None)
+            if name is not None:
+                used.add(name)
+            try:
+                row[spec.column] = _pick(spec, source.get(name) if name else None, auth, ctx)
+            except ValueError:
+                row[spec.column] = spec.default
+                if name is not None:
+                    extra[spec.raw_key] = source[name]
+                kept.append(spec.column)
+        self._fill_times(row, doc, ctx)
+        if self.derive:
+            self.derive(row, doc)
+        missing = [c for c in self.required if row.get(c) is None]
+        if missing:
+            return Rejected(f"no value for required column(s) {', '.join(missing)} of {self.table}")
+        refs = [value for ref in self.refs for value in _reference(ref, doc, used, ctx)]
+        members = self._members(doc, used, ctx)
+        if auth is not None:
+            extra.update(_auth_extras(doc, auth))
+        extra.update((k, v) for k, v in source.items() if k not in used)
+        values = (
+            position,
+            doc.path,
+            imported_id(doc.path, row.get("created_at") or ctx.read_time),
+            *(row[f.column] for f in self.fields),
+            extra,
+            *refs,
+        )
+        return Row(values, members, ctx.truncated, tuple(kept))
+
+    def _fill_times(self, row: dict[str, Any], doc: Document, ctx: Context) -> None:
+        """No creation time in the data: Firestore's createTime, else the snapshot's read time."""
+        if "created_at" in row and row["created_at"] is None:
+            row["created_at"] = rfc3339(doc.create_time) or ctx.read_time
+        if "updated_at" in row and row["updated_at"] is None:
+            row["updated_at"] = rfc3339(doc.update_time) or row.get("created_at") or ctx.read_time
+
+    def _members(self, doc: Document, used: set[str], ctx: Context) -> list[tuple[str, int, str, TypedFields]]:
+        spec = self.members
+        if spec is None:
+            return []
+        name = next((n for n in spec.names if n in doc.fields), None)
+        typed = doc.fields.get(name) if name else None
+        items = (typed or {}).get("arrayValue", {}).get("values") if isinstance(typed, dict) else None
+        if name is None or items is None:
+            return []  # absent, or not an array: an unmapped field, kept in extra
+        used.add(name)
+        out = []
+        for position, item in enumerate(items):
+            value = _python(item, ctx)
+            if isinstance(value, str) and value:
+                out.append((doc.path, position, _as_path(value, spec.collection), item))
+        return out
+
+
+def _python(typed: Any, ctx: Context) -> Any:
+    converted = to_python(typed)
+    ctx.truncated += converted.truncated_timestamps
+    return converted.value
+
+
+def _pick(spec: Field, typed: Any, auth: AuthUser | None, ctx: Context) -> Any:
+    """The column value: from the document or from Auth (as the spec orders them), converted."""
+    from_doc = _python(typed, ctx) if typed is not None else None
+    from_auth = getattr(auth, spec.auth) if auth is not None and spec.auth else None
+    if spec.auth_first and from_auth not in (None, "", []):
+        value = from_auth
+    else:
+        value = from_doc if from_doc is not None else from_auth
+    return spec.default if value is None else spec.convert(value, ctx)
+
+
+def _as_path(value: str, collection: str) -> str:
+    """``abc`` -> ``users/abc``; a reference (``users/abc``, ``/users/abc``) stays a path."""
+    value = value.strip().strip("/")
+    return value if "/" in value else f"{collection}/{value}"
+
+
+def _reference(ref: Ref, doc: Document, used: set[str], ctx: Context) -> tuple[Any, Any, Any]:
+    """(path, e-mail, raw field) of one link; raw is what ``extra`` keeps if the target is missing."""
+    if not ref.names:
+        return doc.parent_path, None, None
+    name = next((n for n in ref.names if n in doc.fields), None)
+    if name is None:
+        return None, None, None
+    value = _python(doc.fields[name], ctx)
+    if value is None:
+        used.add(name)
+        return None, None, None
+    if not isinstance(value, str) or not value.strip():
+        return None, None, None  # not a link at all: left unmapped, so it stays in extra
+    used.add(name)
+    raw = {name: doc.fields[name]}
+    if ref.by_email and "@" in value:
+        return None, value.strip().lower(), raw
+    return _as_path(value, ref.collection), None, raw
+
+
+def _auth_extras(doc: Document, auth: AuthUser) -> TypedFields:
+    """What export needs to rebuild the Auth user and that has no column: its uid, custom claims."""
+    out: TypedFields = {}
+    if auth.uid != doc.id:
+        out[AUTH_UID_KEY] = {"stringValue": auth.uid}
+    if auth.custom_claims:
+        out[CLAIMS_KEY] = encode_python(auth.custom_claims)
+    return out
