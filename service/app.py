@@ -14,7 +14,9 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 
 from service.auth.middleware import AuthMiddleware
 from service.auth.tokens import TokenService
+from service.campaigns.routes import router as campaigns_router
 from service.config import Settings
+from service.contacts.routes import router as contacts_router
 from service.db.embedded import resolve_database_url
 from service.db.migrations import head_revision
 from service.db.pool import create_pool
@@ -39,7 +41,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)
     app = Litestar(
-        route_handlers=[health, ready],
+        route_handlers=[health, ready, contacts_router, campaigns_router],
         lifespan=[database],
         # Anchored: an unanchored pattern would also exempt any path that merely contains it.
         middleware=[DefineMiddleware(AuthMiddleware, exclude=["^/schema(/|$)"])],

@@ -1,0 +1,183 @@
+"""Campaign rules: the status machine, membership limited to the owner's contacts, stats on read.
+
+Every write runs in one transaction that first locks the campaign row, so a start cannot interleave with a
+membership change or another transition, and a refused request leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+from msgspec import UNSET
+
+from service.campaigns import repository
+from service.campaigns.schemas import CampaignIn, CampaignOut
+from service.web.errors import ApiError, Conflict, NotFound
+
+# draft -> active <-> paused -> completed; an active campaign may also complete directly (everyone was called).
+TRANSITIONS = {
+    ("draft", "active"),
+    ("active", "paused"),
+    ("paused", "active"),
+    ("active", "completed"),
+    ("paused", "completed"),
+}
+
+
+def campaign_out(row: asyncpg.Record | None) -> CampaignOut:
+    if row is None:
+        raise NotFound("Campaign not found")
+    calls, appointments = row["calls_made"], row["appointments_set"]
+    rate = round(100 * appointments / calls, 2) if calls else 0.0
+    return CampaignOut(*row, conversion_rate=rate)
+
+
+def parse_date(field: str, raw: str | None) -> datetime | None:
+    """ISO 8601 with or without time; no zone means UTC."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise invalid(field, f"{raw!r} is not an ISO 8601 date") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def invalid(field: str, message: str) -> ApiError:
+    details = [{"field": field, "message": message}]
+    return ApiError(f"Invalid {field}: {message}", code="validation_error", details=details)
+
+
+def to_columns(data: CampaignIn, *, creating: bool) -> dict[str, Any]:
+    """Column values of the fields sent (status and contactIds are handled by the rules, not copied)."""
+    given = {f: v for f in repository.WRITABLE if (v := getattr(data, f)) is not UNSET}
+    if "name" in given and not given["name"].strip():
+        raise invalid("name", "must not be empty")
+    if creating and "name" not in given:
+        raise invalid("name", "is required")
+    if given.get("translation_enabled", False) is None:
+        given["translation_enabled"] = False
+    for field, wire in (("start_date", "startDate"), ("end_date", "endDate")):
+        if field in given:
+            given[field] = parse_date(wire, given[field])
+    return given
+
+
+def check_dates(row: asyncpg.Record) -> None:
+    if row["start_date"] and row["end_date"] and row["end_date"] < row["start_date"]:
+        raise invalid("endDate", "is before startDate")
+
+
+@asynccontextmanager
+async def locked(
+    pool: asyncpg.Pool, owner: uuid.UUID, campaign_id: uuid.UUID
+) -> AsyncIterator[tuple[asyncpg.Connection, str]]:
+    """A transaction holding the caller's campaign row; its current status. 404 when it is not the caller's."""
+    async with pool.acquire() as connection, connection.transaction():
+        status = await repository.lock(connection, owner, campaign_id)
+        if status is None:
+            raise NotFound("Campaign not found")
+        yield connection, status
+
+
+async def owned_contacts(connection: asyncpg.Connection, owner: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """The ids, deduplicated, when all are live contacts of the owner; otherwise 404 and nothing is linked."""
+    ids = list(dict.fromkeys(ids))
+    unknown = await repository.foreign_contacts(connection, owner, ids)
+    if unknown:
+        raise NotFound(
+            f"{len(unknown)} contact(s) not found",
+            details=[{"field": "contactIds", "message": f"contact {i} not found"} for i in unknown],
+        )
+    return ids
+
+
+async def transition(connection: asyncpg.Connection, campaign_id: uuid.UUID, current: str, target: str) -> None:
+    """Move the status, or 409 saying why not."""
+    if (current, target) not in TRANSITIONS:
+        if current == target:
+            raise Conflict(f"The campaign is already {current}", code="invalid_transition")
+        raise Conflict(f"A {current} campaign cannot become {target}", code="invalid_transition")
+    if target == "active":
+        row = await connection.fetchrow("SELECT script FROM campaigns WHERE id = $1", campaign_id)
+        if not (row["script"] or "").strip():
+            raise Conflict("The campaign needs a script before it can start", code="script_required")
+        if not await repository.live_contact_count(connection, campaign_id):
+            raise Conflict("The campaign needs at least one contact before it can start", code="contacts_required")
+    await connection.execute("UPDATE campaigns SET status = $2, updated_at = now() WHERE id = $1", campaign_id, target)
+
+
+async def create(pool: asyncpg.Pool, owner: uuid.UUID, data: CampaignIn) -> CampaignOut:
+    columns = to_columns(data, creating=True)
+    async with pool.acquire() as connection, connection.transaction():
+        campaign_id = await repository.insert(connection, owner, columns)
+        if data.contact_ids is not UNSET:
+            ids = await owned_contacts(connection, owner, data.contact_ids)
+            await repository.add_contacts(connection, campaign_id, ids)
+        if data.status is not UNSET and data.status != "draft":
+            await transition(connection, campaign_id, "draft", data.status)
+        return await read_checked(connection, owner, campaign_id)
+
+
+async def update(pool: asyncpg.Pool, owner: uuid.UUID, campaign_id: uuid.UUID, data: CampaignIn) -> CampaignOut:
+    columns = to_columns(data, creating=False)
+    async with locked(pool, owner, campaign_id) as (connection, status):
+        await repository.update(connection, owner, campaign_id, columns)
+        if data.contact_ids is not UNSET:
+            ids = await owned_contacts(connection, owner, data.contact_ids)
+            # The SPA sends the whole campaign back: an unchanged list is fine even when completed.
+            if await repository.replace_contacts(connection, campaign_id, ids):
+                ensure_open(status)
+        if data.status is not UNSET and data.status != status:
+            await transition(connection, campaign_id, status, data.status)
+        return await read_checked(connection, owner, campaign_id)
+
+
+async def read_checked(connection: asyncpg.Connection, owner: uuid.UUID, campaign_id: uuid.UUID) -> CampaignOut:
+    """The campaign as written, after the checks that span fields (raising rolls the write back)."""
+    row = await repository.get(connection, owner, campaign_id)
+    assert row is not None
+    check_dates(row)
+    return campaign_out(row)
+
+
+def ensure_open(status: str) -> None:
+    if status == "completed":
+        raise Conflict("A completed campaign's contacts cannot change", code="campaign_completed")
+
+
+async def change_status(pool: asyncpg.Pool, owner: uuid.UUID, campaign_id: uuid.UUID, target: str) -> CampaignOut:
+    async with locked(pool, owner, campaign_id) as (connection, status):
+        await transition(connection, campaign_id, status, target)
+        return campaign_out(await repository.get(connection, owner, campaign_id))
+
+
+async def change_members(
+    pool: asyncpg.Pool, owner: uuid.UUID, campaign_id: uuid.UUID, ids: Sequence[uuid.UUID], *, add: bool
+) -> CampaignOut:
+    async with locked(pool, owner, campaign_id) as (connection, status):
+        ensure_open(status)
+        if add:
+            await repository.add_contacts(connection, campaign_id, await owned_contacts(connection, owner, ids))
+        else:
+            # Removing needs no ownership check: only this campaign's own links can match.
+            await repository.remove_contacts(connection, campaign_id, list(ids))
+        return campaign_out(await repository.get(connection, owner, campaign_id))
+
+
+async def delete(pool: asyncpg.Pool, owner: uuid.UUID, campaign_id: uuid.UUID) -> None:
+    """Soft delete; calls keep their campaign. An active campaign is paused or completed first."""
+    async with locked(pool, owner, campaign_id) as (connection, status):
+        if status == "active":
+            raise Conflict("Pause or complete an active campaign before deleting it", code="campaign_active")
+        await repository.soft_delete(connection, owner, campaign_id)
+
+
+def encode_list(rows: Sequence[asyncpg.Record]) -> bytes:
+    return msgspec.json.encode([campaign_out(row) for row in rows])

@@ -1,0 +1,150 @@
+"""Field rules of a contact: what a client sends becomes column values, or a FieldError naming the field.
+
+Pure functions, shared by the single-contact routes, the bulk write and the CSV import.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from functools import cache
+from typing import Any
+
+import msgspec
+import phonenumbers
+from msgspec import UNSET
+from phonenumbers import timezone as phone_timezones
+
+from service.contacts.schemas import ContactIn
+
+# A deliberately loose check: something@domain.tld. Deliverability is not ours to judge.
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+UNKNOWN_ZONE = "Etc/Unknown"
+# Plain text columns copied as they come (trimmed, empty -> null).
+TEXT_FIELDS = ("first_name", "last_name", "job_title", "industry", "notes", "source")
+IDENTIFYING = ("first_name", "last_name", "phone", "email")
+
+
+class FieldError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def clean(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def normalize_phone(raw: str | None, region: str) -> str | None:
+    """E.164, or FieldError. A possible number is enough: validity tables lag behind real numbering plans."""
+    raw = clean(raw)
+    if raw is None:
+        return None
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        raise FieldError("phone", f"{raw!r} is not a phone number") from None
+    if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
+        raise FieldError("phone", f"{raw!r} is not a complete phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def timezone_of_phone(e164: str | None) -> str | None:
+    """The one time zone a number's area lies in, or None when it spans several (mobiles, toll-free)."""
+    if e164 is None:
+        return None
+    zones = phone_timezones.time_zones_for_geographical_number(phonenumbers.parse(e164))
+    return zones[0] if len(zones) == 1 and zones[0] != UNKNOWN_ZONE else None
+
+
+@cache
+def _known_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def normalize_timezone(raw: str | None) -> str | None:
+    raw = clean(raw)
+    if raw is not None and raw not in _known_zones():
+        raise FieldError("timezone", f"{raw!r} is not an IANA time zone")
+    return raw
+
+
+def normalize_email(raw: str | None) -> str | None:
+    raw = clean(raw)
+    if raw is None:
+        return None
+    if not EMAIL.match(raw):
+        raise FieldError("email", f"{raw!r} is not an e-mail address")
+    return raw.lower()
+
+
+def normalize_tags(tags: list[str] | None) -> list[str]:
+    """Trimmed, without empties or repeats, in the order given."""
+    return list(dict.fromkeys(tag.strip() for tag in tags or () if tag.strip()))
+
+
+def split_full_name(full_name: str) -> tuple[str, str | None]:
+    first, _, last = full_name.strip().partition(" ")
+    return first, clean(last)
+
+
+def to_columns(data: ContactIn, region: str, *, replace: bool) -> dict[str, Any]:
+    """Column values for an insert or update.
+
+    replace=True (POST, PUT, bulk): absent fields become null or their default, and the contact must carry a
+    name, a phone or an e-mail. replace=False (PATCH): only the fields sent are returned.
+    """
+    given = {f: v for f in data.__struct_fields__ if (v := getattr(data, f)) is not UNSET}
+    columns: dict[str, Any] = {f: clean(given[f]) for f in TEXT_FIELDS if f in given}
+
+    full_name = clean(given.get("full_name"))
+    if full_name and not (given.get("first_name") or given.get("last_name")):
+        columns["first_name"], columns["last_name"] = split_full_name(full_name)
+    if "company" in given or "company_name" in given:
+        columns["company"] = clean(given.get("company") or given.get("company_name"))
+    if "email" in given:
+        columns["email"] = normalize_email(given["email"])
+    if "tags" in given:
+        columns["tags"] = normalize_tags(given["tags"])
+    if "status" in given:
+        columns["status"] = given["status"] or "new"
+    if "phone" in given:
+        columns["phone"] = normalize_phone(given["phone"], region)
+    # An explicit zone wins; otherwise a (new) number brings its own.
+    if given.get("timezone") is not None:
+        columns["timezone"] = normalize_timezone(given["timezone"])
+    elif "phone" in given:
+        columns["timezone"] = timezone_of_phone(columns["phone"])
+
+    if replace:
+        columns = {**REPLACE_DEFAULTS, **columns}
+        if not any(columns[f] for f in IDENTIFYING):
+            raise FieldError("contact", "needs a name, a phone number or an e-mail address")
+    return columns
+
+
+REPLACE_DEFAULTS: dict[str, Any] = {
+    "first_name": None,
+    "last_name": None,
+    "email": None,
+    "phone": None,
+    "company": None,
+    "job_title": None,
+    "industry": None,
+    "notes": None,
+    "tags": [],
+    "source": None,
+    "status": "new",
+    "timezone": None,
+}
+
+
+def describe_validation_error(exc: msgspec.ValidationError) -> FieldError:
+    """msgspec says "Expected `str`, got `int` - at `$.phone`"; keep the field path and the problem apart."""
+    message, _, path = str(exc).partition(" - at `")
+    field = path.rstrip("`").removeprefix("$.").removeprefix("$") or "body"
+    return FieldError(field, message)

@@ -1,0 +1,84 @@
+"""Contact DTOs: the JSON the SPA sends and reads (camelCase)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from service.web.schemas import CamelStruct
+
+ContactStatus = Literal["new", "contacted", "interested", "not_interested", "converted", "do_not_call"]
+MAX_BULK = 10_000
+
+Text = Annotated[str, msgspec.Meta(max_length=2000)]
+Name = Annotated[str, msgspec.Meta(max_length=200)]
+LongText = Annotated[str, msgspec.Meta(max_length=20_000)]
+Tag = Annotated[str, msgspec.Meta(max_length=100)]
+
+
+class ContactIn(CamelStruct, kw_only=True):
+    """A contact as written by POST/PUT/PATCH. UNSET (absent) differs from null only for PATCH.
+
+    `fullName` is split into first and last name when those are absent; `companyName` is the old name of
+    `company`.
+    """
+
+    first_name: Name | UnsetType | None = UNSET
+    last_name: Name | UnsetType | None = UNSET
+    full_name: Name | UnsetType | None = UNSET
+    email: Annotated[str, msgspec.Meta(max_length=320)] | UnsetType | None = UNSET
+    phone: Annotated[str, msgspec.Meta(max_length=40)] | UnsetType | None = UNSET
+    company: Text | UnsetType | None = UNSET
+    company_name: Text | UnsetType | None = UNSET
+    job_title: Text | UnsetType | None = UNSET
+    industry: Text | UnsetType | None = UNSET
+    notes: LongText | UnsetType | None = UNSET
+    tags: Annotated[list[Tag], msgspec.Meta(max_length=100)] | UnsetType | None = UNSET
+    source: Text | UnsetType | None = UNSET
+    status: ContactStatus | UnsetType | None = UNSET
+    timezone: Annotated[str, msgspec.Meta(max_length=64)] | UnsetType | None = UNSET
+
+
+class ContactOut(CamelStruct):
+    """Field order matches `repository.COLUMNS`, so a row builds a struct positionally."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    first_name: str | None
+    last_name: str | None
+    full_name: str | None
+    email: str | None
+    phone: str | None
+    company: str | None
+    job_title: str | None
+    industry: str | None
+    notes: str | None
+    tags: list[str]
+    source: str | None
+    status: str
+    timezone: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class BulkIn(CamelStruct):
+    # Raw items: each is validated on its own, so `?partial=true` can keep the good ones.
+    contacts: Annotated[list[msgspec.Raw], msgspec.Meta(max_length=MAX_BULK)]
+
+
+class Rejection(CamelStruct):
+    index: int
+    reason: str
+
+
+class ImportReport(CamelStruct):
+    """What a bulk write or a CSV import did. `rejected` lists at most MAX_REPORTED rows; `rejectedCount` is all."""
+
+    inserted: int
+    duplicates: int
+    rejected: list[Rejection]
+    rejected_count: int
