@@ -13,6 +13,8 @@ from typing import Any
 import msgspec
 import structlog
 
+from service.web.request_id import add_request_id
+
 _encode = msgspec.json.Encoder().encode
 
 
@@ -23,6 +25,7 @@ def _json_dumps(event: Any, **_: Any) -> str:
 def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        add_request_id,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]

@@ -6,13 +6,14 @@ preflights and errors get the same treatment. One raw ASGI layer keeps the per-r
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 import structlog
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.web.request_id import SCOPE_KEY, choose_request_id
+from service.web.request_id import SCOPE_KEY, choose_request_id, current_request_id
 
 # The interactive API docs load their script from a CDN, so they get a looser policy than the JSON API.
 API_CSP = b"default-src 'none'; frame-ancestors 'none'"
@@ -40,6 +41,7 @@ class EdgeMiddleware:
         self.app = app
         # Bound now, after create_app() configured logging, so each app logs with its own settings.
         self.access_log = structlog.get_logger("access").bind()
+        self.log_requests = self.access_log.is_enabled_for(logging.INFO)
         self.api_headers = security_headers(hsts=hsts, csp=API_CSP)
         self.docs_headers = security_headers(hsts=hsts, csp=DOCS_CSP)
 
@@ -66,17 +68,21 @@ class EdgeMiddleware:
                 message["headers"] = [*message.get("headers", ()), *added]
             await send(message)
 
-        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+        token = current_request_id.set(request_id)
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            user: Any = scope.get("user")
-            self.access_log.info(
-                "request",
-                method=scope["method"],  # type: ignore[typeddict-item]
-                path=path,
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                user_id=str(user.id) if user is not None and hasattr(user, "id") else None,
-            )
-            structlog.contextvars.reset_contextvars(**tokens)
+            if self.log_requests:
+                self._log(scope, path, status, started)
+            current_request_id.reset(token)
+
+    def _log(self, scope: Scope, path: str, status: int, started: float) -> None:
+        user: Any = scope.get("user")
+        self.access_log.info(
+            "request",
+            method=scope["method"],  # type: ignore[typeddict-item]
+            path=path,
+            status=status,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            user_id=str(user.id) if user is not None and hasattr(user, "id") else None,
+        )
