@@ -112,7 +112,7 @@ async def soft_delete(pool: asyncpg.Pool, owner: uuid.UUID, contact_id: uuid.UUI
 
 async def lock_owner_imports(connection: asyncpg.Connection, owner: uuid.UUID) -> None:
     """Serialise one owner's bulk writes for the transaction, so two imports cannot both miss a duplicate."""
-    await connection.execute("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))", owner)
+    await connection.execute("SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 0))", owner)
 
 
 async def existing_keys(

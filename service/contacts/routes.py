@@ -21,8 +21,16 @@ from litestar.status_codes import HTTP_201_CREATED
 from service.campaigns import repository as campaigns
 from service.contacts import repository
 from service.contacts.csv_import import CsvError, read_batches
-from service.contacts.schemas import BulkIn, ContactIn, ContactOut, ImportReport
-from service.contacts.service import Validated, bulk_writer, columns_or_400, contact_out, encode, validate_row
+from service.contacts.schemas import ContactIn, ContactOut, ImportReport
+from service.contacts.service import (
+    Validated,
+    bulk_writer,
+    columns_or_400,
+    contact_out,
+    decode_bulk,
+    encode,
+    validate_row,
+)
 from service.db.models.contacts import CONTACT_STATUSES
 from service.web.errors import ApiError, NotFound
 from service.web.ids import parse_id
@@ -115,8 +123,9 @@ async def delete_contact(request: Request, contact_id: FromPath[str]) -> None:
 
 
 @post("/bulk", request_max_body_size=BULK_MAX_BYTES)
-async def bulk_create(request: Request, data: JSONBody[BulkIn], partial: FromQuery[bool] = False) -> ImportReport:
+async def bulk_create(request: Request, partial: FromQuery[bool] = False) -> ImportReport:
     """Up to 10,000 contacts in one COPY; all or nothing unless `?partial=true`."""
+    data = decode_bulk(await request.body())
     where = region(request)
     # Validation (phone parsing above all) is CPU work: off the event loop, other requests keep flowing.
     batch = await anyio.to_thread.run_sync(lambda: [validate_row(i, raw, where) for i, raw in enumerate(data.contacts)])

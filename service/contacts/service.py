@@ -12,13 +12,15 @@ import msgspec
 
 from service.contacts import repository
 from service.contacts.normalize import FieldError, describe_validation_error, to_columns
-from service.contacts.schemas import ContactIn, ContactOut, ImportReport, Rejection
+from service.contacts.schemas import BulkIn, ContactIn, ContactOut, ImportReport, Rejection
 from service.web.errors import ApiError, NotFound
 
 # A report lists this many rows at most (a 50 MB file of bad rows would otherwise answer with megabytes).
 MAX_REPORTED = 1000
 
 _decode_contact = msgspec.json.Decoder(ContactIn).decode
+# Decoded here, not by Litestar: its decode-then-convert path cannot keep items raw.
+_decode_bulk = msgspec.json.Decoder(BulkIn).decode
 encode = msgspec.json.Encoder().encode
 
 
@@ -35,6 +37,15 @@ def columns_or_400(data: ContactIn, region: str, *, replace: bool) -> dict[str, 
         return to_columns(data, region, replace=replace)
     except FieldError as exc:
         raise field_error(exc) from None
+
+
+def decode_bulk(body: bytes) -> BulkIn:
+    try:
+        return _decode_bulk(body)
+    except msgspec.ValidationError as exc:
+        raise field_error(describe_validation_error(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise ApiError(f"The body is not JSON: {exc}", code="validation_error") from None
 
 
 def contact_out(row: asyncpg.Record | None) -> ContactOut:

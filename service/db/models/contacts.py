@@ -9,7 +9,7 @@ from sqlalchemy import CheckConstraint, Computed, ForeignKey, Index, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.db.models.base import Base, Imported, Timestamps, UUIDPrimaryKey, one_of
+from service.db.models.base import Base, Imported, Timestamps, UUIDPrimaryKey, one_of, uuid7
 
 CONTACT_STATUSES = ("new", "contacted", "interested", "not_interested", "converted", "do_not_call")
 
@@ -42,6 +42,12 @@ class Contact(UUIDPrimaryKey, Timestamps, Imported, Base):
         ),
     )
 
+    # The service always sends a UUIDv7; the database default serves other writers, such as the Fastify
+    # reference of the side-by-side benchmark, which insert without an id (gen_random_uuid() exists on every
+    # PostgreSQL we run; uuidv7() only from 18 on).
+    id: Mapped[uuid.UUID] = mapped_column(
+        primary_key=True, default=uuid7, server_default=text("gen_random_uuid()"), sort_order=-10
+    )
     # Null only for rows imported from Firebase whose owner was missing there (reported as orphans).
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     first_name: Mapped[str | None]
