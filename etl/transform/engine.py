@@ -126,6 +126,9 @@ class Spec:
     def root(self) -> str:
         return self.pattern.split("/", 1)[0]
 
+    def covers(self, pattern: str) -> bool:
+        return pattern == self.pattern
+
     def matches(self, doc: Document) -> bool:
         return collection_pattern(doc.path) == self.pattern
 

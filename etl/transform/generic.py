@@ -27,6 +27,9 @@ class Generic:
     uses_auth: bool = False
     columns: tuple[str, ...] = ("ord", "firebase_id", "id", "collection", "fields", "create_time", "update_time")
 
+    def covers(self, pattern: str) -> bool:
+        return pattern not in self.claimed
+
     def matches(self, doc: Document) -> bool:
         return collection_pattern(doc.path) not in self.claimed
 

@@ -1,0 +1,176 @@
+"""SQL for one mapping, generated from its spec: the staging tables and the set-based upsert.
+
+Links are resolved here, by joining the staging rows to the target tables on ``firebase_id`` (or on the
+user's e-mail), so the Python side never holds an id map. A link whose target is missing gives a null
+key, keeps its raw source value in ``extra`` (export writes it back), and counts as an orphan.
+"""
+
+# ruff: noqa: S608 - every identifier comes from the specs in code, never from data
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from etl.transform import Generic, Spec
+
+Mapping = Spec | Generic
+
+
+@dataclass(frozen=True)
+class Statements:
+    stage: str
+    members_stage: str | None
+    create: tuple[str, ...]
+    clear: tuple[str, ...]
+    reject_duplicates: tuple[str, ...]
+    upsert: str
+    sync_members: tuple[str, ...]
+    member_orphans: str | None
+    forget_dead_letters: str
+
+
+def statements(mapping: Mapping) -> Statements:
+    stage = f"etl_stage_{mapping.name}"
+    members_stage = f"{stage}_members" if mapping.members else None
+    create = [
+        f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT {', '.join(_copied(mapping))} "
+        f"FROM {mapping.table} WITH NO DATA",
+        f"ALTER TABLE {stage} ADD COLUMN IF NOT EXISTS ord integer"
+        + "".join(
+            f", ADD COLUMN IF NOT EXISTS {r.column}__path text, ADD COLUMN IF NOT EXISTS {r.column}__email text"
+            f", ADD COLUMN IF NOT EXISTS {r.column}__raw jsonb"
+            for r in mapping.refs
+        ),
+    ]
+    clear = [f"TRUNCATE {stage}"]
+    if members_stage:
+        create.append(
+            f"CREATE TEMP TABLE IF NOT EXISTS {members_stage} (owner text, position integer, member text, raw jsonb)"
+        )
+        clear.append(f"TRUNCATE {members_stage}")
+    return Statements(
+        stage=stage,
+        members_stage=members_stage,
+        create=tuple(create),
+        clear=tuple(clear),
+        reject_duplicates=tuple(_reject_duplicates(mapping, stage, column) for column in mapping.unique),
+        upsert=_upsert(mapping, stage, members_stage),
+        sync_members=_sync_members(mapping, stage, members_stage) if members_stage else (),
+        member_orphans=_member_orphans(mapping, members_stage) if members_stage else None,
+        forget_dead_letters=(
+            f"DELETE FROM etl_dead_letters d USING {stage} s "
+            "WHERE d.collection = $1 AND d.document_path = s.firebase_id"
+        ),
+    )
+
+
+def _copied(mapping: Mapping) -> list[str]:
+    """Target columns that staging carries as they are (all but the links)."""
+    return [c for c in mapping.columns if c != "ord" and "__" not in c]
+
+
+def _reject_duplicates(mapping: Mapping, stage: str, column: str) -> str:
+    """Rows whose unique value another document holds (loaded earlier, or earlier in this batch)."""
+    return (
+        f"DELETE FROM {stage} s WHERE s.{column} IS NOT NULL AND ("
+        f"EXISTS (SELECT 1 FROM {mapping.table} t WHERE t.{column} = s.{column} "
+        f"AND t.firebase_id IS DISTINCT FROM s.firebase_id) "
+        f"OR EXISTS (SELECT 1 FROM {stage} d WHERE d.{column} = s.{column} AND d.ord < s.ord)) "
+        f"RETURNING s.firebase_id, s.{column}::text"
+    )
+
+
+def _upsert(mapping: Mapping, stage: str, members_stage: str | None) -> str:
+    """One statement: resolve links, insert new rows, update changed ones, leave equal ones untouched.
+
+    Returns (inserted, updated, orphans). Unchanged rows are not written at all (IS DISTINCT FROM), so a
+    repeated import changes nothing.
+    """
+    select = {c: f"s.{c}" for c in _copied(mapping)}
+    joins: list[str] = []
+    orphan_flags: list[str] = []
+    extras: list[str] = []
+    for ref in mapping.refs:
+        alias = f"r_{ref.column}"
+        joins.append(f"LEFT JOIN {ref.target} {alias} ON {alias}.firebase_id = s.{ref.column}__path")
+        key = f"{alias}.id"
+        if ref.by_email:
+            joins.append(f"LEFT JOIN {ref.target} {alias}_e ON {alias}_e.email = s.{ref.column}__email")
+            key = f"COALESCE({alias}.id, {alias}_e.id)"
+        select[ref.column] = key
+        orphan = f"(({key}) IS NULL AND (s.{ref.column}__path IS NOT NULL OR s.{ref.column}__email IS NOT NULL))"
+        orphan_flags.append(f"({orphan})::int")
+        extras.append(f"CASE WHEN {orphan} THEN COALESCE(s.{ref.column}__raw, '{{}}') ELSE '{{}}' END")
+    if mapping.members and members_stage:
+        extras.append(_unresolved_members(mapping, members_stage))
+    if "extra" in select and extras:
+        select["extra"] = " || ".join(["s.extra", *extras])
+    columns = list(select)
+    updated = [c for c in columns if c not in ("id", "firebase_id")]
+    src = ", ".join(f"{expr} AS {col}" for col, expr in select.items())
+    orphans = " + ".join(orphan_flags) or "0"
+    return (
+        f"WITH src AS (SELECT {src}, {orphans} AS orphans FROM {stage} s {' '.join(joins)}), "
+        f"written AS (INSERT INTO {mapping.table} AS t ({', '.join(columns)}) "
+        f"SELECT {', '.join(columns)} FROM src "
+        f"ON CONFLICT (firebase_id) DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in updated)} "
+        f"WHERE ({', '.join(f't.{c}' for c in updated)}) IS DISTINCT FROM "
+        f"({', '.join(f'EXCLUDED.{c}' for c in updated)}) "
+        f"RETURNING (t.xmax = 0) AS inserted) "
+        f"SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated, "
+        f"(SELECT coalesce(sum(orphans), 0) FROM src)::bigint AS orphans FROM written"
+    )
+
+
+def _unresolved_members(mapping: Spec | Generic, members_stage: str) -> str:
+    """Ids in the member array whose document is missing: kept in extra, in their order, as typed values."""
+    members = mapping.members
+    assert members is not None
+    return (
+        f"COALESCE((SELECT jsonb_build_object('{members.names[0]}', jsonb_build_object('arrayValue', "
+        f"jsonb_build_object('values', jsonb_agg(ms.raw ORDER BY ms.position)))) "
+        f"FROM {members_stage} ms LEFT JOIN {members.target} mt ON mt.firebase_id = ms.member "
+        f"WHERE ms.owner = s.firebase_id AND mt.id IS NULL HAVING count(*) > 0), '{{}}')"
+    )
+
+
+def _sync_members(mapping: Mapping, stage: str, members_stage: str) -> tuple[str, ...]:
+    """Make each loaded owner's membership rows exactly its resolvable member list."""
+    m = mapping.members
+    assert m is not None
+    value_columns = list(m.values)
+    values = [m.values[c] for c in value_columns]
+    listed = (
+        f"SELECT 1 FROM {members_stage} ms JOIN {m.target} mt ON mt.firebase_id = ms.member "
+        f"WHERE ms.owner = o.firebase_id AND mt.id = j.{m.member_column}"
+    )
+    guard = (
+        f" WHERE ({', '.join(f'j.{c}' for c in value_columns)}) IS DISTINCT FROM "
+        f"({', '.join(f'EXCLUDED.{c}' for c in value_columns)})"
+        if value_columns
+        else ""
+    )
+    update = (
+        f"DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in value_columns)}{guard}"
+        if value_columns
+        else "DO NOTHING"
+    )
+    return (
+        f"DELETE FROM {members_stage} WHERE owner NOT IN (SELECT firebase_id FROM {stage})",
+        f"DELETE FROM {m.table} j USING {mapping.table} o, {stage} s "
+        f"WHERE o.firebase_id = s.firebase_id AND j.{m.owner_column} = o.id AND NOT EXISTS ({listed})",
+        f"INSERT INTO {m.table} AS j ({', '.join([m.owner_column, m.member_column, *value_columns])}) "
+        f"SELECT DISTINCT ON (o.id, m.id) {', '.join(['o.id', 'm.id', *values])} "
+        f"FROM {members_stage} ms JOIN {mapping.table} o ON o.firebase_id = ms.owner "
+        f"JOIN {m.target} m ON m.firebase_id = ms.member "
+        f"ORDER BY o.id, m.id ON CONFLICT ({m.owner_column}, {m.member_column}) {update}",
+    )
+
+
+def _member_orphans(mapping: Mapping, members_stage: str) -> str:
+    m = mapping.members
+    assert m is not None
+    return (
+        f"SELECT count(*) FROM {members_stage} ms LEFT JOIN {m.target} mt ON mt.firebase_id = ms.member "
+        f"WHERE mt.id IS NULL"
+    )
