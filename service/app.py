@@ -13,6 +13,8 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 
 from service.auth.middleware import AuthMiddleware
+from service.auth.routes import AuthController
+from service.auth.runtime import auth_runtime
 from service.auth.tokens import TokenService
 from service.campaigns.routes import router as campaigns_router
 from service.config import Settings
@@ -41,8 +43,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)
     app = Litestar(
-        route_handlers=[health, ready, contacts_router, campaigns_router],
-        lifespan=[database],
+        route_handlers=[health, ready, contacts_router, campaigns_router, AuthController],
+        lifespan=[database, auth_runtime],
         # Anchored: an unanchored pattern would also exempt any path that merely contains it.
         middleware=[DefineMiddleware(AuthMiddleware, exclude=["^/schema(/|$)"])],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

@@ -18,6 +18,9 @@ import structlog
 ENVIRONMENTS = ("development", "test", "production")
 LOG_FORMATS = ("json", "console")
 MIN_SECRET_LENGTH = 32
+# OWASP's argon2id recommendation (19 MiB, 2 passes, 1 lane): production refuses anything cheaper.
+OWASP_ARGON2_MEMORY_KIB = 19456
+OWASP_ARGON2_TIME_COST = 2
 DEV_SECRET_FILE = "jwt_secret"  # noqa: S105 - a file name, not a secret
 
 
@@ -57,6 +60,11 @@ class Settings:
     login_max_failures_per_ip: int = 50
     login_failure_window_seconds: int = 15 * 60
     password_hash_concurrency: int = 4
+    # argon2id cost; only tests lower it (production refuses less than OWASP's).
+    argon2_memory_kib: int = OWASP_ARGON2_MEMORY_KIB
+    argon2_time_cost: int = OWASP_ARGON2_TIME_COST
+    # The page the password-reset mail links to (the SPA's); the token is appended as `?token=`.
+    password_reset_url: str = ""
 
     smtp_url: str | None = None
     mail_from: str = "ReachImpact <no-reply@reachimpact.local>"
@@ -98,6 +106,9 @@ class Settings:
             login_max_failures_per_ip=reader.integer("LOGIN_MAX_FAILURES_PER_IP", 50, minimum=1),
             login_failure_window_seconds=reader.integer("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60, minimum=1),
             password_hash_concurrency=reader.integer("PASSWORD_HASH_CONCURRENCY", 4, minimum=1),
+            argon2_memory_kib=reader.integer("ARGON2_MEMORY_KIB", OWASP_ARGON2_MEMORY_KIB, minimum=8),
+            argon2_time_cost=reader.integer("ARGON2_TIME_COST", OWASP_ARGON2_TIME_COST, minimum=1),
+            password_reset_url=reader.text("PASSWORD_RESET_URL"),
             smtp_url=reader.text("SMTP_URL") or None,
             mail_from=reader.text("MAIL_FROM") or "ReachImpact <no-reply@reachimpact.local>",
             firebase_hash_config=reader.text("FIREBASE_HASH_CONFIG") or None,
@@ -114,6 +125,9 @@ class Settings:
             if self.is_production:
                 raise ConfigError("PUBLIC_BASE_URL must be set in production (it signs webhooks and mail links)")
             updates["public_base_url"] = f"http://{self.host}:{self.port}"
+        if not self.password_reset_url:
+            base = updates.get("public_base_url", self.public_base_url)
+            updates["password_reset_url"] = f"{base}/reset-password"
         if self.is_production:
             if not self.database_url:
                 raise ConfigError("DATABASE_URL must be set in production")
@@ -124,6 +138,11 @@ class Settings:
             weak = [s for s in self.jwt_previous_secrets if len(s) < MIN_SECRET_LENGTH]
             if weak:
                 raise ConfigError(f"JWT_PREVIOUS_SECRETS holds a secret shorter than {MIN_SECRET_LENGTH} characters")
+            if self.argon2_memory_kib < OWASP_ARGON2_MEMORY_KIB or self.argon2_time_cost < OWASP_ARGON2_TIME_COST:
+                raise ConfigError(
+                    f"ARGON2_MEMORY_KIB/ARGON2_TIME_COST below OWASP's {OWASP_ARGON2_MEMORY_KIB}/"
+                    f"{OWASP_ARGON2_TIME_COST} are for tests only"
+                )
         elif not self.jwt_secret:
             updates["jwt_secret"] = _development_secret(self.data_dir)
         if "*" in self.cors_origins:

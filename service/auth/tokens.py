@@ -28,7 +28,11 @@ class AccessClaims(msgspec.Struct, frozen=True):
 
 
 class InvalidToken(Exception):
-    """The token is malformed, expired, revoked or signed by an unknown key."""
+    """The token is malformed, expired or signed by an unknown key."""
+
+
+class ExpiredToken(InvalidToken):
+    """A genuine token past its `exp`: the client should refresh, not log in again."""
 
 
 def key_id(secret: str) -> str:
@@ -57,7 +61,8 @@ class TokenService:
     def verify(self, token: str) -> AccessClaims:
         try:
             header = jwt.get_unverified_header(token)
-            secret = self.keys.get(header.get("kid", self.current_kid))
+            kid = header.get("kid", self.current_kid)
+            secret = self.keys.get(kid) if isinstance(kid, str) else None
             if secret is None or header.get("alg") != ALGORITHM:
                 raise InvalidToken("unknown signing key or algorithm")
             payload = jwt.decode(
@@ -69,5 +74,7 @@ class TokenService:
                 options={"require": ["sub", "sid", "exp", "iat", "jti", "iss", "aud"]},
             )
             return msgspec.convert(payload, AccessClaims)
+        except jwt.ExpiredSignatureError as exc:
+            raise ExpiredToken(str(exc)) from exc
         except (jwt.PyJWTError, msgspec.ValidationError) as exc:
             raise InvalidToken(str(exc)) from exc

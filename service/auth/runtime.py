@@ -1,0 +1,70 @@
+"""The auth machinery's lifespan: built after the pool, torn down before it.
+
+The revoked-session list is loaded before the first request is served, so a restart never forgets a logout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from litestar import Litestar
+
+from service.auth.client_ip import ClientAddress
+from service.auth.cookies import CookiePolicy
+from service.auth.csrf import CsrfTokens
+from service.auth.middleware import Authenticator
+from service.auth.passwords import Passwords
+from service.auth.revocation import RevocationFeed, RevokedSessions
+from service.auth.service import AuthService
+from service.auth.throttle import Throttle
+from service.config import Settings
+from service.mail import Mailer
+
+log = structlog.get_logger()
+
+HOUSEKEEPING_SECONDS = 600
+
+
+@asynccontextmanager
+async def auth_runtime(app: Litestar) -> AsyncIterator[None]:
+    state = app.state
+    settings: Settings = state.settings
+    revoked = RevokedSessions(settings.access_token_ttl_seconds)
+    passwords = Passwords(settings)
+    state.client_address = ClientAddress(settings.trusted_proxies)
+    state.cookies = CookiePolicy(settings)
+    state.authenticator = Authenticator(state.tokens, revoked, CsrfTokens(settings))
+    state.auth = AuthService(
+        state.pool,
+        settings,
+        state.tokens,
+        passwords,
+        revoked,
+        Throttle(settings),
+        Mailer(settings.smtp_url, settings.mail_from, production=settings.is_production),
+    )
+    feed = RevocationFeed(state.dsn, revoked)
+    await feed.start()
+    housekeeping = asyncio.create_task(_housekeeping(state.auth), name="auth-housekeeping")
+    try:
+        yield
+    finally:
+        housekeeping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await housekeeping
+        await feed.stop()
+        passwords.close()
+
+
+async def _housekeeping(auth: AuthService) -> None:
+    """Drop expired throttle counters and tokens, so those tables stay small."""
+    while True:
+        await asyncio.sleep(HOUSEKEEPING_SECONDS)
+        try:
+            await auth.delete_expired()
+        except Exception:  # noqa: BLE001 - one failed round must not stop the next
+            log.exception("auth housekeeping failed")
