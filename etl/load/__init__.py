@@ -1,6 +1,7 @@
 """Load: snapshot -> Postgres, through staging tables and upserts, resumable (see ``loader``)."""
 
 from etl.load.counts import StageCounts
-from etl.load.loader import AUTH_STAGE, LoadResult, load, snapshot_id, stage_names
+from etl.load.loader import LoadResult, binary_jsonb, checkpoint, load
+from etl.load.stages import AUTH_STAGE, STAGES, snapshot_id
 
-__all__ = ["AUTH_STAGE", "LoadResult", "StageCounts", "load", "snapshot_id", "stage_names"]
+__all__ = ["AUTH_STAGE", "STAGES", "LoadResult", "StageCounts", "binary_jsonb", "checkpoint", "load", "snapshot_id"]

@@ -39,8 +39,10 @@ LOOKUP = "SELECT uid, email, record FROM etl_auth WHERE uid = ANY($1::text[]) OR
 async def prepare(connection: asyncpg.Connection, snapshot: Snapshot, profiles: Iterator[Document]) -> None:
     for statement in CREATE:
         await connection.execute(statement)
-    users = ((i, u.uid, (u.email or "").lower() or None, _encode(u).decode()) for i, u in
-             enumerate(snapshot.iter_auth_users(), 1))
+    users = (
+        (i, u.uid, (u.email or "").lower() or None, _encode(u).decode())
+        for i, u in enumerate(snapshot.iter_auth_users(), 1)
+    )
     await _copy_in_chunks(connection, "etl_auth", ("ord", "uid", "email", "record"), users)
     keys = ((doc.id, profile_email(doc)) for doc in profiles)
     await _copy_in_chunks(connection, "etl_profiles", ("doc_id", "email"), keys)

@@ -1,0 +1,116 @@
+"""The stages of an import and their documents, transformed, in batches: what load writes, verify compares.
+
+Stages run in ``STAGES`` order, so a link's target table is complete before the rows that point to it.
+The Auth users that no profile document takes are a stage of their own, right after the profiles.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import Any
+
+import asyncpg
+
+from etl.load import auth
+from etl.load.sql import Mapping, Statements, statements
+from etl.snapshot import AuthUser, Document, Snapshot
+from etl.transform import MAPPINGS, USERS, Context, Rejected, Row
+from etl.transform.engine import rfc3339
+
+AUTH_STAGE = "auth_users"
+STAGES: tuple[tuple[str, Mapping], ...] = tuple(
+    pair for m in MAPPINGS for pair in ([(m.name, m), (AUTH_STAGE, USERS)] if m is USERS else [(m.name, m)])
+)
+Prepared = tuple[Any, Row | Rejected]  # (the source record, what the transform made of it)
+
+
+def snapshot_id(snapshot: Snapshot) -> str:
+    """Stable for one snapshot directory, different for another extract."""
+    manifest = snapshot.manifest
+    return f"{manifest.project_id or 'files'}@{manifest.created_at}"
+
+
+def context(snapshot: Snapshot, default_region: str) -> Context:
+    manifest = snapshot.manifest
+    read_time = rfc3339(manifest.read_time) or rfc3339(manifest.created_at)
+    return Context(default_region=default_region, read_time=read_time or dt.datetime(1970, 1, 1, tzinfo=dt.UTC))
+
+
+class Batches:
+    """Reads one snapshot stage by stage, on one connection (it owns the Auth join's temporary tables)."""
+
+    def __init__(self, db: asyncpg.Connection, snapshot: Snapshot, batch_size: int, ctx: Context) -> None:
+        self.db = db
+        self.snapshot = snapshot
+        self.batch_size = batch_size
+        self.ctx = ctx
+        self._auth_ready = False
+
+    def documents(self, mapping: Mapping) -> Iterator[Document]:
+        """The mapping's documents in snapshot order; only the root files that hold some are read."""
+        wanted = [p for p in self.snapshot.manifest.collections if mapping.covers(p)]
+        for root in sorted({p.split("/", 1)[0] for p in wanted}):
+            yield from (doc for doc in self.snapshot.iter_documents(root) if mapping.matches(doc))
+
+    def total(self, stage: str, mapping: Mapping) -> int | None:
+        if stage == AUTH_STAGE:
+            return None
+        return sum(n for p, n in self.snapshot.manifest.collections.items() if mapping.covers(p))
+
+    async def statements(self, mapping: Mapping) -> Statements:
+        sql = statements(mapping)
+        for statement in sql.create:
+            await self.db.execute(statement)
+        if mapping.uses_auth and not self._auth_ready:
+            await auth.prepare(self.db, self.snapshot, self.documents(USERS))
+            self._auth_ready = True
+        return sql
+
+    async def batches(self, stage: str, mapping: Mapping, position: int) -> AsyncIterator[tuple[int, list[Prepared]]]:
+        """(position after the batch, the batch) from ``position`` on."""
+        if stage == AUTH_STAGE:
+            async for item in self._auth_only(position):
+                yield item
+            return
+        docs = itertools.islice(self.documents(mapping), position, None)
+        for batch in _batched(docs, self.batch_size):
+            users = await auth.lookup(self.db, batch) if mapping.uses_auth else {}
+            prepared = [
+                (d, mapping.transform(d, position + i, self.ctx, users.get(d.path))) for i, d in enumerate(batch)
+            ]
+            position += len(batch)
+            yield position, prepared
+
+    async def _auth_only(self, position: int) -> AsyncIterator[tuple[int, list[Prepared]]]:
+        """Position here is the last Auth user's place in the snapshot (the stream skips claimed ones)."""
+        while batch := await auth.unclaimed(self.db, position, self.batch_size):
+            prepared: list[Prepared] = []
+            for _, user in batch:
+                doc = auth.auth_document(user)
+                outcome = USERS.transform(doc, 0, self.ctx, user) if "/" not in user.uid else Rejected("uid has a /")
+                prepared.append((AuthRecord(path=doc.path, fields={}, auth=user), outcome))
+            position = batch[-1][0]
+            yield position, prepared
+
+
+class AuthRecord(Document, kw_only=True):
+    """An Auth user as a record with a path (where its profile would be), for dead letters and reports."""
+
+    auth: AuthUser
+
+
+async def stage_rows(db: asyncpg.Connection, sql: Statements, mapping: Mapping, rows: list[Prepared]) -> None:
+    """Replace the staging tables' contents with these rows (and their membership rows)."""
+    for statement in sql.clear:
+        await db.execute(statement)
+    await db.copy_records_to_table(sql.stage, records=[r.values for _, r in rows], columns=mapping.columns)
+    if sql.members_stage:
+        await db.copy_records_to_table(sql.members_stage, records=[m for _, r in rows for m in r.members])
+
+
+def _batched(items: Iterable[Document], size: int) -> Iterator[list[Document]]:
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
