@@ -80,11 +80,10 @@ def _reject_duplicates(mapping: Mapping, stage: str, column: str) -> str:
     )
 
 
-def _upsert(mapping: Mapping, stage: str, members_stage: str | None) -> str:
-    """One statement: resolve links, insert new rows, update changed ones, leave equal ones untouched.
+def expected_rows(mapping: Mapping, stage: str, members_stage: str | None) -> tuple[list[str], str]:
+    """(target columns, SELECT of the rows the staged documents must become), links resolved.
 
-    Returns (inserted, updated, orphans). Unchanged rows are not written at all (IS DISTINCT FROM), so a
-    repeated import changes nothing.
+    The upsert writes exactly these rows, and verify compares the table against them.
     """
     select = {c: f"s.{c}" for c in _copied(mapping)}
     joins: list[str] = []
@@ -105,12 +104,21 @@ def _upsert(mapping: Mapping, stage: str, members_stage: str | None) -> str:
         extras.append(_unresolved_members(mapping, members_stage))
     if "extra" in select and extras:
         select["extra"] = " || ".join(["s.extra", *extras])
-    columns = list(select)
-    updated = [c for c in columns if c not in ("id", "firebase_id")]
     src = ", ".join(f"{expr} AS {col}" for col, expr in select.items())
     orphans = " + ".join(orphan_flags) or "0"
+    return list(select), f"SELECT {src}, {orphans} AS orphans FROM {stage} s {' '.join(joins)}"
+
+
+def _upsert(mapping: Mapping, stage: str, members_stage: str | None) -> str:
+    """One statement: resolve links, insert new rows, update changed ones, leave equal ones untouched.
+
+    Returns (inserted, updated, orphans). Unchanged rows are not written at all (IS DISTINCT FROM), so a
+    repeated import changes nothing.
+    """
+    columns, source = expected_rows(mapping, stage, members_stage)
+    updated = [c for c in columns if c not in ("id", "firebase_id")]
     return (
-        f"WITH src AS (SELECT {src}, {orphans} AS orphans FROM {stage} s {' '.join(joins)}), "
+        f"WITH src AS ({source}), "
         f"written AS (INSERT INTO {mapping.table} AS t ({', '.join(columns)}) "
         f"SELECT {', '.join(columns)} FROM src "
         f"ON CONFLICT (firebase_id) DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in updated)} "
@@ -119,6 +127,18 @@ def _upsert(mapping: Mapping, stage: str, members_stage: str | None) -> str:
         f"RETURNING (t.xmax = 0) AS inserted) "
         f"SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated, "
         f"(SELECT coalesce(sum(orphans), 0) FROM src)::bigint AS orphans FROM written"
+    )
+
+
+def compare(mapping: Mapping, stage: str, members_stage: str | None) -> str:
+    """Per staged document: the digest of the row it must become, of the row there is, and if rejected."""
+    columns, source = expected_rows(mapping, stage, members_stage)
+    return (
+        f"WITH src AS ({source}) SELECT src.firebase_id, "
+        f"md5(ROW({', '.join(f'src.{c}' for c in columns)})::text) AS want, "
+        f"CASE WHEN t.firebase_id IS NOT NULL THEN md5(ROW({', '.join(f't.{c}' for c in columns)})::text) END AS got, "
+        f"EXISTS (SELECT 1 FROM etl_dead_letters d WHERE d.collection = $1 AND d.document_path = src.firebase_id) "
+        f"AS rejected FROM src LEFT JOIN {mapping.table} t ON t.firebase_id = src.firebase_id"
     )
 
 
