@@ -75,7 +75,10 @@ def timestamp_from_datetime(moment: dt.datetime) -> str:
     """A datetime (naive means UTC; DatetimeWithNanoseconds keeps its nanoseconds) as a typed string."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    nanos = moment.nanosecond if isinstance(moment, DatetimeWithNanoseconds) else moment.microsecond * 1000
+    nanos = moment.microsecond * 1000
+    # A copied DatetimeWithNanoseconds keeps its microseconds but reports 0 nanoseconds: trust it only when they agree.
+    if isinstance(moment, DatetimeWithNanoseconds) and moment.nanosecond // 1000 == moment.microsecond:
+        nanos = moment.nanosecond
     seconds = (moment.replace(microsecond=0) - _EPOCH) // dt.timedelta(seconds=1)
     return format_timestamp(seconds, nanos)
 

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import copyreg
 import datetime as dt
 import random
 import time
@@ -27,13 +28,23 @@ from typing import Any, TypeVar
 import msgspec
 import structlog
 from google.api_core import exceptions as gexc
+from google.api_core.datetime_helpers import DatetimeWithNanoseconds
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import BaseQuery
 
 from etl.snapshot import Document
-from etl.values import encode_fields, timestamp_from_datetime
+from etl.values import encode_fields, format_timestamp, timestamp_from_datetime
 
 T = TypeVar("T")
+
+
+def _copy_with_nanoseconds(value: DatetimeWithNanoseconds) -> tuple[Any, tuple[Any, ...]]:
+    return DatetimeWithNanoseconds.from_timestamp_pb, (value.timestamp_pb(),)
+
+
+# DocumentSnapshot deep-copies its data, and a copied DatetimeWithNanoseconds keeps only microseconds
+# (api-core pickles it as a plain datetime). Teach copy/pickle to keep the nanoseconds.
+copyreg.pickle(DatetimeWithNanoseconds, _copy_with_nanoseconds)
 RETRYABLE = (gexc.DeadlineExceeded, gexc.ServiceUnavailable, gexc.ResourceExhausted)
 log = structlog.get_logger()
 
@@ -85,9 +96,18 @@ def to_document(snapshot: Any) -> Document:
     return Document(
         path=snapshot.reference.path,
         fields=encode_fields(snapshot.to_dict() or {}, snapshot.reference.path),
-        create_time=timestamp_from_datetime(snapshot.create_time) if snapshot.create_time else None,
-        update_time=timestamp_from_datetime(snapshot.update_time) if snapshot.update_time else None,
+        create_time=_time(snapshot.create_time),
+        update_time=_time(snapshot.update_time),
     )
+
+
+def _time(value: Any) -> str | None:
+    """Snapshot times are datetimes from get(), but raw protobuf Timestamps from queries."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return timestamp_from_datetime(value)
+    return format_timestamp(value.seconds, value.nanos)
 
 
 class Partition(msgspec.Struct, frozen=True):

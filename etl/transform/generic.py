@@ -39,8 +39,15 @@ class Generic:
             updated = rfc3339(doc.update_time)
         except InvalidValue as exc:
             return Rejected(f"corrupt document times: {exc}")
-        values = (position, doc.path, imported_id(doc.path, created or ctx.read_time), doc.collection_path,
-                  doc.fields, created, updated)
+        values = (
+            position,
+            doc.path,
+            imported_id(doc.path, created or ctx.read_time),
+            doc.collection_path,
+            doc.fields,
+            created,
+            updated,
+        )
         return Row(values, [], 0, ())
 
 
