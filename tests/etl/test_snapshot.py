@@ -132,7 +132,7 @@ def test_a_complete_snapshot_takes_no_more_writes(tmp_path: Path) -> None:
 
 
 def test_reader_errors_are_clear(tmp_path: Path) -> None:
-    with pytest.raises(SnapshotError, match="manifest.json is missing"):
+    with pytest.raises(SnapshotError, match=r"manifest\.json is missing"):
         Snapshot(tmp_path)
     with SnapshotWriter(tmp_path, sources=["test"]) as writer:
         writer.write_document(doc("users/u1"), unit="u", cursor=None)

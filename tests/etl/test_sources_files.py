@@ -98,9 +98,7 @@ def test_node_firestore_import_export_json() -> None:
         "users/u-alice/orders/o1",
         "users/u-ghost/orders/o9",
     ]
-    assert warnings == [
-        f"{FIXTURES / 'firestore_export.json'}: 1 document(s) with no fields but subcollections taken for missing parents"
-    ]
+    assert len(warnings) == 1 and "1 document(s) with no fields but subcollections taken for missing" in warnings[0]
     alice = docs["users/u-alice"].fields
     assert alice["credits"] == {"integerValue": "9007199254740993"}
     assert alice["maxInt"] == {"integerValue": "9223372036854775807"}
