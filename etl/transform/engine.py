@@ -21,7 +21,7 @@ from etl.transform.convert import Context, Converter
 from etl.values import InvalidValue, encode_python, parse_timestamp, to_python
 
 TypedFields = dict[str, Any]
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # Firestore reserves field names of the form __name__, so these never collide with a source field.
 AUTH_UID_KEY = "__authUid__"
 CLAIMS_KEY = "__customClaims__"
@@ -36,7 +36,7 @@ class Field:
     convert: Converter
     default: Any = None
     auth: str | None = None  # the AuthUser attribute that fills the column when the document does not
-    auth_first: bool = False  # the Auth value wins (e-mail and sign-up time: Auth is the login identity)
+    auth_first: bool = False  # the Auth value wins (the e-mail: Auth holds the login identity)
 
     @property
     def raw_key(self) -> str:
@@ -91,7 +91,7 @@ def imported_id(firebase_id: str, created_at: dt.datetime) -> uuid.UUID:
     Deterministic, so a resumed or repeated import gives every row the id an uninterrupted one would,
     and time-ordered like the service's own ids.
     """
-    millis = min(max(int((created_at - _EPOCH) / dt.timedelta(milliseconds=1)), 0), 2**48 - 1)
+    millis = min(max(int((created_at - EPOCH) / dt.timedelta(milliseconds=1)), 0), 2**48 - 1)
     raw = bytearray(millis.to_bytes(6, "big") + hashlib.sha256(firebase_id.encode()).digest()[:10])
     raw[6] = 0x70 | (raw[6] & 0x0F)
     raw[8] = 0x80 | (raw[8] & 0x3F)
@@ -103,7 +103,7 @@ def rfc3339(value: str | None) -> dt.datetime | None:
     if value is None:
         return None
     seconds, nanos = parse_timestamp(value)
-    return _EPOCH + dt.timedelta(seconds=seconds, microseconds=nanos // 1000)
+    return EPOCH + dt.timedelta(seconds=seconds, microseconds=nanos // 1000)
 
 
 @dataclass(frozen=True)

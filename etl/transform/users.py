@@ -46,7 +46,7 @@ USERS = Spec(
         Field("legacy_password_hash", (), text, auth="password_hash"),
         Field("legacy_password_salt", (), text, auth="salt"),
         Field("password_reset_required", (), boolean, default=True),
-        Field("created_at", CREATED_AT.names, timestamp, auth="created_at", auth_first=True),
+        Field("created_at", CREATED_AT.names, timestamp, auth="created_at"),
         UPDATED_AT,
     ),
 )

@@ -8,7 +8,7 @@ import msgspec
 from rich.console import Console
 from rich.table import Table
 
-from etl.load.counts import StageCounts
+from etl.load import STAGES, LoadResult, StageCounts
 
 
 class StageReport(msgspec.Struct, kw_only=True, rename="camel"):
@@ -35,6 +35,12 @@ class Report(msgspec.Struct, kw_only=True, rename="camel"):
     verified: bool
     stages: list[StageReport]
     dry_run: bool = False
+
+    @classmethod
+    def from_load(cls, result: LoadResult) -> Report:
+        """What a load did, before any verify."""
+        stages = [StageReport(stage=n, table=m.table, load=result.stages[n]) for n, m in STAGES]
+        return cls(snapshot_id=result.snapshot_id, verified=False, dry_run=result.dry_run, stages=stages)
 
     @property
     def ok(self) -> bool:

@@ -22,13 +22,6 @@ BATCH = 5000
 _MASK = 2**64 - 1
 
 
-async def load_report(db: asyncpg.Connection, snapshot: Snapshot) -> Report:
-    """The report from the load's checkpoints alone (what ``load`` prints)."""
-    sid = snapshot_id(snapshot)
-    stages = [StageReport(stage=n, table=m.table, load=(await checkpoint(db, sid, n))[1]) for n, m in STAGES]
-    return Report(snapshot_id=sid, verified=False, stages=stages)
-
-
 async def verify(db: asyncpg.Connection, snapshot: Snapshot, *, default_region: str = "US") -> Report:
     await binary_jsonb(db)
     sid = snapshot_id(snapshot)
