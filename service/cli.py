@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from etl.cli import etl
 from service.config import ConfigError, Settings
 from service.db import migrations
 from service.db.embedded import resolve_database_url
@@ -84,3 +85,6 @@ def migrate(action: str, revision: str | None) -> None:
     else:
         migrations.check(dsn)
         click.echo("models and migrations agree")
+
+
+main.add_command(etl)
