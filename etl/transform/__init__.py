@@ -19,9 +19,16 @@ GENERIC = unclaimed(SPECS)
 MAPPINGS: tuple[Spec | Generic, ...] = (*SPECS, GENERIC)
 
 __all__ = [
+    "CALLS",
+    "CAMPAIGNS",
+    "CHANNELS",
+    "CHANNEL_MESSAGES",
+    "CONTACTS",
     "GENERIC",
     "MAPPINGS",
+    "MESSAGES",
     "SPECS",
+    "USERS",
     "Context",
     "Field",
     "Generic",

@@ -157,6 +157,8 @@ class Spec:
                 used.add(name)
             try:
                 row[spec.column] = _pick(spec, source.get(name) if name else None, auth, ctx)
+            except InvalidValue:
+                raise  # a corrupt snapshot value, not a value that misfits its column: reject the document
             except ValueError:
                 row[spec.column] = spec.default
                 if name is not None:
