@@ -20,6 +20,7 @@ from service.contacts.schemas import ContactIn
 # A deliberately loose check: something@domain.tld. Deliverability is not ours to judge.
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 UNKNOWN_ZONE = "Etc/Unknown"
+MISSING_FIELD = re.compile(r"Object missing required field `([^`]+)`")
 # Plain text columns copied as they come (trimmed, empty -> null).
 TEXT_FIELDS = ("first_name", "last_name", "job_title", "industry", "notes", "source")
 IDENTIFYING = ("first_name", "last_name", "phone", "email")
@@ -146,5 +147,7 @@ REPLACE_DEFAULTS: dict[str, Any] = {
 def describe_validation_error(exc: msgspec.ValidationError) -> FieldError:
     """msgspec says "Expected `str`, got `int` - at `$.phone`"; keep the field path and the problem apart."""
     message, _, path = str(exc).partition(" - at `")
-    field = path.rstrip("`").removeprefix("$.").removeprefix("$") or "body"
-    return FieldError(field, message)
+    field = path.rstrip("`").removeprefix("$.").removeprefix("$")
+    if missing := MISSING_FIELD.match(message):
+        field = f"{field}.{missing[1]}" if field else missing[1]
+    return FieldError(field or "body", message)
