@@ -23,6 +23,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any, TypeVar
 
 import msgspec
@@ -30,7 +31,7 @@ import structlog
 from google.api_core import exceptions as gexc
 from google.api_core.datetime_helpers import DatetimeWithNanoseconds
 from google.cloud import firestore
-from google.cloud.firestore_v1.base_query import BaseQuery
+from google.cloud.firestore_v1.query import Query
 
 from etl.snapshot import Document
 from etl.values import encode_fields, format_timestamp, timestamp_from_datetime
@@ -223,7 +224,7 @@ class LiveFirestore:
             query = query.end_before({"__name__": self.client.document(partition.end)})
         return self._pages(query, after, partition.start, f"group {partition.collection_id}")
 
-    def _pages(self, base: BaseQuery, after: str | None, start_at: str | None, what: str) -> Iterator[Document]:
+    def _pages(self, base: Query, after: str | None, start_at: str | None, what: str) -> Iterator[Document]:
         cursor = after
         while True:
             query = base.limit(self.page_size)
@@ -231,17 +232,16 @@ class LiveFirestore:
                 query = query.start_after({"__name__": self.client.document(cursor)})
             elif start_at is not None:
                 query = query.start_at({"__name__": self.client.document(start_at)})
-            page = with_retry(
-                lambda q=query: list(q.stream(retry=None, read_time=self.read_time)),
-                self.retry,
-                f"RunQuery {what}",
-            )
+            page = with_retry(partial(self._fetch, query), self.retry, f"RunQuery {what}")
             _check_order(page, cursor, what)
             for snapshot in page:
                 yield to_document(snapshot)
             if len(page) < self.page_size:
                 return
             cursor = page[-1].reference.path
+
+    def _fetch(self, query: Query) -> list[Any]:
+        return list(query.stream(retry=None, read_time=self.read_time))
 
 
 def _check_order(page: list[Any], cursor: str | None, what: str) -> None:
