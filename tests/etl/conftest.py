@@ -8,7 +8,7 @@ tests with a message; nothing is skipped.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -16,9 +16,9 @@ from tests.fakes.firebase.emulators import EmulatorError, NodeEmulator, start_au
 from tests.fakes.firebase.firestore_fake import FirestoreFake
 
 
-def _started(start: type[NodeEmulator] | object) -> NodeEmulator:
+def _started(start: Callable[[], NodeEmulator]) -> NodeEmulator:
     try:
-        return start()  # type: ignore[operator]
+        return start()
     except EmulatorError as exc:
         pytest.fail(str(exc), pytrace=False)
 
