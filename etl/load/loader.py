@@ -210,10 +210,16 @@ class _Loader:
             "WHERE (etl_dead_letters.reason, etl_dead_letters.document) "
             "IS DISTINCT FROM (EXCLUDED.reason, EXCLUDED.document)",
             [
-                (imported_id(f"{stage}:{doc.path}", read_time), self.run_id, stage, doc.path, reason, doc)
+                (imported_id(f"{stage}:{doc.path}", read_time), self.run_id, stage, doc.path, reason, _storable(doc))
                 for doc, reason in rejects
             ],
         )
+
+
+def _storable(document: Any) -> Any:
+    """The document as jsonb can hold it: a NUL character (legal in Firestore) is kept as the text \\u0000."""
+    encoded = _encode_json(document)
+    return _decode_json(encoded.replace(b"\\u0000", b"\\\\u0000")) if b"\\u0000" in encoded else document
 
 
 async def checkpoint(db: asyncpg.Connection, snapshot: str, stage: str) -> tuple[int, StageCounts]:

@@ -1,0 +1,117 @@
+"""Loading snapshots into a real Postgres: mapping, links, orphans, dead letters, idempotency, drift."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from etl.load import load
+from etl.snapshot import AuthUser, Snapshot
+from tests.etl.helpers import doc, dump, reachimpact_documents, reachimpact_users, typed_doc, write_snapshot
+
+
+@pytest.fixture
+def snapshot(tmp_path: Path) -> Snapshot:
+    return Snapshot(write_snapshot(tmp_path / "snap", reachimpact_documents(), reachimpact_users()))
+
+
+async def test_rows_links_orphans_and_dead_letters(db: asyncpg.Connection, snapshot: Snapshot) -> None:
+    result = await load(db, snapshot, batch_size=3)
+
+    users = {r["firebase_id"]: r for r in await db.fetch("SELECT * FROM users")}
+    assert set(users) == {"users/u1", "users/u2", "users/auto9", "users/u4"}
+    assert users["users/u1"]["legacy_password_hash"] == "aGFzaA=="
+    assert users["users/u1"]["password_reset_required"] is False
+    assert users["users/u2"]["email"] == "bob@example.com"  # from Auth, lower-cased
+    assert users["users/u2"]["password_reset_required"] is True  # Google sign-in: no hash
+    assert users["users/auto9"]["extra"] == {"__authUid__": {"stringValue": "carol-uid"}}  # joined by e-mail
+    assert users["users/u4"]["disabled"] is True  # an Auth user without a profile document
+
+    contacts = {r["firebase_id"]: r for r in await db.fetch("SELECT * FROM contacts")}
+    assert contacts["contacts/c1"]["user_id"] == users["users/u1"]["id"]
+    assert contacts["contacts/c2"]["user_id"] == users["users/u2"]["id"]  # linked by e-mail
+    assert contacts["contacts/c3"]["user_id"] is None  # orphan: kept, null key, raw link in extra
+    assert contacts["contacts/c3"]["extra"] == {"userId": {"stringValue": "ghost"}}
+
+    members = await db.fetch("SELECT c.firebase_id FROM campaign_contacts cc JOIN contacts c ON c.id = cc.contact_id")
+    assert sorted(r[0] for r in members) == ["contacts/c1", "contacts/c2"]
+    campaign = await db.fetchrow("SELECT status, extra FROM campaigns")
+    assert campaign["status"] == "active"
+    assert campaign["extra"] == {"contactIds": {"arrayValue": {"values": [{"stringValue": "missing"}]}}}
+
+    call = await db.fetchrow("SELECT * FROM calls WHERE firebase_id = 'calls/x2'")
+    assert call["sentiment"] == {"score": 0.8, "label": "good"}
+    assert call["contact_id"] is None
+    assert call["extra"]["big"] == {"integerValue": str(2**60)}  # past 2^53, exact
+
+    lost = await db.fetchrow("SELECT room_id, sender_id FROM chat_messages WHERE firebase_id = $1",
+                             "channels/lost/messages/m2")
+    assert lost["room_id"] is None and lost["sender_id"] == users["users/u2"]["id"]
+    other = {r["firebase_id"]: r["collection"] for r in await db.fetch("SELECT * FROM firestore_documents")}
+    assert other == {"notifications/n1": "notifications", "users/u1/settings/s1": "users/u1/settings"}
+
+    dead = {r["document_path"]: r["reason"] for r in await db.fetch("SELECT * FROM etl_dead_letters")}
+    assert set(dead) == {"users/nomail", "users/phone-only", "calls/x3"}
+    assert "twilio_sid" in dead["calls/x3"]
+    assert result.stages["contacts"].orphans == 1
+    assert result.stages["other"].collections == {"notifications": 1, "users/*/settings": 1}
+
+
+async def test_a_second_run_changes_nothing(db: asyncpg.Connection, snapshot: Snapshot) -> None:
+    await load(db, snapshot)
+    before = await dump(db)
+    versions = await db.fetch("SELECT firebase_id, xmin::text FROM contacts ORDER BY 1")
+
+    await load(db, snapshot)  # finished: every stage is skipped
+    again = await load(db, snapshot, restart=True)  # every document applied again
+    assert all(c.inserted == c.updated == 0 for c in again.stages.values())
+    assert again.stages["contacts"].unchanged == 3
+
+    assert await dump(db) == before
+    assert await db.fetch("SELECT firebase_id, xmin::text FROM contacts ORDER BY 1") == versions  # no row rewritten
+
+
+async def test_dry_run_writes_nothing_but_reports_exactly(db: asyncpg.Connection, snapshot: Snapshot) -> None:
+    result = await load(db, snapshot, dry_run=True)
+    assert result.stages["contacts"].inserted == 3
+    assert await db.fetchval("SELECT count(*) FROM contacts") == 0
+    assert await db.fetchval("SELECT count(*) FROM etl_checkpoints") == 0
+
+
+async def test_schema_drift_a_new_snapshot_updates_in_place(db: asyncpg.Connection, tmp_path: Path) -> None:
+    user = AuthUser(uid="u1", email="a@x.io")
+    first = write_snapshot(tmp_path / "one", [doc("users/u1"), doc("contacts/c1", userId="u1", firstName="Ann")],
+                           [user])
+    await load(db, Snapshot(first))
+    contact_id = await db.fetchval("SELECT id FROM contacts")
+    # Later data renamed fields and added new ones.
+    second = write_snapshot(tmp_path / "two", [
+        doc("users/u1"),
+        doc("contacts/c1", userEmail="a@x.io", fullName="Ann Lee", mood="curious"),
+        doc("contacts/c2", userId="u1", firstName="Bo"),
+    ], [user])
+    result = await load(db, Snapshot(second))
+    assert (result.stages["contacts"].inserted, result.stages["contacts"].updated) == (1, 1)
+    row = await db.fetchrow("SELECT * FROM contacts WHERE firebase_id = 'contacts/c1'")
+    assert row["id"] == contact_id
+    assert (row["first_name"], row["last_name"]) == ("Ann", "Lee")
+    assert row["extra"] == {"fullName": {"stringValue": "Ann Lee"}, "mood": {"stringValue": "curious"}}
+
+
+async def test_a_row_the_database_refuses_becomes_a_dead_letter(db: asyncpg.Connection, tmp_path: Path) -> None:
+    # Firestore strings may hold NUL; Postgres text and jsonb cannot. Only that document is rejected.
+    snapshot = write_snapshot(tmp_path / "s", [
+        doc("notifications/ok1", title="fine"),
+        typed_doc("notifications/bad", {"title": {"stringValue": "nul \u0000 inside"}}),
+        doc("notifications/ok2", title="fine too"),
+    ])
+    result = await load(db, Snapshot(snapshot))
+    assert result.stages["other"].inserted == 2
+    assert result.stages["other"].rejected == 1
+    reason = await db.fetchval("SELECT reason FROM etl_dead_letters WHERE document_path = 'notifications/bad'")
+    assert "refused" in reason
+    fixed = write_snapshot(tmp_path / "fixed", [doc("notifications/bad", title="nul removed")])
+    await load(db, Snapshot(fixed))
+    assert await db.fetchval("SELECT count(*) FROM etl_dead_letters") == 0  # loaded now: no longer a dead letter
