@@ -1,0 +1,115 @@
+"""Owner isolation: every route that takes an id, called by another user, answers 404 and changes nothing.
+
+To extend it for a new feature, add rows to PROBES (and, if the route needs rows of a new kind, create them for
+both users in `world` and snapshot their table in TABLES). Each row is checked twice: the intruder gets 404 with
+the database unchanged, and the owner making the same request gets a 2xx, which proves the 404 comes from
+ownership and not from a wrong path or body.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+# Tables whose rows must not change when an intruder calls.
+TABLES = ("contacts", "campaigns", "campaign_contacts")
+
+
+@dataclass(frozen=True)
+class Probe:
+    method: str
+    # Placeholders: {contact} and {campaign} are the victim's; {own_contact} and {own_campaign} the caller's.
+    path: str
+    body: Any = None
+    # The victim's campaign is put in this status first, so that the owner's control request is a valid one.
+    campaign_status: str = "paused"
+    # False when the request only makes sense for the intruder (e.g. linking into their own campaign).
+    owner_control: bool = True
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+PROBES = [
+    Probe("GET", "/api/contacts/{contact}"),
+    Probe("PUT", "/api/contacts/{contact}", {"firstName": "Mallory", "phone": "+14155550199"}),
+    Probe("PATCH", "/api/contacts/{contact}", {"status": "do_not_call"}),
+    Probe("DELETE", "/api/contacts/{contact}"),
+    Probe("GET", "/api/contacts?campaignId={campaign}"),
+    Probe("GET", "/api/contacts/search?q=victim&campaignId={campaign}"),
+    Probe("GET", "/api/campaigns/{campaign}"),
+    Probe("PUT", "/api/campaigns/{campaign}", {"name": "Mallory", "contactIds": []}),
+    Probe("DELETE", "/api/campaigns/{campaign}"),
+    Probe("POST", "/api/campaigns/{campaign}/start"),
+    Probe("POST", "/api/campaigns/{campaign}/pause", campaign_status="active"),
+    Probe("POST", "/api/campaigns/{campaign}/complete"),
+    Probe("GET", "/api/campaigns/{campaign}/contacts"),
+    Probe("POST", "/api/campaigns/{campaign}/contacts", {"contactIds": ["{contact}"]}),
+    Probe("DELETE", "/api/campaigns/{campaign}/contacts", {"contactIds": ["{contact}"]}),
+    # The intruder's own campaign, the victim's contact: never linked.
+    Probe("POST", "/api/campaigns/{own_campaign}/contacts", {"contactIds": ["{contact}"]}, owner_control=False),
+    Probe("PUT", "/api/campaigns/{own_campaign}", {"contactIds": ["{contact}"]}, owner_control=False),
+    Probe("POST", "/api/campaigns", {"name": "Mallory", "contactIds": ["{contact}"]}, owner_control=False),
+]
+
+
+def substitute(text: str, ids: dict[str, str]) -> str:
+    for name, value in ids.items():
+        text = text.replace("{" + name + "}", value)
+    return text
+
+
+async def snapshot(db) -> dict[str, list]:
+    return {table: [tuple(row) for row in await db.fetch(f"SELECT * FROM {table} ORDER BY 1, 2")] for table in TABLES}
+
+
+async def make_world(client, user, status: str) -> dict[str, str]:
+    """A contact "Victim" and a campaign holding it (with a script, in `status`), through the API."""
+    contact = await client.post(
+        "/api/contacts", json={"firstName": "Victim", "phone": "+14155550100"}, headers=user.headers
+    )
+    campaign = await client.post(
+        "/api/campaigns",
+        json={"name": "Theirs", "script": "Hello", "contactIds": [contact.json()["id"]], "status": "active"},
+        headers=user.headers,
+    )
+    campaign_id = campaign.json()["id"]
+    if status == "paused":
+        await client.post(f"/api/campaigns/{campaign_id}/pause", headers=user.headers)
+    return {"contact": contact.json()["id"], "campaign": campaign_id}
+
+
+async def call(client, user, probe: Probe, ids: dict[str, str]):
+    body = None if probe.body is None else json.loads(substitute(json.dumps(probe.body), ids))
+    return await client.request(probe.method, substitute(probe.path, ids), json=body, headers=user.headers)
+
+
+@pytest.mark.parametrize("probe", PROBES, ids=str)
+async def test_another_users_ids_are_404_and_change_nothing(client, db, make_user, probe):
+    victim, intruder = await make_user(), await make_user()
+    theirs = await make_world(client, victim, probe.campaign_status)
+    mine = await make_world(client, intruder, "paused")
+    ids = {**theirs, "own_contact": mine["contact"], "own_campaign": mine["campaign"]}
+    before = await snapshot(db)
+
+    response = await call(client, intruder, probe, ids)
+
+    assert response.status_code == 404, response.text
+    assert response.json()["code"] == "not_found"
+    assert "Victim" not in response.text
+    assert await snapshot(db) == before
+    if probe.owner_control:
+        control = await call(client, victim, probe, {**ids, "own_contact": theirs["contact"]})
+        assert 200 <= control.status_code < 300, control.text
+
+
+async def test_lists_and_search_show_only_the_callers_rows(client, make_user):
+    victim, intruder = await make_user(), await make_user()
+    await make_world(client, victim, "paused")
+    for path in ("/api/contacts", "/api/contacts/search?q=victim", "/api/campaigns"):
+        response = await client.get(path, headers=intruder.headers)
+        assert (response.status_code, response.json()) == (200, []), path
+        assert len((await client.get(path, headers=victim.headers)).json()) == 1, path
