@@ -23,6 +23,7 @@ from service.db.embedded import resolve_database_url
 from service.db.migrations import head_revision
 from service.db.pool import create_pool
 from service.logging import configure_logging
+from service.users.routes import AdminController, UserController
 from service.web.edge import EdgeMiddleware
 from service.web.errors import EXCEPTION_HANDLERS
 from service.web.health import health, ready
@@ -43,7 +44,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)
     app = Litestar(
-        route_handlers=[health, ready, contacts_router, campaigns_router, AuthController],
+        route_handlers=[
+            health,
+            ready,
+            contacts_router,
+            campaigns_router,
+            AuthController,
+            UserController,
+            AdminController,
+        ],
         lifespan=[database, auth_runtime],
         # Anchored: an unanchored pattern would also exempt any path that merely contains it.
         middleware=[DefineMiddleware(AuthMiddleware, exclude=["^/schema(/|$)"])],

@@ -12,6 +12,7 @@ from service.config import ConfigError, Settings
 from service.db import migrations
 from service.db.embedded import resolve_database_url
 from service.logging import configure_logging
+from service.users.cli import users
 
 APP_FACTORY = "service.app:create_app"
 
@@ -87,4 +88,5 @@ def migrate(action: str, revision: str | None) -> None:
         click.echo("models and migrations agree")
 
 
+main.add_command(users)
 main.add_command(etl)

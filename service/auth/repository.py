@@ -209,9 +209,7 @@ async def revoke_sessions(
     return session_ids
 
 
-async def active_sessions(
-    connection: asyncpg.Connection, user_id: uuid.UUID, current: uuid.UUID
-) -> list[SessionOut]:
+async def active_sessions(connection: asyncpg.Connection, user_id: uuid.UUID, current: uuid.UUID) -> list[SessionOut]:
     return [SessionOut(*row) for row in await connection.fetch(ACTIVE_SESSIONS, user_id, current)]
 
 

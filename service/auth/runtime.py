@@ -66,5 +66,5 @@ async def _housekeeping(auth: AuthService) -> None:
         await asyncio.sleep(HOUSEKEEPING_SECONDS)
         try:
             await auth.delete_expired()
-        except Exception:  # noqa: BLE001 - one failed round must not stop the next
+        except Exception:  # one failed round must not stop the next
             log.exception("auth housekeeping failed")

@@ -93,8 +93,9 @@ class AuthService:
                 uuid7(), email, data.full_name.strip(), data.company_name, phone, password_hash,
             )  # fmt: skip
             if user_id is None:
-                raise Conflict("An account with this email already exists; log in or reset your password",
-                               code="email_taken")
+                raise Conflict(
+                    "An account with this email already exists; log in or reset your password", code="email_taken"
+                )
             return await self._open_session(connection, user_id, client)
 
     async def login(self, email: str, password: str, client: Client) -> Issued:
@@ -106,9 +107,7 @@ class AuthService:
             await self._accept_password(connection, user, new_hash, client)
             return await self._open_session(connection, user.id, client)
 
-    async def _check_password(
-        self, email: str, password: str, client: Client
-    ) -> tuple[repo.Credentials, str | None]:
+    async def _check_password(self, email: str, password: str, client: Client) -> tuple[repo.Credentials, str | None]:
         """The user if the password is theirs, and the hash to store instead of theirs, if any. Raises 401/429."""
         async with self.pool.acquire() as connection:
             await self.throttle.attempt(connection, LOGIN, email, client.ip)
@@ -156,10 +155,12 @@ class AuthService:
             ended = await repo.revoke_sessions(connection, state.user_id, "refresh_token_reuse", only=state.session_id)
         # After the commit: the revocation must be durable before the refusal goes out.
         self.revoked.add(ended)
-        log.warning("refresh token reused: session revoked", user_id=str(state.user_id),
-                    session_id=str(state.session_id))
-        raise Unauthorized("This refresh token was already used; the session has been ended for safety",
-                           code="refresh_token_reused")
+        log.warning(
+            "refresh token reused: session revoked", user_id=str(state.user_id), session_id=str(state.session_id)
+        )
+        raise Unauthorized(
+            "This refresh token was already used; the session has been ended for safety", code="refresh_token_reused"
+        )
 
     async def session_of_refresh_token(self, refresh_token: str) -> tuple[uuid.UUID, uuid.UUID] | None:
         async with self.pool.acquire() as connection:
@@ -266,4 +267,3 @@ class AuthService:
 
 def _invalid_reset_token() -> ApiError:
     return ApiError("This reset link is invalid, used or expired; ask for a new one", code="invalid_reset_token")
-

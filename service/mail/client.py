@@ -92,8 +92,9 @@ class Mailer:
     def _deliver(target: SmtpTarget, message: EmailMessage) -> None:
         smtp: smtplib.SMTP
         if target.scheme == "smtps":
-            smtp = smtplib.SMTP_SSL(target.host, target.port, timeout=TIMEOUT_SECONDS,
-                                    context=ssl.create_default_context())
+            smtp = smtplib.SMTP_SSL(
+                target.host, target.port, timeout=TIMEOUT_SECONDS, context=ssl.create_default_context()
+            )
         else:
             smtp = smtplib.SMTP(target.host, target.port, timeout=TIMEOUT_SECONDS)
         with smtp:
@@ -107,5 +108,9 @@ class Mailer:
         if self.production:
             log.error("SMTP_URL is not set: mail not sent", to=mail.to, subject=mail.subject)
         else:
-            log.warning("SMTP_URL is not set: the mail is written here instead", to=mail.to,
-                        subject=mail.subject, text=mail.text)
+            log.warning(
+                "SMTP_URL is not set: the mail is written here instead",
+                to=mail.to,
+                subject=mail.subject,
+                text=mail.text,
+            )

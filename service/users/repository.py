@@ -30,9 +30,7 @@ RETURNING {LEDGER_COLUMNS}
 """  # noqa: S608
 SELECT_USER = f"SELECT {USER_COLUMNS} FROM users WHERE id = $1"  # noqa: S608
 RECORD_SIGN_IN = f"UPDATE users SET last_sign_in_at = now() WHERE id = $1 RETURNING {USER_COLUMNS}"  # noqa: S608
-SET_DISABLED = (
-    f"UPDATE users SET disabled = $2, updated_at = now() WHERE id = $1 RETURNING {ADMIN_USER_COLUMNS}"  # noqa: S608
-)
+SET_DISABLED = f"UPDATE users SET disabled = $2, updated_at = now() WHERE id = $1 RETURNING {ADMIN_USER_COLUMNS}"  # noqa: S608
 CREDIT_HISTORY = f"""
 SELECT {LEDGER_COLUMNS} FROM credit_ledger WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2
 """  # noqa: S608

@@ -9,6 +9,10 @@ import pytest
 from service.config import Settings
 
 
+def with_fast_hashing(settings: Settings) -> Settings:
+    return dataclasses.replace(settings, argon2_memory_kib=8, argon2_time_cost=1)
+
+
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return dataclasses.replace(settings, argon2_memory_kib=8, argon2_time_cost=1)
+    return with_fast_hashing(settings)

@@ -1,0 +1,105 @@
+"""Rules for profiles, credits and account administration."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+from msgspec import UNSET, UnsetType
+
+from service.auth import repository as sessions
+from service.auth.middleware import AuthUser
+from service.auth.service import AuthService, Client
+from service.users import repository as repo
+from service.users.schemas import (
+    AdminUserOut,
+    CreditChangeOut,
+    ProfileUpdate,
+    UserOut,
+    normalize_email,
+    normalize_phone,
+)
+from service.web.errors import ApiError, Conflict, Forbidden, NotFound
+
+
+class UsersService:
+    def __init__(self, pool: asyncpg.Pool, auth: AuthService, default_phone_region: str) -> None:
+        self.pool = pool
+        self.auth = auth
+        self.default_phone_region = default_phone_region
+
+    async def profile(self, user_id: uuid.UUID) -> UserOut:
+        async with self.pool.acquire() as connection:
+            user = await repo.get_user(connection, user_id)
+        if user is None:
+            raise NotFound("User not found")
+        return user
+
+    async def update_profile(self, caller: AuthUser, data: ProfileUpdate, client: Client) -> UserOut:
+        changes = data.changes()
+        if isinstance(data.phone, str):
+            changes["phone"] = normalize_phone(data.phone, self.default_phone_region)
+        if isinstance(data.full_name, str):
+            changes["full_name"] = data.full_name.strip()
+        if data.email is not UNSET:
+            changes.update(await self._email_change(caller, normalize_email(data.email), data.current_password, client))
+        if not changes:
+            return await self.profile(caller.id)
+        try:
+            async with self.pool.acquire() as connection:
+                return await repo.update_user(connection, caller.id, changes)
+        except asyncpg.UniqueViolationError:
+            raise Conflict("Another account already uses this email", code="email_taken") from None
+
+    async def _email_change(
+        self, caller: AuthUser, email: str, current_password: str | UnsetType, client: Client
+    ) -> dict[str, object]:
+        """The columns to write for a new e-mail: proving the password first, as the account's key changes."""
+        if email == (await self.profile(caller.id)).email:
+            return {}
+        if isinstance(current_password, UnsetType):
+            raise ApiError(
+                "Changing the email needs your current password (currentPassword)", code="current_password_required"
+            )
+        await self.auth.confirm_password(caller.id, current_password, client)
+        return {"email": email, "email_verified": False}
+
+    async def change_credits(
+        self, user_id: uuid.UUID, amount: int, *, kind: str, reason: str | None, actor_id: uuid.UUID
+    ) -> CreditChangeOut:
+        if amount == 0:
+            raise ApiError(
+                "Invalid amount: must not be zero",
+                code="validation_error",
+                details=[{"field": "amount", "message": "must not be zero", "source": "body"}],
+            )
+        async with self.pool.acquire() as connection:
+            try:
+                entry = await repo.change_credits(
+                    connection, user_id, amount, kind=kind, reason=reason, actor_id=actor_id
+                )
+            except asyncpg.NumericValueOutOfRangeError:
+                raise Conflict("The balance would exceed its maximum", code="credits_overflow") from None
+            balance = None if entry else await repo.credits_of(connection, user_id)
+        if entry is None:
+            if balance is None:
+                raise NotFound("User not found")
+            raise ApiError(
+                f"Not enough credits: the balance is {balance}",
+                status_code=402,
+                code="insufficient_credits",
+                details={"credits": balance},
+            )
+        return CreditChangeOut(credits=entry.balance_after, entry=entry)
+
+    async def set_disabled(self, admin: AuthUser, user_id: uuid.UUID, disabled: bool) -> AdminUserOut:
+        """Disabling ends every session of the user at once."""
+        if disabled and user_id == admin.id:
+            raise Forbidden("You cannot disable your own account", code="cannot_disable_self")
+        async with self.pool.acquire() as connection, connection.transaction():
+            user = await repo.set_disabled(connection, user_id, disabled)
+            if user is None:
+                raise NotFound("User not found")
+            ended = await sessions.revoke_sessions(connection, user_id, "disabled") if disabled else []
+        self.auth.revoked.add(ended)
+        return user
