@@ -4,6 +4,7 @@ uninterrupted load ends: same rows, same ids, same dead letters, nothing lost, n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -64,22 +65,28 @@ async def _run_and_kill(
 ) -> int:
     env = os.environ | {"DATABASE_URL": database_url, "REACHIMPACT_DATA_DIR": str(tmp_path / "data"),
                         "MIGRATE_ON_START": "false", "LOG_LEVEL": "WARNING"}
-    process = subprocess.Popen([sys.executable, "-c", LOAD, "etl", "load", str(snapshot), "--batch-size", "5"],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", LOAD, "etl", "load", str(snapshot), "--batch-size", "5",
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
     try:
         if kill_when is None:
-            _, err = process.communicate(timeout=60)
+            _, err = await asyncio.wait_for(process.communicate(), 60)
             assert process.returncode == 0, err.decode()
             return 0
         await asyncio.sleep(delay)
-        while process.poll() is None and not kill_when(await _checkpoints(db)):
+        while True:
+            if process.returncode is not None or kill_when(await _checkpoints(db)):
+                break
             await asyncio.sleep(0.003)
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
-        return process.returncode
+        with contextlib.suppress(ProcessLookupError):  # it may have just finished
+            process.send_signal(signal.SIGKILL)
+        return await asyncio.wait_for(process.wait(), 10)
     finally:
-        if process.poll() is None:
-            process.kill()
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
 
 
 async def test_sigkill_then_rerun_equals_an_uninterrupted_load(
