@@ -10,18 +10,15 @@ import random
 import signal
 import subprocess
 import sys
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
-import pytest
 
 from etl.load import load
 from etl.snapshot import AuthUser, Document, Snapshot
 from service.db.pool import connect
-from tests.conftest import with_database
-from tests.etl.helpers import doc, dump, write_snapshot
+from tests.etl.helpers import doc, dump, second_database_url, write_snapshot  # noqa: F401
 
 LOAD = "from service.cli import main; main()"
 
@@ -42,16 +39,6 @@ def many_documents() -> tuple[list[Document], list[AuthUser]]:
     docs += [doc(f"channels/ch{i}", name=f"Room {i}", members=[f"u{i}", f"u{i + 1}"]) for i in range(4)]
     docs += [doc(f"audit/a{i}", action="login", n=i) for i in range(20)]
     return docs, users
-
-
-@pytest.fixture
-async def reference_url(server_url: str, template_database: str) -> AsyncIterator[str]:
-    name = f"ri_ref_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(server_url)
-    await admin.execute(f"CREATE DATABASE {name} TEMPLATE {template_database}")
-    yield with_database(server_url, name)
-    await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    await admin.close()
 
 
 async def _checkpoints(db: asyncpg.Connection) -> dict[str, tuple[int, bool]]:
@@ -90,7 +77,7 @@ async def _run_and_kill(
 
 
 async def test_sigkill_then_rerun_equals_an_uninterrupted_load(
-    db: asyncpg.Connection, database_url: str, reference_url: str, tmp_path: Path
+    db: asyncpg.Connection, database_url: str, second_database_url: str, tmp_path: Path  # noqa: F811
 ) -> None:
     docs, users = many_documents()
     snapshot = write_snapshot(tmp_path / "snap", docs, users)
@@ -108,7 +95,7 @@ async def test_sigkill_then_rerun_equals_an_uninterrupted_load(
     assert landed >= 3, "the load finished before it could be killed: make the data set larger"
     await _run_and_kill(snapshot, database_url, tmp_path, db, None)
 
-    reference = await connect(reference_url)
+    reference = await connect(second_database_url)
     try:
         await load(reference, Snapshot(snapshot), batch_size=50)
         expected = await dump(reference)

@@ -1,0 +1,60 @@
+"""Verify accounts for every source document, and says so only when it is true."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import asyncpg
+import pytest
+from rich.console import Console
+
+from etl.load import load
+from etl.snapshot import Snapshot
+from etl.verify import render, verify, write_json
+from tests.etl.helpers import reachimpact_documents, reachimpact_users, write_snapshot
+
+
+@pytest.fixture
+async def loaded(db: asyncpg.Connection, tmp_path: Path) -> Snapshot:
+    snapshot = Snapshot(write_snapshot(tmp_path / "snap", reachimpact_documents(), reachimpact_users()))
+    await load(db, snapshot)
+    return snapshot
+
+
+async def test_a_complete_import_is_accounted_for(db: asyncpg.Connection, loaded: Snapshot, tmp_path: Path) -> None:
+    report = await verify(db, loaded)
+    assert report.ok
+    stages = {s.stage: s for s in report.stages}
+    assert (stages["calls"].source, stages["calls"].matching, stages["calls"].rejected) == (3, 2, 1)
+    assert stages["auth_users"].rejected == 1  # the phone-only user has no e-mail
+    assert all(s.checksum_source == s.checksum_target for s in report.stages)
+    assert report.unknown_collections == {"notifications": 1, "users/*/settings": 1}
+
+    write_json(report, tmp_path / "report.json")
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["ok"] is True
+    assert data["stages"][0]["load"]["inserted"] == 3
+    console = Console(record=True, width=200)
+    render(report, console)
+    assert "Every source document is accounted for" in console.export_text()
+
+
+async def test_a_lost_or_changed_row_is_reported(db: asyncpg.Connection, loaded: Snapshot) -> None:
+    await db.execute("DELETE FROM calls WHERE firebase_id = 'calls/x2'")
+    await db.execute("UPDATE contacts SET notes = 'edited' WHERE firebase_id = 'contacts/c1'")
+    await db.execute("UPDATE users SET extra = '{}' WHERE firebase_id = 'users/u1'")
+    report = await verify(db, loaded)
+    assert not report.ok
+    stages = {s.stage: s for s in report.stages}
+    assert (stages["calls"].unaccounted, stages["calls"].examples) == (1, ["calls/x2"])
+    assert (stages["contacts"].mismatched, stages["contacts"].examples) == (1, ["contacts/c1"])
+    assert stages["contacts"].checksum_source != stages["contacts"].checksum_target
+    assert stages["users"].mismatched == 1  # an unmapped field lost from extra is a difference too
+
+
+async def test_a_lost_dead_letter_is_unaccounted(db: asyncpg.Connection, loaded: Snapshot) -> None:
+    await db.execute("DELETE FROM etl_dead_letters WHERE document_path = 'users/nomail'")
+    report = await verify(db, loaded)
+    assert not report.ok
+    assert {s.stage: s.unaccounted for s in report.stages}["users"] == 1
