@@ -22,7 +22,7 @@ import asyncpg
 from etl.load import binary_jsonb
 from etl.snapshot import AuthUser, Document, Manifest, Snapshot, SnapshotWriter
 from etl.transform import SPECS, Spec
-from etl.transform.engine import AUTH_UID_KEY, CLAIMS_KEY
+from etl.transform.engine import CLAIMS_KEY, DOC_PATH_KEY
 from etl.values import encode_python, fields_to_python, timestamp_from_datetime, to_python
 
 Progress = Callable[[str, int, int | None], None]
@@ -97,11 +97,13 @@ def to_document(spec: Spec, record: asyncpg.Record) -> Document:
     if spec.members:
         fields[spec.members.names[0]] = _members(spec, record, extra)
     for key, value in extra.items():
-        if key in (AUTH_UID_KEY, CLAIMS_KEY):
+        if key in (DOC_PATH_KEY, CLAIMS_KEY):
             continue
         restored = _raw_field(spec, record, key)
         fields[restored or key] = value
     path = record["firebase_id"] or f"{spec.pattern}/{record['id']}"
+    if DOC_PATH_KEY in extra:
+        path = to_python(extra[DOC_PATH_KEY]).value
     return Document(path, fields, _time(record.get("created_at")), _time(record.get("updated_at")))
 
 
@@ -124,7 +126,7 @@ def _raw_field(spec: Spec, record: asyncpg.Record, key: str) -> str | None:
 
 def to_auth_user(record: asyncpg.Record, document: Document) -> AuthUser:
     extra = record["extra"]
-    uid = to_python(extra[AUTH_UID_KEY]).value if AUTH_UID_KEY in extra else document.id
+    uid = (record["firebase_id"] or document.path).rsplit("/", 1)[-1]
     claims = fields_to_python(extra[CLAIMS_KEY]["mapValue"]["fields"]).value if CLAIMS_KEY in extra else None
     phone = record["phone"]
     return AuthUser(

@@ -192,7 +192,7 @@ class _Loader:
         return written
 
     async def _duplicates(self, mapping: Mapping, sql: Statements, rows: list[Prepared]) -> list[tuple[Any, str]]:
-        by_path = {doc.path: doc for doc, _ in rows}
+        by_path = {row.values[1]: doc for doc, row in rows}
         out = []
         for column, statement in zip(mapping.unique, sql.reject_duplicates, strict=True):
             for path, value in await self.db.fetch(statement):

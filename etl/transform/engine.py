@@ -23,7 +23,7 @@ from etl.values import InvalidValue, encode_python, parse_timestamp, to_python
 TypedFields = dict[str, Any]
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # Firestore reserves field names of the form __name__, so these never collide with a source field.
-AUTH_UID_KEY = "__authUid__"
+DOC_PATH_KEY = "__documentPath__"
 CLAIMS_KEY = "__customClaims__"
 
 
@@ -175,15 +175,20 @@ class Spec:
         if auth is not None:
             extra.update(_auth_extras(doc, auth))
         extra.update((k, v) for k, v in source.items() if k not in used)
+        path = self._path(doc, auth)
         values = (
             position,
-            doc.path,
-            imported_id(doc.path, row.get("created_at") or ctx.read_time),
+            path,
+            imported_id(path, row.get("created_at") or ctx.read_time),
             *(row[f.column] for f in self.fields),
             extra,
             *refs,
         )
         return Row(values, members, ctx.truncated, tuple(kept))
+
+    def _path(self, doc: Document, auth: AuthUser | None) -> str:
+        """A profile stored under another id than its Auth uid is keyed by the uid, which is what links use."""
+        return doc.path if auth is None or auth.uid == doc.id else f"{self.pattern}/{auth.uid}"
 
     def _fill_times(self, row: dict[str, Any], doc: Document, ctx: Context) -> None:
         """No creation time in the data: Firestore's createTime, else the snapshot's read time."""
@@ -254,10 +259,10 @@ def _reference(ref: Ref, doc: Document, used: set[str], ctx: Context) -> tuple[A
 
 
 def _auth_extras(doc: Document, auth: AuthUser) -> TypedFields:
-    """What export needs to rebuild the Auth user and that has no column: its uid, custom claims."""
+    """What export needs and no column holds: the profile's own path (when not its uid), custom claims."""
     out: TypedFields = {}
     if auth.uid != doc.id:
-        out[AUTH_UID_KEY] = {"stringValue": auth.uid}
+        out[DOC_PATH_KEY] = {"stringValue": doc.path}
     if auth.custom_claims:
         out[CLAIMS_KEY] = encode_python(auth.custom_claims)
     return out

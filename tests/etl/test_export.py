@@ -64,7 +64,7 @@ async def test_exported_documents_keep_paths_types_and_raw_values(db: asyncpg.Co
     assert "channels/lost/messages/m2" in docs
     users = {u.uid: u for u in exported.iter_auth_users()}
     assert users["u1"].password_hash == "aGFzaA==" and users["u1"].salt == "c2FsdA=="
-    assert "carol-uid" in users  # the Auth uid of a profile joined by e-mail
+    assert "carol-uid" in users and "users/auto9" in docs  # a profile joined by e-mail keeps uid and path
 
 
 async def test_rows_the_service_created_get_a_path(db: asyncpg.Connection, tmp_path: Path) -> None:

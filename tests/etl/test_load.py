@@ -21,12 +21,13 @@ async def test_rows_links_orphans_and_dead_letters(db: asyncpg.Connection, snaps
     result = await load(db, snapshot, batch_size=3)
 
     users = {r["firebase_id"]: r for r in await db.fetch("SELECT * FROM users")}
-    assert set(users) == {"users/u1", "users/u2", "users/auto9", "users/u4"}
+    assert set(users) == {"users/u1", "users/u2", "users/carol-uid", "users/u4"}
     assert users["users/u1"]["legacy_password_hash"] == "aGFzaA=="
     assert users["users/u1"]["password_reset_required"] is False
     assert users["users/u2"]["email"] == "bob@example.com"  # from Auth, lower-cased
     assert users["users/u2"]["password_reset_required"] is True  # Google sign-in: no hash
-    assert users["users/auto9"]["extra"] == {"__authUid__": {"stringValue": "carol-uid"}}  # joined by e-mail
+    # A profile under another id, joined by e-mail: keyed by the uid (links use it), its path kept.
+    assert users["users/carol-uid"]["extra"] == {"__documentPath__": {"stringValue": "users/auto9"}}
     assert users["users/u4"]["disabled"] is True  # an Auth user without a profile document
 
     contacts = {r["firebase_id"]: r for r in await db.fetch("SELECT * FROM contacts")}
