@@ -81,6 +81,19 @@ def load_hash_config(value: str) -> FirebaseHashConfig:
     return config
 
 
+def is_usable_hash(salt_b64: str, hash_b64: str, config: FirebaseHashConfig) -> bool:
+    """Whether a stored pair can ever verify: both decode, and the hash is as long as the signer key it encrypts.
+
+    The Admin SDK without the right role exports `base64("REDACTED")` instead of the hash; such a user must be
+    sent to the password reset, not told their password is wrong.
+    """
+    try:
+        decode_base64(salt_b64)
+        return len(decode_base64(hash_b64)) == len(config.signer_key)
+    except ValueError:
+        return False
+
+
 def verify_firebase_scrypt(password: str, salt_b64: str, hash_b64: str, config: FirebaseHashConfig) -> bool:
     """True when the password matches. A malformed stored salt or hash never matches. CPU-bound (~40 ms)."""
     try:

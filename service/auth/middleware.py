@@ -24,8 +24,9 @@ from service.auth.tokens import AccessClaims, ExpiredToken, InvalidToken, TokenS
 from service.web.errors import Forbidden, Unauthorized
 
 ACCESS_COOKIE = "ri_access"
-# Enough for every user active within one token lifetime on one instance; beyond it the oldest entry goes.
-MAX_CACHED_TOKENS = 20_000
+# About 1.2 kB an entry: enough for every token seen within one token lifetime on one instance; beyond it the
+# oldest entry goes (and that token is simply verified again).
+MAX_CACHED_TOKENS = 10_000
 
 
 class AuthUser(msgspec.Struct, frozen=True):

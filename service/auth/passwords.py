@@ -22,7 +22,12 @@ import structlog
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from service.auth.firebase_hash import FirebaseHashConfig, load_hash_config, verify_firebase_scrypt
+from service.auth.firebase_hash import (
+    FirebaseHashConfig,
+    is_usable_hash,
+    load_hash_config,
+    verify_firebase_scrypt,
+)
 from service.config import Settings
 
 log = structlog.get_logger()
@@ -86,13 +91,18 @@ class Passwords:
     def _check(self, stored: StoredPassword | None, password: str) -> Verdict:
         if stored and stored.password_hash:
             return self._check_argon2(stored.password_hash, password)
-        if stored and stored.legacy_hash and stored.legacy_salt and self.firebase:
-            ok = verify_firebase_scrypt(password, stored.legacy_salt, stored.legacy_hash, self.firebase)
-            return Verdict(ok=ok, usable=True, new_hash=self.hasher.hash(password) if ok else None)
-        if stored and stored.legacy_hash and not self.firebase:
+        if stored and stored.legacy_hash and stored.legacy_salt:
+            return self._check_firebase(stored.legacy_hash, stored.legacy_salt, password)
+        return self._unusable(password)
+
+    def _check_firebase(self, legacy_hash: str, legacy_salt: str, password: str) -> Verdict:
+        if self.firebase is None:
             log.warning("a user holds a Firebase hash but FIREBASE_HASH_CONFIG is not set")
-        self._spend_like_a_check(password)
-        return Verdict(ok=False, usable=False)
+            return self._unusable(password)
+        if not is_usable_hash(legacy_salt, legacy_hash, self.firebase):
+            return self._unusable(password)
+        ok = verify_firebase_scrypt(password, legacy_salt, legacy_hash, self.firebase)
+        return Verdict(ok=ok, usable=True, new_hash=self.hasher.hash(password) if ok else None)
 
     def _check_argon2(self, password_hash: str, password: str) -> Verdict:
         try:
@@ -105,6 +115,8 @@ class Passwords:
         outdated = self.hasher.check_needs_rehash(password_hash)
         return Verdict(ok=True, usable=True, new_hash=self.hasher.hash(password) if outdated else None)
 
-    def _spend_like_a_check(self, password: str) -> None:
+    def _unusable(self, password: str) -> Verdict:
+        # The same work as a real check, so the answer's timing does not tell whether the account exists.
         with contextlib.suppress(VerifyMismatchError):
             self.hasher.verify(self._dummy_hash, password)
+        return Verdict(ok=False, usable=False)

@@ -60,8 +60,13 @@ async def test_a_wrong_password_changes_nothing(client, db):
     assert await password_columns(db) == before
 
 
-async def test_a_user_without_a_usable_hash_is_pointed_to_the_password_reset(client, db):
-    await imported_user(db, hash_=None, salt=None, reset_required=True)
+@pytest.mark.parametrize(
+    ("hash_", "salt"),
+    [(None, None), ("UkVEQUNURUQ=", SALT), (HASH, "not base64!")],
+    ids=["no-hash", "redacted-by-the-admin-sdk", "garbled-salt"],
+)
+async def test_a_user_without_a_usable_hash_is_pointed_to_the_password_reset(client, db, hash_, salt):
+    await imported_user(db, hash_=hash_, salt=salt, reset_required=hash_ is None)
     response = await login(client, EMAIL, "anything")
     assert response.status_code == 401
     assert response.json()["code"] == "password_reset_required"

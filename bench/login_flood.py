@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""Does a login flood starve other requests? GET /health p99, idle and while 50 logins run at once.
+
+    .venv/bin/python bench/login_flood.py [--database-url URL] [--seconds 10] [--logins 50]
+
+Starts `reachimpact serve --workers 1` with production password hashing (argon2id, OWASP parameters), registers
+one account per concurrent login, then runs wrk on /health twice: alone, and while `--logins` clients log in
+over and over (each waits for its answer, then logs in again). Prints /health p50/p99 both times, the login rate
+and the login latency. Needs wrk (apt-get install wrk).
+
+It also times the authentication check every API request pays (in-process, no server): a verified-token cache
+hit against a full pyjwt verification.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import timeit
+import urllib.request
+import uuid
+from pathlib import Path
+
+import httpx
+
+BIN = Path(sys.executable).parent
+PASSWORD = "Bench-password-1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_service(port: int, env: dict[str, str]) -> subprocess.Popen:
+    cmd = [str(BIN / "reachimpact"), "serve", "--port", str(port), "--workers", "1"]
+    process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
+    for _ in range(150):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+            return process
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("the service did not start")
+
+
+def wrk_health(base: str, seconds: int) -> tuple[float, float, float]:
+    """(requests/s, p50 ms, p99 ms) of GET /health with 4 connections: a probe, not a load."""
+    out = subprocess.run(
+        ["wrk", "-t1", "-c4", f"-d{seconds}s", "--latency", f"{base}/health"], capture_output=True, text=True
+    ).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return rate, _percentile(out, "50%"), _percentile(out, "99%")
+
+
+def _percentile(wrk_output: str, label: str) -> float:
+    value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", wrk_output).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+async def register_accounts(base: str, count: int) -> list[str]:
+    emails = [f"flood-{secrets.token_hex(4)}-{i}@example.com" for i in range(count)]
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        for email in emails:
+            response = await client.post(
+                "/api/auth/register", json={"email": email, "password": PASSWORD, "fullName": "Flood"}
+            )
+            response.raise_for_status()
+    return emails
+
+
+async def flood(base: str, emails: list[str], stop: asyncio.Event) -> tuple[list[float], int]:
+    """Every account logs in again as soon as its previous login answered; returns latencies (ms), failures."""
+    latencies: list[float] = []
+    failures = 0
+
+    async def one(client: httpx.AsyncClient, email: str) -> None:
+        nonlocal failures
+        while not stop.is_set():
+            started = time.perf_counter()
+            response = await client.post("/api/auth/login", json={"email": email, "password": PASSWORD},
+                                         headers={"X-Auth-Mode": "bearer"})  # fmt: skip
+            latencies.append((time.perf_counter() - started) * 1000)
+            failures += response.status_code != 200
+
+    limits = httpx.Limits(max_connections=len(emails))
+    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
+        await asyncio.gather(*(one(client, email) for email in emails))
+    return latencies, failures
+
+
+async def health_under_flood(base: str, emails: list[str], seconds: int) -> tuple[tuple, float, list[float], int]:
+    """The /health probe while flooding, and the flood's login rate, latencies and failures."""
+    stop = asyncio.Event()
+    started = time.perf_counter()
+    flooding = asyncio.create_task(flood(base, emails, stop))
+    await asyncio.sleep(1)  # let the flood reach its steady state first
+    probe = await asyncio.to_thread(wrk_health, base, seconds)
+    stop.set()
+    latencies, failures = await flooding
+    return probe, len(latencies) / (time.perf_counter() - started), latencies, failures
+
+
+def auth_check_cost() -> tuple[float, float]:
+    """Microseconds per authentication: verified-token cache hit, and a full pyjwt verification."""
+    from service.auth.csrf import CsrfTokens
+    from service.auth.middleware import Authenticator
+    from service.auth.revocation import RevokedSessions
+    from service.auth.tokens import TokenService
+    from service.config import Settings
+
+    settings = Settings(env="test", jwt_secret="s" * 48).finalized()
+    tokens = TokenService(settings)
+    authenticator = Authenticator(tokens, RevokedSessions(900), CsrfTokens(settings))
+    authenticator.revoked.add(uuid.uuid4() for _ in range(1000))  # a busy hour of logouts
+    token, _ = tokens.issue(user_id=uuid.uuid4(), session_id=uuid.uuid4(), role="customer")
+    scope = {"type": "http", "method": "GET", "headers": [(b"authorization", f"Bearer {token}".encode())]}
+    runs = 20_000
+    cached = timeit.timeit(lambda: authenticator.authenticate(scope), number=runs) / runs
+    uncached = timeit.timeit(lambda: tokens.verify(token), number=runs) / runs
+    return cached * 1e6, uncached * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--logins", type=int, default=50, help="concurrent logins")
+    parser.add_argument("--hash-concurrency", type=int, default=4, help="PASSWORD_HASH_CONCURRENCY")
+    args = parser.parse_args()
+
+    env = dict(os.environ, LOG_LEVEL="WARNING", JWT_SECRET=secrets.token_urlsafe(48),
+               PASSWORD_HASH_CONCURRENCY=str(args.hash_concurrency),
+               # The whole flood comes from 127.0.0.1: keep the per-address limit out of the way.
+               LOGIN_MAX_FAILURES_PER_IP="1000000")  # fmt: skip
+    if args.database_url:
+        env["DATABASE_URL"] = args.database_url
+    else:
+        from service.db.embedded import start_embedded_server
+
+        env["DATABASE_URL"] = start_embedded_server(Path(".data"))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    service = start_service(port, env)
+    try:
+        emails = asyncio.run(register_accounts(base, args.logins))
+        idle = wrk_health(base, args.seconds)
+        loaded, login_rate, latencies, failures = asyncio.run(health_under_flood(base, emails, args.seconds))
+    finally:
+        os.killpg(service.pid, signal.SIGTERM)
+        service.wait(30)
+    cached, uncached = auth_check_cost()
+
+    print(f"GET /health (wrk -t1 -c4 {args.seconds}s)   req/s    p50 ms   p99 ms")
+    print(f"  idle                          {idle[0]:>7.0f}  {idle[1]:>7.2f}  {idle[2]:>7.2f}")
+    print(f"  during {args.logins} concurrent logins  {loaded[0]:>7.0f}  {loaded[1]:>7.2f}  {loaded[2]:>7.2f}")
+    quantiles = statistics.quantiles(latencies, n=100)
+    print(f"logins: {login_rate:.1f}/s, p50 {quantiles[49]:.0f} ms, p99 {quantiles[98]:.0f} ms, "
+          f"{failures} failed (PASSWORD_HASH_CONCURRENCY={args.hash_concurrency})")  # fmt: skip
+    print(f"auth check per request: {cached:.2f} us with the verified-token cache, {uncached:.1f} us via pyjwt")
+
+
+if __name__ == "__main__":
+    main()
