@@ -9,8 +9,9 @@ are functions of the snapshot, reaches the rows an uninterrupted run would have 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import gc
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +69,24 @@ async def load(
     ``dry_run`` runs the same statements in one transaction and rolls it back: exact counts, no writes.
     """
     await binary_jsonb(connection)
+    with fewer_gc_passes():
+        return await _load(connection, snapshot, batch_size, dry_run, restart, default_region, progress)
+
+
+@contextmanager
+def fewer_gc_passes() -> Iterator[None]:
+    """Decoding makes millions of short-lived dicts with no reference cycles; the cyclic collector would
+    scan them over and over (measured: 5.7 µs instead of 35-45 µs a document). Collect rarely instead."""
+    threshold = gc.get_threshold()
+    gc.set_threshold(200_000, 50, 50)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+
+
+async def _load(connection: asyncpg.Connection, snapshot: Snapshot, batch_size: int, dry_run: bool, restart: bool,
+                default_region: str, progress: Progress | None) -> LoadResult:
     batches = Batches(connection, snapshot, batch_size, context(snapshot, default_region))
     loader = _Loader(connection, batches, snapshot_id(snapshot), progress or (lambda *_: None))
     result = LoadResult(loader.snapshot_id, None, dry_run)

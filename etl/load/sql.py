@@ -70,12 +70,13 @@ def _copied(mapping: Mapping) -> list[str]:
 
 
 def _reject_duplicates(mapping: Mapping, stage: str, column: str) -> str:
-    """Rows whose unique value another document holds (loaded earlier, or earlier in this batch)."""
+    """Rows whose unique value another document holds: loaded earlier, or earlier in this batch."""
     return (
         f"DELETE FROM {stage} s WHERE s.{column} IS NOT NULL AND ("
-        f"EXISTS (SELECT 1 FROM {mapping.table} t WHERE t.{column} = s.{column} "
-        f"AND t.firebase_id IS DISTINCT FROM s.firebase_id) "
-        f"OR EXISTS (SELECT 1 FROM {stage} d WHERE d.{column} = s.{column} AND d.ord < s.ord)) "
+        f"s.ord IN (SELECT ord FROM (SELECT ord, row_number() OVER (PARTITION BY {column} ORDER BY ord) AS n "
+        f"FROM {stage} WHERE {column} IS NOT NULL) d WHERE d.n > 1) "
+        f"OR EXISTS (SELECT 1 FROM {mapping.table} t WHERE t.{column} = s.{column} "
+        f"AND t.firebase_id IS DISTINCT FROM s.firebase_id)) "
         f"RETURNING s.firebase_id, s.{column}::text"
     )
 

@@ -92,7 +92,7 @@ def imported_id(firebase_id: str, created_at: dt.datetime) -> uuid.UUID:
     and time-ordered like the service's own ids.
     """
     millis = min(max(int((created_at - EPOCH) / dt.timedelta(milliseconds=1)), 0), 2**48 - 1)
-    raw = bytearray(millis.to_bytes(6, "big") + hashlib.sha256(firebase_id.encode()).digest()[:10])
+    raw = bytearray(millis.to_bytes(6, "big") + hashlib.blake2b(firebase_id.encode(), digest_size=10).digest())
     raw[6] = 0x70 | (raw[6] & 0x0F)
     raw[8] = 0x80 | (raw[8] & 0x3F)
     return uuid.UUID(bytes=bytes(raw))
@@ -130,6 +130,9 @@ class Spec:
         return pattern == self.pattern
 
     def matches(self, doc: Document) -> bool:
+        if "/" not in self.pattern:  # a root collection: no need to build the pattern of every path
+            path = doc.path
+            return path.startswith(self.pattern) and path.count("/") == 1 and path[len(self.pattern)] == "/"
         return collection_pattern(doc.path) == self.pattern
 
     @property
@@ -152,7 +155,10 @@ class Spec:
         kept: list[str] = []
         row: dict[str, Any] = {}
         for spec in self.fields:
-            name = next((n for n in spec.names if n in source), None)
+            name = _present(spec.names, source)
+            if name is None and (auth is None or spec.auth is None):
+                row[spec.column] = spec.default
+                continue
             if name is not None:
                 used.add(name)
             try:
@@ -215,7 +221,23 @@ class Spec:
         return out
 
 
+def _present(names: tuple[str, ...], source: TypedFields) -> str | None:
+    """The first of the names the document has (a plain loop: this runs for every field of every row)."""
+    for name in names:
+        if name in source:
+            return name
+    return None
+
+
 def _python(typed: Any, ctx: Context) -> Any:
+    # Fast path for the common kinds (this runs for every field of every row); the rest takes the codec.
+    if len(typed) == 1:
+        raw = typed.get("stringValue")
+        if type(raw) is str:
+            return raw
+        raw = typed.get("integerValue")
+        if type(raw) is str:
+            return int(raw)
     converted = to_python(typed)
     ctx.truncated += converted.truncated_timestamps
     return converted.value
@@ -242,7 +264,7 @@ def _reference(ref: Ref, doc: Document, used: set[str], ctx: Context) -> tuple[A
     """(path, e-mail, raw field) of one link; raw is what ``extra`` keeps if the target is missing."""
     if not ref.names:
         return doc.parent_path, None, None
-    name = next((n for n in ref.names if n in doc.fields), None)
+    name = _present(ref.names, doc.fields)
     if name is None:
         return None, None, None
     value = _python(doc.fields[name], ctx)
