@@ -40,26 +40,23 @@ def clean(value: str | None) -> str | None:
     return value or None
 
 
-def normalize_phone(raw: str | None, region: str) -> str | None:
-    """E.164, or FieldError. A possible number is enough: validity tables lag behind real numbering plans."""
+def normalize_phone(raw: str | None, region: str) -> tuple[str | None, str | None]:
+    """(E.164, its time zone) or FieldError. A possible number is enough: validity tables lag behind real plans.
+
+    The zone is the one the number's area lies in, or None when it spans several (mobiles, toll-free).
+    """
     raw = clean(raw)
     if raw is None:
-        return None
+        return None, None
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
         raise FieldError("phone", f"{raw!r} is not a phone number") from None
     if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
         raise FieldError("phone", f"{raw!r} is not a complete phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def timezone_of_phone(e164: str | None) -> str | None:
-    """The one time zone a number's area lies in, or None when it spans several (mobiles, toll-free)."""
-    if e164 is None:
-        return None
-    zones = phone_timezones.time_zones_for_geographical_number(phonenumbers.parse(e164))
-    return zones[0] if len(zones) == 1 and zones[0] != UNKNOWN_ZONE else None
+    zones = phone_timezones.time_zones_for_geographical_number(number)
+    zone = zones[0] if len(zones) == 1 and zones[0] != UNKNOWN_ZONE else None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), zone
 
 
 @cache
@@ -114,12 +111,10 @@ def to_columns(data: ContactIn, region: str, *, replace: bool) -> dict[str, Any]
     if "status" in given:
         columns["status"] = given["status"] or "new"
     if "phone" in given:
-        columns["phone"] = normalize_phone(given["phone"], region)
-    # An explicit zone wins; otherwise a (new) number brings its own.
+        # A (new) number brings its own zone, unless one is given explicitly.
+        columns["phone"], columns["timezone"] = normalize_phone(given["phone"], region)
     if given.get("timezone") is not None:
         columns["timezone"] = normalize_timezone(given["timezone"])
-    elif "phone" in given:
-        columns["timezone"] = timezone_of_phone(columns["phone"])
 
     if replace:
         columns = {**REPLACE_DEFAULTS, **columns}
