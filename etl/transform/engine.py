@@ -162,7 +162,11 @@ class Spec:
             if name is not None:
                 used.add(name)
             try:
-                row[spec.column] = _pick(spec, source.get(name) if name else None, auth, ctx)
+                if auth is None:  # the common case, inlined: this loop runs for every field of every row
+                    value = _python(source[name], ctx)
+                    row[spec.column] = spec.default if value is None else spec.convert(value, ctx)
+                else:
+                    row[spec.column] = _pick(spec, source.get(name) if name else None, auth, ctx)
             except InvalidValue:
                 raise  # a corrupt snapshot value, not a value that misfits its column: reject the document
             except ValueError:
