@@ -161,3 +161,25 @@ async def test_bearer_mode_sets_no_cookies_and_browser_mode_keeps_the_refresh_to
     assert {c.split("=")[0] for c in browser_response.headers.get_list("set-cookie")} == {
         "ri_access", "ri_refresh", "ri_csrf",
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/auth/login", {}),
+        ("/api/auth/login", {"email": "a@example.com"}),
+        ("/api/auth/login", {"email": ["a@example.com"], "password": PASSWORD}),
+        ("/api/auth/login", "not json"),
+        ("/api/auth/refresh", {"refreshToken": 42}),
+        ("/api/auth/password/forgot", {"email": None}),
+        ("/api/auth/password/reset", {"token": "t"}),
+        ("/api/auth/password/reset", {"token": "t", "password": "short"}),
+    ],
+)
+async def test_malformed_auth_bodies_are_400_and_write_nothing(client, db, path, body):
+    payload = {"content": body} if isinstance(body, str) else {"json": body}
+    response = await client.post(path, headers={"Content-Type": "application/json"}, **payload)
+    assert response.status_code == 400
+    assert response.json()["message"]
+    assert await db.fetchval("SELECT count(*) FROM rate_limit_counters") == 0
+    assert await db.fetchval("SELECT count(*) FROM auth_sessions") == 0
