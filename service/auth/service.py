@@ -20,7 +20,6 @@ from service.auth.schemas import RegisterIn, SessionOut
 from service.auth.throttle import Throttle
 from service.auth.tokens import TokenService
 from service.config import Settings
-from service.db.models.base import uuid7
 from service.mail import Mail, Mailer, MailError
 from service.users import repository as users
 from service.users.schemas import UserOut, normalize_email, normalize_phone
@@ -82,16 +81,14 @@ class AuthService:
         phone = normalize_phone(data.phone, self.settings.default_phone_region)
         password_hash = await self.passwords.hash(data.password)
         async with self.pool.acquire() as connection, connection.transaction():
-            user_id = await connection.fetchval(
-                """
-                INSERT INTO users (id, email, full_name, company_name, phone, password_hash, password_changed_at,
-                                   auth_providers)
-                VALUES ($1, $2, $3, $4, $5, $6, now(), '{password}')
-                ON CONFLICT (email) DO NOTHING
-                RETURNING id
-                """,
-                uuid7(), email, data.full_name.strip(), data.company_name, phone, password_hash,
-            )  # fmt: skip
+            user_id = await users.insert_user(
+                connection,
+                email=email,
+                full_name=data.full_name.strip(),
+                company_name=data.company_name,
+                phone=phone,
+                password_hash=password_hash,
+            )
             if user_id is None:
                 raise Conflict(
                     "An account with this email already exists; log in or reset your password", code="email_taken"

@@ -43,6 +43,29 @@ LIMIT $3
 """  # noqa: S608
 
 
+async def insert_user(
+    connection: asyncpg.Connection,
+    *,
+    email: str,
+    full_name: str,
+    company_name: str | None,
+    phone: str | None,
+    password_hash: str,
+) -> uuid.UUID | None:
+    """The new user's id, or None when the e-mail is taken."""
+    user_id: uuid.UUID | None = await connection.fetchval(
+        """
+        INSERT INTO users (id, email, full_name, company_name, phone, password_hash, password_changed_at,
+                           auth_providers)
+        VALUES ($1, $2, $3, $4, $5, $6, now(), '{password}')
+        ON CONFLICT (email) DO NOTHING
+        RETURNING id
+        """,
+        uuid7(), email, full_name, company_name, phone, password_hash,
+    )  # fmt: skip
+    return user_id
+
+
 async def get_user(connection: asyncpg.Connection, user_id: uuid.UUID) -> UserOut | None:
     row = await connection.fetchrow(SELECT_USER, user_id)
     return UserOut(*row) if row else None
