@@ -13,6 +13,7 @@ import uuid
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import State
+from litestar.params import FromPath, JSONBody
 
 from service.auth.cookies import REFRESH_COOKIE
 from service.auth.middleware import AuthUser, credentials
@@ -67,17 +68,19 @@ class AuthController(Controller):
     tags = ["auth"]
 
     @post("/register", exclude_from_auth=True, status_code=201, summary="Create an account and log in")
-    async def register(self, request: Request, state: State, data: RegisterIn) -> Response[AuthOut]:
+    async def register(self, request: Request, state: State, data: JSONBody[RegisterIn]) -> Response[AuthOut]:
         issued = await state.auth.register(data, client_of(request))
         return auth_response(request, issued, body_tokens=wants_body_tokens(request), status_code=201)
 
     @post("/login", exclude_from_auth=True, status_code=200, summary="Log in with e-mail and password")
-    async def login(self, request: Request, state: State, data: LoginIn) -> Response[AuthOut]:
+    async def login(self, request: Request, state: State, data: JSONBody[LoginIn]) -> Response[AuthOut]:
         issued = await state.auth.login(data.email, data.password, client_of(request))
         return auth_response(request, issued, body_tokens=wants_body_tokens(request), status_code=200)
 
     @post("/refresh", exclude_from_auth=True, status_code=200, summary="Rotate the refresh token")
-    async def refresh(self, request: Request, state: State, data: RefreshIn | None = None) -> Response[AuthOut]:
+    async def refresh(
+        self, request: Request, state: State, data: JSONBody[RefreshIn | None] = None
+    ) -> Response[AuthOut]:
         # No CSRF token needed: a forged refresh only rotates the victim's cookies, and its answer is unreadable.
         from_body = data.refresh_token if data else None
         refresh_token = from_body or request.cookies.get(REFRESH_COOKIE)
@@ -88,7 +91,7 @@ class AuthController(Controller):
         return auth_response(request, issued, body_tokens=body_tokens, status_code=200)
 
     @post("/logout", exclude_from_auth=True, status_code=204, summary="End this session")
-    async def logout(self, request: Request, state: State, data: RefreshIn | None = None) -> Response[None]:
+    async def logout(self, request: Request, state: State, data: JSONBody[RefreshIn | None] = None) -> Response[None]:
         """Works with an expired access token too (send the refresh token), and always clears the cookies."""
         session = await _session_of(request, state.auth, data.refresh_token if data else None)
         if session:
@@ -115,7 +118,7 @@ class AuthController(Controller):
 
     @delete("/sessions/{session_id:uuid}", status_code=204, summary="End one session of this account")
     async def end_session(
-        self, request: Request[AuthUser, object, State], state: State, session_id: uuid.UUID
+        self, request: Request[AuthUser, object, State], state: State, session_id: FromPath[uuid.UUID]
     ) -> Response[None]:
         if not await state.auth.end_sessions(request.user.id, "ended_by_user", only=session_id):
             raise NotFound("Session not found")
@@ -125,7 +128,7 @@ class AuthController(Controller):
 
     @put("/password", status_code=204, summary="Change the password (other sessions end)")
     async def change_password(
-        self, request: Request[AuthUser, object, State], state: State, data: PasswordChangeIn
+        self, request: Request[AuthUser, object, State], state: State, data: JSONBody[PasswordChangeIn]
     ) -> None:
         user = request.user
         await state.auth.change_password(
@@ -133,13 +136,13 @@ class AuthController(Controller):
         )
 
     @post("/password/forgot", exclude_from_auth=True, status_code=202, summary="Mail a password-reset link")
-    async def forgot_password(self, request: Request, state: State, data: ForgotPasswordIn) -> Response[dict]:
+    async def forgot_password(self, request: Request, state: State, data: JSONBody[ForgotPasswordIn]) -> Response[dict]:
         mail = await state.auth.forgot_password(data.email, client_of(request))
         background = BackgroundTask(state.auth.send_quietly, mail) if mail else None
         return Response(FORGOT_REPLY, status_code=202, background=background)
 
     @post("/password/reset", exclude_from_auth=True, status_code=204, summary="Set a new password from the link")
-    async def reset_password(self, request: Request, state: State, data: ResetPasswordIn) -> Response[None]:
+    async def reset_password(self, request: Request, state: State, data: JSONBody[ResetPasswordIn]) -> Response[None]:
         await state.auth.reset_password(data.token, data.password)
         return signed_out(request)
 

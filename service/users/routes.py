@@ -7,7 +7,7 @@ from typing import Annotated
 
 from litestar import Controller, Request, get, post, put
 from litestar.datastructures import State
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, Parameter
 
 from service.auth.guards import admin_only
 from service.auth.middleware import AuthUser
@@ -42,7 +42,7 @@ class UserController(Controller):
         return await users_of(state).profile(request.user.id)
 
     @put("/profile", summary="Change profile fields (a new email needs currentPassword)")
-    async def update_profile(self, request: AuthRequest, state: State, data: ProfileUpdate) -> UserOut:
+    async def update_profile(self, request: AuthRequest, state: State, data: JSONBody[ProfileUpdate]) -> UserOut:
         return await users_of(state).update_profile(request.user, data, client_of(request))
 
     @get("/credits", summary="The caller's balance and latest ledger entries")
@@ -53,7 +53,9 @@ class UserController(Controller):
         return CreditsOut(credits=balance or 0, history=history)
 
     @post("/credits", status_code=200, summary="Spend credits (negative amount); administrators may also add")
-    async def change_credits(self, request: AuthRequest, state: State, data: CreditChangeIn) -> CreditChangeOut:
+    async def change_credits(
+        self, request: AuthRequest, state: State, data: JSONBody[CreditChangeIn]
+    ) -> CreditChangeOut:
         if data.amount > 0 and not request.user.is_admin:
             raise Forbidden("Only administrators can grant credits", code="forbidden")
         kind = "grant" if data.amount > 0 else "debit"
@@ -80,16 +82,16 @@ class AdminController(Controller):
         return UserPage(items=items, next_cursor=items[-1].id if len(items) == limit else None)
 
     @post("/users/{user_id:uuid}/disable", status_code=200, summary="Disable an account; its sessions end")
-    async def disable(self, request: AuthRequest, state: State, user_id: uuid.UUID) -> AdminUserOut:
+    async def disable(self, request: AuthRequest, state: State, user_id: FromPath[uuid.UUID]) -> AdminUserOut:
         return await users_of(state).set_disabled(request.user, user_id, True)
 
     @post("/users/{user_id:uuid}/enable", status_code=200, summary="Enable a disabled account")
-    async def enable(self, request: AuthRequest, state: State, user_id: uuid.UUID) -> AdminUserOut:
+    async def enable(self, request: AuthRequest, state: State, user_id: FromPath[uuid.UUID]) -> AdminUserOut:
         return await users_of(state).set_disabled(request.user, user_id, False)
 
     @post("/users/{user_id:uuid}/credits", status_code=200, summary="Grant (or, negative, take back) credits")
     async def change_credits(
-        self, request: AuthRequest, state: State, user_id: uuid.UUID, data: CreditChangeIn
+        self, request: AuthRequest, state: State, user_id: FromPath[uuid.UUID], data: JSONBody[CreditChangeIn]
     ) -> CreditChangeOut:
         kind = "grant" if data.amount > 0 else "adjustment"
         return await users_of(state).change_credits(
