@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import asyncpg
@@ -9,6 +10,7 @@ import pytest
 
 from etl.load import load
 from etl.snapshot import AuthUser, Snapshot
+from service.db.pool import connect
 from tests.etl.helpers import doc, dump, reachimpact_documents, reachimpact_users, typed_doc, write_snapshot
 
 
@@ -116,3 +118,21 @@ async def test_a_row_the_database_refuses_becomes_a_dead_letter(db: asyncpg.Conn
     fixed = write_snapshot(tmp_path / "fixed", [doc("notifications/bad", title="nul removed")])
     await load(db, Snapshot(fixed))
     assert await db.fetchval("SELECT count(*) FROM etl_dead_letters") == 0  # loaded now: no longer a dead letter
+
+
+async def test_without_the_privilege_to_skip_key_checks_the_load_keeps_them(
+    db: asyncpg.Connection, database_url: str, snapshot: Snapshot
+) -> None:
+    role = f"etl_plain_{uuid.uuid4().hex[:8]}"
+    await db.execute(f"CREATE ROLE {role} LOGIN")
+    await db.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
+    plain = await connect(database_url.replace("postgres:@", f"{role}:@", 1))
+    try:
+        result = await load(plain, snapshot)
+        assert await plain.fetchval("SHOW session_replication_role") == "origin"
+    finally:
+        await plain.close()
+        await db.execute(f"DROP OWNED BY {role}")
+        await db.execute(f"DROP ROLE {role}")
+    assert result.stages["contacts"].inserted == 3
+    assert await db.fetchval("SELECT count(*) FROM contacts WHERE user_id IS NOT NULL") == 2
