@@ -6,6 +6,7 @@ The Auth users that no profile document takes are a stage of their own, right af
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import itertools
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -75,13 +76,28 @@ class Batches:
                 yield item
             return
         docs = itertools.islice(self.documents(mapping), position, None)
+        if mapping.uses_auth:  # each batch needs its Auth users from the database first
+            for batch in _batched(docs, self.batch_size):
+                users = await auth.lookup(self.db, batch)
+                yield position + len(batch), self._transform(mapping, batch, position, users)
+                position += len(batch)
+            return
+        # Read and transform the next batch in a thread while the database writes this one.
+        prepared = self._prepared(mapping, docs, position)
+        pending = asyncio.ensure_future(asyncio.to_thread(next, prepared, None))
+        while (item := await pending) is not None:
+            pending = asyncio.ensure_future(asyncio.to_thread(next, prepared, None))
+            yield item
+
+    def _prepared(self, mapping: Mapping, docs: Iterator[Document], position: int) -> Iterator[tuple[int, list]]:
         for batch in _batched(docs, self.batch_size):
-            users = await auth.lookup(self.db, batch) if mapping.uses_auth else {}
-            prepared = [
-                (d, mapping.transform(d, position + i, self.ctx, users.get(d.path))) for i, d in enumerate(batch)
-            ]
+            yield position + len(batch), self._transform(mapping, batch, position, {})
             position += len(batch)
-            yield position, prepared
+
+    def _transform(
+        self, mapping: Mapping, batch: list[Document], position: int, users: dict[str, AuthUser]
+    ) -> list[Prepared]:
+        return [(d, mapping.transform(d, position + i, self.ctx, users.get(d.path))) for i, d in enumerate(batch)]
 
     async def _auth_only(self, position: int) -> AsyncIterator[tuple[int, list[Prepared]]]:
         """Position here is the last Auth user's place in the snapshot (the stream skips claimed ones)."""
