@@ -27,14 +27,14 @@ async def list_campaigns(request: Request) -> Response[bytes]:
     status = parse_choice(query.get("status"), "status", CAMPAIGN_STATUSES)
     limit = parse_limit(query.get("limit"))
     cursor = query.get("cursor")
-    rows = await repository.list_page(
+    fetched = await repository.list_page(
         request.app.state.pool,
         request.user.id,
         status=status,
         after=decode_cursor(cursor) if cursor else None,
         limit=limit,
     )
-    rows, headers = paginate(rows, limit, request.url.path, query)
+    rows, headers = paginate(fetched, limit, request.url.path, query)
     return Response(service.encode_list(rows), media_type="application/json", headers=headers)
 
 

@@ -35,7 +35,7 @@ def campaign_out(row: asyncpg.Record | None) -> CampaignOut:
         raise NotFound("Campaign not found")
     calls, appointments = row["calls_made"], row["appointments_set"]
     rate = round(100 * appointments / calls, 2) if calls else 0.0
-    return CampaignOut(*row, conversion_rate=rate)
+    return CampaignOut(**row, conversion_rate=rate)
 
 
 def parse_date(field: str, raw: str | None) -> datetime | None:
