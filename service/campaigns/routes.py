@@ -34,7 +34,7 @@ async def list_campaigns(request: Request) -> Response[bytes]:
         after=decode_cursor(cursor) if cursor else None,
         limit=limit,
     )
-    rows, headers = paginate(fetched, limit, request.url.path, query)
+    rows, headers = paginate(fetched, limit, request.scope["path"], query)
     return Response(service.encode_list(rows), media_type="application/json", headers=headers)
 
 

@@ -129,7 +129,7 @@ def read_batches(file: IO[bytes], region: str, batch_rows: int = BATCH_ROWS) -> 
                 yield batch
                 batch = []
         yield batch
-    except csv.Error as exc:
+    except (csv.Error, UnicodeError) as exc:
         raise CsvError(f"Not a readable CSV file: {exc}") from None
     finally:
         text.detach()

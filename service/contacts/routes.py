@@ -67,7 +67,7 @@ async def list_response(
         after=decode_cursor(cursor) if cursor else None,
     )
     rows, headers = paginate(
-        await repository.list_page(request.app.state.pool, owner, where, limit), limit, request.url.path, query
+        await repository.list_page(request.app.state.pool, owner, where, limit), limit, request.scope["path"], query
     )
     return Response(encode([ContactOut(*row) for row in rows]), media_type=JSON, headers=headers)
 

@@ -102,3 +102,9 @@ async def test_files_beyond_the_default_body_limit_are_accepted(client, db, owne
     response = await upload(client, owner, csv.encode())
     assert response.status_code == 201
     assert response.json()["inserted"] == 2000
+
+
+async def test_a_file_that_does_not_decode_is_400(client, db, owner):
+    response = await upload(client, owner, codecs.BOM_UTF16_LE + "email\n".encode("utf-16-le") + b"\x00")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_csv"
