@@ -128,7 +128,7 @@ def _extract(out_dir: Path, **sources: Any) -> None:
 
     try:
         with progress_bars() as progress:
-            summary = extract(out_dir, progress=lambda phase, _count: progress(phase, 1), **sources)
+            summary = extract(out_dir, progress=lambda phase, _count: progress(phase, 1, None), **sources)
     except (ExtractError, SnapshotError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     for warning in summary.warnings:

@@ -20,7 +20,7 @@ import msgspec
 
 from etl.load.counts import StageCounts
 from etl.load.sql import Mapping, Statements
-from etl.load.stages import STAGES, Batches, Prepared, context, snapshot_id, stage_rows
+from etl.load.stages import STAGES, Batches, Loadable, Prepared, context, snapshot_id, stage_rows
 from etl.snapshot import Snapshot, collection_pattern
 from etl.transform import GENERIC, Rejected, Row, imported_id
 from service.db.models.base import uuid7
@@ -200,7 +200,7 @@ class _Loader:
 
     async def _batch(self, stage: str, mapping: Mapping, sql: Statements, prepared: list[Prepared]) -> StageCounts:
         counts = observed(mapping, prepared)
-        rows = [(doc, outcome) for doc, outcome in prepared if isinstance(outcome, Row)]
+        rows: list[Loadable] = [(doc, outcome) for doc, outcome in prepared if isinstance(outcome, Row)]
         rejects = [(doc, outcome.reason) for doc, outcome in prepared if isinstance(outcome, Rejected)]
         try:
             async with self.db.transaction():
@@ -210,7 +210,7 @@ class _Loader:
         return counts
 
     async def _write_one_by_one(
-        self, stage: str, mapping: Mapping, sql: Statements, rows: list[Prepared], rejects: list[tuple[Any, str]]
+        self, stage: str, mapping: Mapping, sql: Statements, rows: list[Loadable], rejects: list[tuple[Any, str]]
     ) -> StageCounts:
         """A batch the database refused: find the row(s) it refuses, keep the rest."""
         total = StageCounts()
@@ -224,7 +224,7 @@ class _Loader:
         return total
 
     async def _write(
-        self, stage: str, mapping: Mapping, sql: Statements, rows: list[Prepared], rejects: list[tuple[Any, str]]
+        self, stage: str, mapping: Mapping, sql: Statements, rows: list[Loadable], rejects: list[tuple[Any, str]]
     ) -> StageCounts:
         written = StageCounts()
         if rows:
@@ -243,7 +243,7 @@ class _Loader:
         await self._dead_letters(stage, rejects)
         return written
 
-    async def _duplicates(self, mapping: Mapping, sql: Statements, rows: list[Prepared]) -> list[tuple[Any, str]]:
+    async def _duplicates(self, mapping: Mapping, sql: Statements, rows: list[Loadable]) -> list[tuple[Any, str]]:
         by_path = {row.values[1]: doc for doc, row in rows}
         out = []
         for column, statement in zip(mapping.unique, sql.reject_duplicates, strict=True):

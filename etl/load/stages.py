@@ -25,6 +25,7 @@ STAGES: tuple[tuple[str, Mapping], ...] = tuple(
     pair for m in MAPPINGS for pair in ([(m.name, m), (AUTH_STAGE, USERS)] if m is USERS else [(m.name, m)])
 )
 Prepared = tuple[Any, Row | Rejected]  # (the source record, what the transform made of it)
+Loadable = tuple[Any, Row]  # a prepared record that became a row
 
 
 def snapshot_id(snapshot: Snapshot) -> str:
@@ -85,11 +86,13 @@ class Batches:
         # Read and transform the next batch in a thread while the database writes this one.
         prepared = self._prepared(mapping, docs, position)
         pending = asyncio.ensure_future(asyncio.to_thread(next, prepared, None))
-        while (item := await pending) is not None:
+        while (ready := await pending) is not None:
             pending = asyncio.ensure_future(asyncio.to_thread(next, prepared, None))
-            yield item
+            yield ready
 
-    def _prepared(self, mapping: Mapping, docs: Iterator[Document], position: int) -> Iterator[tuple[int, list]]:
+    def _prepared(
+        self, mapping: Mapping, docs: Iterator[Document], position: int
+    ) -> Iterator[tuple[int, list[Prepared]]]:
         for batch in _batched(docs, self.batch_size):
             yield position + len(batch), self._transform(mapping, batch, position, {})
             position += len(batch)
@@ -117,7 +120,7 @@ class AuthRecord(Document, kw_only=True):
     auth: AuthUser
 
 
-async def stage_rows(db: asyncpg.Connection, sql: Statements, mapping: Mapping, rows: list[Prepared]) -> None:
+async def stage_rows(db: asyncpg.Connection, sql: Statements, mapping: Mapping, rows: list[Loadable]) -> None:
     """Replace the staging tables' contents with these rows (and their membership rows)."""
     for statement in sql.clear:
         await db.execute(statement)

@@ -159,14 +159,16 @@ class Spec:
             if name is None and (auth is None or spec.auth is None):
                 row[spec.column] = spec.default
                 continue
+            typed = None
             if name is not None:
                 used.add(name)
+                typed = source[name]
             try:
                 if auth is None:  # the common case, inlined: this loop runs for every field of every row
-                    value = _python(source[name], ctx)
+                    value = _python(typed, ctx)
                     row[spec.column] = spec.default if value is None else spec.convert(value, ctx)
                 else:
-                    row[spec.column] = _pick(spec, source.get(name) if name else None, auth, ctx)
+                    row[spec.column] = _pick(spec, typed, auth, ctx)
             except InvalidValue:
                 raise  # a corrupt snapshot value, not a value that misfits its column: reject the document
             except ValueError:

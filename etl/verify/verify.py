@@ -12,7 +12,7 @@ import asyncpg
 
 from etl.load import STAGES, StageCounts, binary_jsonb, checkpoint, snapshot_id
 from etl.load.sql import Mapping, compare
-from etl.load.stages import Batches, context, stage_rows
+from etl.load.stages import Batches, Loadable, context, stage_rows
 from etl.snapshot import Snapshot
 from etl.transform import Rejected, Row
 from etl.verify.report import Report, StageReport
@@ -42,7 +42,7 @@ async def _verify_stage(db: asyncpg.Connection, batches: Batches, name: str, map
     want_sum = got_sum = 0
     async for _, prepared in batches.batches(name, mapping, 0):
         report.source = (report.source or 0) + len(prepared)
-        rows = [(d, o) for d, o in prepared if isinstance(o, Row)]
+        rows: list[Loadable] = [(d, o) for d, o in prepared if isinstance(o, Row)]
         await _check_rejects(db, name, [d.path for d, o in prepared if isinstance(o, Rejected)], report)
         if not rows:
             continue
