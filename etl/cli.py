@@ -245,8 +245,9 @@ async def _load(db: Any, snapshot: Snapshot, **options: Any) -> Any:
 async def _verify(db: Any, snapshot: Snapshot) -> Any:
     from etl.verify import verify
 
-    with console.status("verifying: re-reading the snapshot and the database"):
-        return await verify(db, snapshot, default_region=_region())
+    console.print("verifying: re-reading the snapshot and the database")
+    with progress_bars() as progress:
+        return await verify(db, snapshot, default_region=_region(), progress=progress)
 
 
 def _print(report: Any, path: Path | None) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncpg
 
 from etl.load import STAGES, StageCounts, binary_jsonb, checkpoint, snapshot_id
+from etl.load.loader import Progress
 from etl.load.sql import Mapping, compare
 from etl.load.stages import Batches, Loadable, context, stage_rows
 from etl.snapshot import Snapshot
@@ -22,25 +23,31 @@ BATCH = 5000
 _MASK = 2**64 - 1
 
 
-async def verify(db: asyncpg.Connection, snapshot: Snapshot, *, default_region: str = "US") -> Report:
+async def verify(
+    db: asyncpg.Connection, snapshot: Snapshot, *, default_region: str = "US", progress: Progress | None = None
+) -> Report:
     await binary_jsonb(db)
     sid = snapshot_id(snapshot)
     batches = Batches(db, snapshot, BATCH, context(snapshot, default_region))
+    notify = progress or (lambda *_: None)
     stages = []
     for name, mapping in STAGES:
         counts = (await checkpoint(db, sid, name))[1]
-        stages.append(await _verify_stage(db, batches, name, mapping, counts))
+        notify(name, 0, batches.total(name, mapping))
+        stages.append(await _verify_stage(db, batches, name, mapping, counts, notify))
     return Report(snapshot_id=sid, verified=True, stages=stages)
 
 
-async def _verify_stage(db: asyncpg.Connection, batches: Batches, name: str, mapping: Mapping,
-                        counts: StageCounts) -> StageReport:
+async def _verify_stage(
+    db: asyncpg.Connection, batches: Batches, name: str, mapping: Mapping, counts: StageCounts, progress: Progress
+) -> StageReport:
     report = StageReport(stage=name, table=mapping.table, load=counts, source=0, matching=0, rejected=0,
                          mismatched=0, unaccounted=0)
     sql = await batches.statements(mapping)
     statement = compare(mapping, sql.stage, sql.members_stage)
     want_sum = got_sum = 0
     async for _, prepared in batches.batches(name, mapping, 0):
+        progress(name, len(prepared), None)
         report.source = (report.source or 0) + len(prepared)
         rows: list[Loadable] = [(d, o) for d, o in prepared if isinstance(o, Row)]
         await _check_rejects(db, name, [d.path for d, o in prepared if isinstance(o, Rejected)], report)
