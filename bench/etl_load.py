@@ -82,7 +82,7 @@ def generate(directory: Path, documents: int) -> None:
         writer.finish()
 
 
-def _child_load(dsn: str, snapshot: str) -> None:
+def _child_load(dsn: str, snapshot: str, batch_size: str) -> None:
     """Runs in the child: load, then print seconds, rows and this process's peak RSS."""
     import resource
 
@@ -92,7 +92,7 @@ def _child_load(dsn: str, snapshot: str) -> None:
     async def run() -> dict:
         connection = await connect(dsn)
         started = time.perf_counter()
-        result = await load(connection, Snapshot(Path(snapshot)), batch_size=5000)
+        result = await load(connection, Snapshot(Path(snapshot)), batch_size=int(batch_size))
         seconds = time.perf_counter() - started
         await connection.close()
         rows = sum(c.inserted for c in result.stages.values())
@@ -135,7 +135,7 @@ async def _fresh_database(server: str, name: str) -> str:
     return base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
 
 
-def bench(server: str, documents: int) -> dict:
+def bench(server: str, documents: int, batch_size: int) -> dict:
     snapshot = DATA / f"snapshot-{documents}"
     if not (snapshot / "manifest.json").exists():
         started = time.perf_counter()
@@ -143,7 +143,7 @@ def bench(server: str, documents: int) -> dict:
         print(f"generated {documents} documents in {time.perf_counter() - started:.1f}s", file=sys.stderr)
     dsn = asyncio.run(_fresh_database(server, f"bench_etl_{documents}"))
     migrations.upgrade(dsn)
-    child = subprocess.run([sys.executable, __file__, "--child", dsn, str(snapshot)], check=True,
+    child = subprocess.run([sys.executable, __file__, "--child", dsn, str(snapshot), str(batch_size)], check=True,
                            capture_output=True, text=True)
     loaded = json.loads(child.stdout.strip().splitlines()[-1])
     copied = asyncio.run(_plain_copy(dsn))
@@ -162,7 +162,8 @@ def bench(server: str, documents: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated document counts")
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--batch-size", type=int, default=5000, help="documents per load transaction")
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         _child_load(*args.child)
@@ -173,7 +174,7 @@ def main() -> None:
     print("| documents | rows loaded | load rows/s | plain COPY rows/s | load / COPY | load peak RSS |")
     print("|---|---|---|---|---|---|")
     for size in (int(s) for s in args.sizes.split(",")):
-        r = bench(server, size)
+        r = bench(server, size, args.batch_size)
         print(f"| {r['documents']:,} | {r['rows']:,} | {r['load_rows_per_s']:,.0f} | {r['copy_rows_per_s']:,.0f} "
               f"| {r['ratio']:.0%} | {r['max_rss_mb']:.0f} MB |", flush=True)
 

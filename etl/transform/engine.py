@@ -150,32 +150,8 @@ class Spec:
 
     def _transform(self, doc: Document, position: int, ctx: Context, auth: AuthUser | None) -> Row | Rejected:
         source = doc.fields
-        extra: TypedFields = {}
         used: set[str] = set()
-        kept: list[str] = []
-        row: dict[str, Any] = {}
-        for spec in self.fields:
-            name = _present(spec.names, source)
-            if name is None and (auth is None or spec.auth is None):
-                row[spec.column] = spec.default
-                continue
-            typed = None
-            if name is not None:
-                used.add(name)
-                typed = source[name]
-            try:
-                if auth is None:  # the common case, inlined: this loop runs for every field of every row
-                    value = _python(typed, ctx)
-                    row[spec.column] = spec.default if value is None else spec.convert(value, ctx)
-                else:
-                    row[spec.column] = _pick(spec, typed, auth, ctx)
-            except InvalidValue:
-                raise  # a corrupt snapshot value, not a value that misfits its column: reject the document
-            except ValueError:
-                row[spec.column] = spec.default
-                if name is not None:
-                    extra[spec.raw_key] = source[name]
-                kept.append(spec.column)
+        row, extra, kept = self._columns(source, auth, ctx, used)
         self._fill_times(row, doc, ctx)
         if self.derive:
             self.derive(row, doc)
@@ -197,6 +173,37 @@ class Spec:
             *refs,
         )
         return Row(values, members, ctx.truncated, tuple(kept))
+
+    def _columns(
+        self, source: TypedFields, auth: AuthUser | None, ctx: Context, used: set[str]
+    ) -> tuple[dict[str, Any], TypedFields, list[str]]:
+        """(column values, values kept raw for extra, columns they did not fit). Marks the fields used."""
+        row: dict[str, Any] = {}
+        raw: TypedFields = {}
+        kept: list[str] = []
+        for spec in self.fields:
+            name = _present(spec.names, source)
+            if name is None and (auth is None or spec.auth is None):
+                row[spec.column] = spec.default
+                continue
+            typed = None
+            if name is not None:
+                used.add(name)
+                typed = source[name]
+            try:
+                if auth is None:  # the common case, inlined: this loop runs for every field of every row
+                    value = _python(typed, ctx)
+                    row[spec.column] = spec.default if value is None else spec.convert(value, ctx)
+                else:
+                    row[spec.column] = _pick(spec, typed, auth, ctx)
+            except InvalidValue:
+                raise  # a corrupt snapshot value, not a value that misfits its column: reject the document
+            except ValueError:
+                row[spec.column] = spec.default
+                if name is not None:
+                    raw[spec.raw_key] = typed
+                    kept.append(spec.column)
+        return row, raw, kept
 
     def _path(self, doc: Document, auth: AuthUser | None) -> str:
         """A profile stored under another id than its Auth uid is keyed by the uid, which is what links use."""
