@@ -81,9 +81,9 @@ def firestore_export() -> dict:
     }
     contacts = {
         "ct1": {"userId": maria, "firstName": "Ana", "lastName": "Silva", "phone": "(415) 555-0134",
-                "email": "ana@example.org", "company": "Sunrise Homes", "tags": ["solar", "hot"], "status": "interested",
-                "createdAt": ts(1_700_000_000), "location": {"__datatype__": "geopoint",
-                                                              "value": {"_latitude": 37.77, "_longitude": -122.42}}},
+                "email": "ana@example.org", "company": "Sunrise Homes", "tags": ["solar", "hot"],
+                "status": "interested", "createdAt": ts(1_700_000_000),
+                "location": {"__datatype__": "geopoint", "value": {"_latitude": 37.77, "_longitude": -122.42}}},
         "ct2": {"userId": maria, "fullName": "Ben Wright", "phoneNumber": "+44 20 7946 0958", "status": "New",
                 "createdAt": ts(1_700_000_100)},
         "ct3": {"userEmail": "james@example.com", "firstName": "Chloe", "lastName": "Martin", "phone": "555-CALL-NOW",
