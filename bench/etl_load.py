@@ -40,8 +40,10 @@ CALL_STATUSES = ("completed", "busy", "no-answer", "failed", "in-progress")
 
 
 def _ts(rng: random.Random) -> dict:
-    return {"timestampValue": f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T{rng.randint(0, 23):02d}:"
-                              f"{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}.{rng.randint(0, 999999):06d}Z"}
+    return {
+        "timestampValue": f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T{rng.randint(0, 23):02d}:"
+        f"{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}.{rng.randint(0, 999999):06d}Z"
+    }
 
 
 def _s(value: str) -> dict:
@@ -56,29 +58,75 @@ def generate(directory: Path, documents: int) -> None:
     with SnapshotWriter(directory, sources=[f"bench:{documents}"], checkpoint_every=100_000) as writer:
         writer.read_time = "2024-12-31T00:00:00Z"
         for i in range(users):
-            writer.write_auth_user(AuthUser(uid=f"u{i}", email=f"user{i}@example.com", email_verified=True,
-                                            password_hash="aGFzaA==", salt="c2FsdA==", providers=["password"],
-                                            created_at=1_700_000_000_000 + i), unit="auth", cursor=None)
-            writer.write_document(Document(f"users/u{i}", {
-                "fullName": _s(f"User {i}"), "companyName": _s(f"Company {i % 997}"),
-                "credits": {"integerValue": "50"}, "industry": _s("Solar"), "createdAt": _ts(rng),
-            }), unit="docs", cursor=None)
+            writer.write_auth_user(
+                AuthUser(
+                    uid=f"u{i}",
+                    email=f"user{i}@example.com",
+                    email_verified=True,
+                    password_hash="aGFzaA==",
+                    salt="c2FsdA==",
+                    providers=["password"],
+                    created_at=1_700_000_000_000 + i,
+                ),
+                unit="auth",
+                cursor=None,
+            )
+            writer.write_document(
+                Document(
+                    f"users/u{i}",
+                    {
+                        "fullName": _s(f"User {i}"),
+                        "companyName": _s(f"Company {i % 997}"),
+                        "credits": {"integerValue": "50"},
+                        "industry": _s("Solar"),
+                        "createdAt": _ts(rng),
+                    },
+                ),
+                unit="docs",
+                cursor=None,
+            )
         for i in range(contacts):
-            writer.write_document(Document(f"contacts/c{i}", {
-                "userId": _s(f"u{rng.randrange(users)}"), "firstName": _s(f"First{i}"),
-                "lastName": _s(f"Last{i % 5000}"),
-                "phone": _s(f"+1 (415) 5{i % 100:02d}-{i % 10000:04d}"), "email": _s(f"contact{i}@example.org"),
-                "company": _s(f"Prospect {i % 3001}"), "tags": {"arrayValue": {"values": [_s("lead"), _s("2024")]}},
-                "status": _s(STATUSES[i % len(STATUSES)]), "notes": _s("Met at the fair; call back in spring."),
-                "createdAt": _ts(rng), "leadScore": {"integerValue": str(i % 100)}}), unit="docs", cursor=None)
+            writer.write_document(
+                Document(
+                    f"contacts/c{i}",
+                    {
+                        "userId": _s(f"u{rng.randrange(users)}"),
+                        "firstName": _s(f"First{i}"),
+                        "lastName": _s(f"Last{i % 5000}"),
+                        "phone": _s(f"+1 (415) 5{i % 100:02d}-{i % 10000:04d}"),
+                        "email": _s(f"contact{i}@example.org"),
+                        "company": _s(f"Prospect {i % 3001}"),
+                        "tags": {"arrayValue": {"values": [_s("lead"), _s("2024")]}},
+                        "status": _s(STATUSES[i % len(STATUSES)]),
+                        "notes": _s("Met at the fair; call back in spring."),
+                        "createdAt": _ts(rng),
+                        "leadScore": {"integerValue": str(i % 100)},
+                    },
+                ),
+                unit="docs",
+                cursor=None,
+            )
         for i in range(calls):
-            writer.write_document(Document(f"calls/x{i}", {
-                "userId": _s(f"u{rng.randrange(users)}"), "contactId": _s(f"c{rng.randrange(contacts)}"),
-                "twilioSid": _s(f"CA{i:032x}"), "status": _s(CALL_STATUSES[i % len(CALL_STATUSES)]),
-                "direction": _s("outbound-api"), "duration": {"integerValue": str(i % 600)},
-                "transcription": _s("Hello, this is ReachImpact calling about your solar quote."),
-                "sentiment": _s("positive") if i % 2 else {"mapValue": {"fields": {"score": {"doubleValue": 0.5}}}},
-                "createdAt": _ts(rng)}), unit="docs", cursor=None)
+            writer.write_document(
+                Document(
+                    f"calls/x{i}",
+                    {
+                        "userId": _s(f"u{rng.randrange(users)}"),
+                        "contactId": _s(f"c{rng.randrange(contacts)}"),
+                        "twilioSid": _s(f"CA{i:032x}"),
+                        "status": _s(CALL_STATUSES[i % len(CALL_STATUSES)]),
+                        "direction": _s("outbound-api"),
+                        "duration": {"integerValue": str(i % 600)},
+                        "transcription": _s("Hello, this is ReachImpact calling about your solar quote."),
+                        "sentiment": _s("positive")
+                        if i % 2
+                        else {"mapValue": {"fields": {"score": {"doubleValue": 0.5}}}},
+                        "createdAt": _ts(rng),
+                    },
+                ),
+                unit="docs",
+                cursor=None,
+            )
         writer.finish()
 
 
@@ -109,14 +157,21 @@ async def _plain_copy(dsn: str) -> dict:
     seconds, rows = 0.0, 0
     with tempfile.TemporaryDirectory() as scratch:
         for table in TABLES:
-            columns = [r[0] for r in await connection.fetch(
-                "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped "
-                "AND attgenerated = '' ORDER BY attnum", table)]
+            columns = [
+                r[0]
+                for r in await connection.fetch(
+                    "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass"
+                    " AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
+                    table,
+                )
+            ]
             dump = Path(scratch) / f"{table}.bin"
-            await connection.copy_from_query(f"SELECT {', '.join(columns)} FROM {table}", output=str(dump),
-                                             format="binary")
-            await connection.execute(f"DROP TABLE IF EXISTS bare_{table}; "
-                                     f"CREATE TABLE bare_{table} (LIKE {table} INCLUDING ALL)")
+            await connection.copy_from_query(
+                f"SELECT {', '.join(columns)} FROM {table}", output=str(dump), format="binary"
+            )
+            await connection.execute(
+                f"DROP TABLE IF EXISTS bare_{table}; CREATE TABLE bare_{table} (LIKE {table} INCLUDING ALL)"
+            )
             await connection.execute("CHECKPOINT")
             started = time.perf_counter()
             await connection.copy_to_table(f"bare_{table}", source=str(dump), columns=columns, format="binary")
@@ -143,8 +198,12 @@ def bench(server: str, documents: int, batch_size: int) -> dict:
         print(f"generated {documents} documents in {time.perf_counter() - started:.1f}s", file=sys.stderr)
     dsn = asyncio.run(_fresh_database(server, f"bench_etl_{documents}"))
     migrations.upgrade(dsn)
-    child = subprocess.run([sys.executable, __file__, "--child", dsn, str(snapshot), str(batch_size)], check=True,
-                           capture_output=True, text=True)
+    child = subprocess.run(
+        [sys.executable, __file__, "--child", dsn, str(snapshot), str(batch_size)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     loaded = json.loads(child.stdout.strip().splitlines()[-1])
     copied = asyncio.run(_plain_copy(dsn))
     return {
@@ -175,8 +234,11 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for size in (int(s) for s in args.sizes.split(",")):
         r = bench(server, size, args.batch_size)
-        print(f"| {r['documents']:,} | {r['rows']:,} | {r['load_rows_per_s']:,.0f} | {r['copy_rows_per_s']:,.0f} "
-              f"| {r['ratio']:.0%} | {r['max_rss_mb']:.0f} MB |", flush=True)
+        print(
+            f"| {r['documents']:,} | {r['rows']:,} | {r['load_rows_per_s']:,.0f} | {r['copy_rows_per_s']:,.0f} "
+            f"| {r['ratio']:.0%} | {r['max_rss_mb']:.0f} MB |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

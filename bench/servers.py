@@ -34,10 +34,19 @@ def start(server: str, port: int, env: dict[str, str]) -> subprocess.Popen:
     if server == "granian":
         cmd = [str(BIN / "reachimpact"), "serve", "--port", str(port), "--workers", "1", "--no-migrate"]
     else:
-        cmd = [str(BIN / "uvicorn"), "--factory", "service.app:create_app", "--port", str(port),
-               "--no-access-log", "--log-level", "warning"]
-    process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+        cmd = [
+            str(BIN / "uvicorn"),
+            "--factory",
+            "service.app:create_app",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+    process = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     for _ in range(100):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)

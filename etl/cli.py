@@ -113,8 +113,11 @@ def _source_options(command: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--auth-export", type=INPUT_FILE, help="A `firebase auth:export` file (JSON, or CSV)."),
         click.option("--auth-admin", is_flag=True, help="Read Auth users live through the Admin SDK."),
-        click.option("--firestore-export", type=INPUT_FILE,
-                     help="A node-firestore-import-export JSON or firestore-backup NDJSON file."),
+        click.option(
+            "--firestore-export",
+            type=INPUT_FILE,
+            help="A node-firestore-import-export JSON or firestore-backup NDJSON file.",
+        ),
         click.option("--firestore-live", is_flag=True, help="Read Firestore live (every collection, any depth)."),
         click.option("--project-id", help="The Firebase project (live sources; else from the credentials)."),
     ]
@@ -135,9 +138,15 @@ def _extract(out_dir: Path, **sources: Any) -> None:
         console.print(f"[yellow]warning:[/] {warning}")
     console.print(f"snapshot {out_dir}: {summary.auth_users} Auth users, {summary.documents} documents")
     if summary.users_without_hash:
-        console.print(f"{summary.users_without_hash} Auth user(s) have no password hash: they will be asked "
-                      "to reset their password" + (" (hashes REDACTED: the credentials lack the Firebase "
-                                                   "Authentication Admin role)" if summary.hash_redacted else ""))
+        console.print(
+            f"{summary.users_without_hash} Auth user(s) have no password hash: they will be asked "
+            "to reset their password"
+            + (
+                " (hashes REDACTED: the credentials lack the Firebase Authentication Admin role)"
+                if summary.hash_redacted
+                else ""
+            )
+        )
 
 
 @etl.command("extract")
@@ -156,8 +165,9 @@ def extract_command(out_dir: Path, **sources: Any) -> None:
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the report JSON.")
 def load_command(snapshot: Path, dry_run: bool, restart: bool, batch_size: int, report_path: Path | None) -> None:
     """Transform the snapshot SNAPSHOT and write it to the database (resumes after a crash)."""
-    report = _with_db(lambda db: _load(db, _snapshot(snapshot), dry_run=dry_run, restart=restart,
-                                       batch_size=batch_size))
+    report = _with_db(
+        lambda db: _load(db, _snapshot(snapshot), dry_run=dry_run, restart=restart, batch_size=batch_size)
+    )
     _print(report, report_path)
 
 
@@ -196,8 +206,10 @@ def run_command(hash_config: str | None, snapshot_dir: Path | None, report_path:
     report = _with_db(work)
     _print(report, report_path)
     if hash_config:
-        console.print(f"Start the service with FIREBASE_HASH_CONFIG={hash_config} so these users log in with "
-                      "their Firebase passwords.")
+        console.print(
+            f"Start the service with FIREBASE_HASH_CONFIG={hash_config} so these users log in with "
+            "their Firebase passwords."
+        )
     if not report.ok:
         raise SystemExit(1)
 
@@ -222,8 +234,9 @@ def export_command(out_dir: Path, to_firestore: bool, project_id: str | None, ha
             return await export_snapshot(db, out_dir, progress=progress)
 
     manifest = _with_db(work)
-    console.print(f"exported {sum(manifest.collections.values())} documents and {manifest.auth_users} Auth users "
-                  f"to {out_dir}")
+    console.print(
+        f"exported {sum(manifest.collections.values())} documents and {manifest.auth_users} Auth users to {out_dir}"
+    )
     if to_firestore:
         written, failures = push_snapshot(_snapshot(out_dir), config, project_id)
         console.print(f"wrote {written} documents to Firestore")

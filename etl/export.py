@@ -50,8 +50,12 @@ async def export_snapshot(db: asyncpg.Connection, out_dir: Path, progress: Progr
                 prefetch=PREFETCH,
             ):
                 writer.write_document(
-                    Document(record["firebase_id"], record["fields"], _time(record["create_time"]),
-                             _time(record["update_time"])),
+                    Document(
+                        record["firebase_id"],
+                        record["fields"],
+                        _time(record["create_time"]),
+                        _time(record["update_time"]),
+                    ),
                     unit="other",
                     cursor=None,
                 )

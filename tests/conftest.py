@@ -11,6 +11,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -61,12 +62,28 @@ def template_database(server_url: str, worker_id: str) -> Iterator[str]:
     asyncio.run(_admin(server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
+@asynccontextmanager
+async def fresh_database(server_url: str, template_database: str, prefix: str) -> AsyncIterator[str]:
+    """A new database cloned from the migrated template, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    await _admin(server_url, f"CREATE DATABASE {name} TEMPLATE {template_database}")
+    try:
+        yield with_database(server_url, name)
+    finally:
+        await _admin(server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 @pytest.fixture
 async def database_url(server_url: str, template_database: str) -> AsyncIterator[str]:
-    name = f"ri_test_{uuid.uuid4().hex[:12]}"
-    await _admin(server_url, f"CREATE DATABASE {name} TEMPLATE {template_database}")
-    yield with_database(server_url, name)
-    await _admin(server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    async with fresh_database(server_url, template_database, "ri_test") as url:
+        yield url
+
+
+@pytest.fixture
+async def second_database_url(server_url: str, template_database: str) -> AsyncIterator[str]:
+    """Another fresh migrated database, for comparing two runs side by side."""
+    async with fresh_database(server_url, template_database, "ri_second") as url:
+        yield url
 
 
 @pytest.fixture

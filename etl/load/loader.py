@@ -85,8 +85,15 @@ def fewer_gc_passes() -> Iterator[None]:
         gc.set_threshold(*threshold)
 
 
-async def _load(connection: asyncpg.Connection, snapshot: Snapshot, batch_size: int, dry_run: bool, restart: bool,
-                default_region: str, progress: Progress | None) -> LoadResult:
+async def _load(
+    connection: asyncpg.Connection,
+    snapshot: Snapshot,
+    batch_size: int,
+    dry_run: bool,
+    restart: bool,
+    default_region: str,
+    progress: Progress | None,
+) -> LoadResult:
     # Safe for exactly-once: a checkpoint commits with its batch, so a server crash loses both or neither.
     await connection.execute("SET synchronous_commit = off")
     batches = Batches(connection, snapshot, batch_size, context(snapshot, default_region))

@@ -67,14 +67,25 @@ def render(report: Report, console: Console) -> None:
         table.add_column(name, justify="left" if name in ("stage", "table", "checksum") else "right")
     for stage in report.stages:
         load = stage.load
-        cells = [stage.stage, stage.table, str(stage.source if stage.source is not None else load.source),
-                 str(load.inserted), str(load.updated), str(load.unchanged),
-                 str(stage.rejected if stage.rejected is not None else load.rejected), str(load.orphans)]
+        cells = [
+            stage.stage,
+            stage.table,
+            str(stage.source if stage.source is not None else load.source),
+            str(load.inserted),
+            str(load.updated),
+            str(load.unchanged),
+            str(stage.rejected if stage.rejected is not None else load.rejected),
+            str(load.orphans),
+        ]
         if report.verified:
             same = stage.checksum_source == stage.checksum_target
-            cells += [_flag(stage.unaccounted), _flag(stage.mismatched),
-                      f"[green]{stage.checksum_source}[/]" if same else f"[red]{stage.checksum_source} ≠ "
-                      f"{stage.checksum_target}[/]"]
+            cells += [
+                _flag(stage.unaccounted),
+                _flag(stage.mismatched),
+                f"[green]{stage.checksum_source}[/]"
+                if same
+                else f"[red]{stage.checksum_source} ≠ {stage.checksum_target}[/]",
+            ]
         table.add_row(*cells)
     console.print(table)
     _notes(report, console)
@@ -97,5 +108,8 @@ def _notes(report: Report, console: Console) -> None:
         listed = ", ".join(f"{k} ({v})" for k, v in sorted(report.unknown_collections.items()))
         console.print(f"Unknown collections, kept in firestore_documents: {listed}")
     if report.verified:
-        console.print("[green]Every source document is accounted for.[/]" if report.ok
-                      else "[red]Some source documents are not accounted for (see above).[/]")
+        console.print(
+            "[green]Every source document is accounted for.[/]"
+            if report.ok
+            else "[red]Some source documents are not accounted for (see above).[/]"
+        )

@@ -41,8 +41,9 @@ async def verify(
 async def _verify_stage(
     db: asyncpg.Connection, batches: Batches, name: str, mapping: Mapping, counts: StageCounts, progress: Progress
 ) -> StageReport:
-    report = StageReport(stage=name, table=mapping.table, load=counts, source=0, matching=0, rejected=0,
-                         mismatched=0, unaccounted=0)
+    report = StageReport(
+        stage=name, table=mapping.table, load=counts, source=0, matching=0, rejected=0, mismatched=0, unaccounted=0
+    )
     sql = await batches.statements(mapping)
     statement = compare(mapping, sql.stage, sql.members_stage)
     want_sum = got_sum = 0
@@ -98,4 +99,3 @@ async def _check_rejects(db: asyncpg.Connection, stage: str, paths: list[str], r
 def _example(report: StageReport, path: str) -> None:
     if len(report.examples) < MAX_EXAMPLES:
         report.examples.append(path)
-

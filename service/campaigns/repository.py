@@ -14,8 +14,16 @@ from service.db.models.base import uuid7
 Executor: TypeAlias = asyncpg.Pool | asyncpg.Connection
 
 WRITABLE = (
-    "name", "description", "industry", "type", "script", "language", "translation_enabled", "response_language",
-    "start_date", "end_date",
+    "name",
+    "description",
+    "industry",
+    "type",
+    "script",
+    "language",
+    "translation_enabled",
+    "response_language",
+    "start_date",
+    "end_date",
 )
 LIVE = "c.user_id = $1 AND c.deleted_at IS NULL"
 # Campaign columns in CampaignOut's order, then the membership and the call counts, computed on read.
@@ -45,7 +53,10 @@ async def list_page(
         f"""{SELECT} WHERE {LIVE} AND ($2::text IS NULL OR c.status = $2)
             AND ($3::timestamptz IS NULL OR (c.created_at, c.id) < ($3, $4::uuid))
             ORDER BY c.created_at DESC, c.id DESC LIMIT $5""",
-        owner, status, *(after or (None, None)), limit + 1,
+        owner,
+        status,
+        *(after or (None, None)),
+        limit + 1,
     )
 
 
@@ -61,7 +72,8 @@ async def lock(connection: asyncpg.Connection, owner: uuid.UUID, campaign_id: uu
     """The status of the caller's campaign, locked until the transaction ends (transitions must not interleave)."""
     return await connection.fetchval(
         f"SELECT c.status FROM campaigns c WHERE {LIVE} AND c.id = $2 FOR UPDATE",  # noqa: S608
-        owner, campaign_id,
+        owner,
+        campaign_id,
     )
 
 
@@ -71,7 +83,9 @@ async def insert(connection: asyncpg.Connection, owner: uuid.UUID, columns: dict
     placeholders = ", ".join(f"${i}" for i in range(3, len(names) + 3))
     await connection.execute(
         f"INSERT INTO campaigns (id, user_id, {', '.join(names)}) VALUES ($1, $2, {placeholders})",  # noqa: S608
-        campaign_id, owner, *(columns[name] for name in names),
+        campaign_id,
+        owner,
+        *(columns[name] for name in names),
     )
     return campaign_id
 
@@ -84,14 +98,17 @@ async def update(
         assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(names, start=3))
         await connection.execute(
             f"UPDATE campaigns c SET {assignments}, updated_at = now() WHERE {LIVE} AND c.id = $2",  # noqa: S608
-            owner, campaign_id, *(columns[name] for name in names),
+            owner,
+            campaign_id,
+            *(columns[name] for name in names),
         )
 
 
 async def soft_delete(connection: asyncpg.Connection, owner: uuid.UUID, campaign_id: uuid.UUID) -> None:
     await connection.execute(
         f"UPDATE campaigns c SET deleted_at = now(), updated_at = now() WHERE {LIVE} AND c.id = $2",  # noqa: S608
-        owner, campaign_id,
+        owner,
+        campaign_id,
     )
 
 
@@ -110,7 +127,8 @@ async def foreign_contacts(
     rows = await connection.fetch(
         """SELECT i FROM unnest($2::uuid[]) AS i
            WHERE NOT EXISTS (SELECT 1 FROM contacts WHERE id = i AND user_id = $1 AND deleted_at IS NULL)""",
-        owner, ids,
+        owner,
+        ids,
     )
     return [row["i"] for row in rows]
 
@@ -125,7 +143,8 @@ async def add_contacts(connection: asyncpg.Connection, campaign_id: uuid.UUID, i
         await connection.execute(
             """INSERT INTO campaign_contacts (campaign_id, contact_id) SELECT $1, unnest($2::uuid[])
                ON CONFLICT DO NOTHING""",
-            campaign_id, ids,
+            campaign_id,
+            ids,
         )
     )
 

@@ -90,9 +90,17 @@ async def remove_members(request: Request, campaign_id: FromPath[str], data: JSO
 router = Router(
     path="/api/campaigns",
     route_handlers=[
-        list_campaigns, get_campaign, create_campaign, update_campaign, delete_campaign,
-        status_route("start", "active"), status_route("pause", "paused"), status_route("complete", "completed"),
-        list_members, add_members, remove_members,
+        list_campaigns,
+        get_campaign,
+        create_campaign,
+        update_campaign,
+        delete_campaign,
+        status_route("start", "active"),
+        status_route("pause", "paused"),
+        status_route("complete", "completed"),
+        list_members,
+        add_members,
+        remove_members,
     ],
     tags=["campaigns"],
 )

@@ -21,8 +21,18 @@ COLUMNS = (
     "email, phone, company, job_title, industry, notes, tags, source, status, timezone, created_at, updated_at"
 )
 WRITABLE = (
-    "first_name", "last_name", "email", "phone", "company", "job_title", "industry", "notes", "tags", "source",
-    "status", "timezone",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "company",
+    "job_title",
+    "industry",
+    "notes",
+    "tags",
+    "source",
+    "status",
+    "timezone",
 )
 LIVE = "user_id = $1 AND deleted_at IS NULL"
 
@@ -121,7 +131,9 @@ async def existing_keys(
     """Which of these phones and e-mails the owner's live contacts already use."""
     rows = await connection.fetch(
         f"SELECT phone, email FROM contacts WHERE {LIVE} AND (phone = ANY($2::text[]) OR email = ANY($3::text[]))",  # noqa: S608
-        owner, phones, emails,
+        owner,
+        phones,
+        emails,
     )
     return {r["phone"] for r in rows if r["phone"]}, {r["email"] for r in rows if r["email"]}
 

@@ -175,8 +175,15 @@ async def csv_upload(request: Request) -> IO[bytes]:
 router = Router(
     path="/api/contacts",
     route_handlers=[
-        list_contacts, search_contacts, get_contact, create_contact, replace_contact, update_contact,
-        delete_contact, bulk_create, import_csv,
+        list_contacts,
+        search_contacts,
+        get_contact,
+        create_contact,
+        replace_contact,
+        update_contact,
+        delete_contact,
+        bulk_create,
+        import_csv,
     ],
     tags=["contacts"],
 )

@@ -5,9 +5,26 @@ import uuid
 import pytest
 
 CAMPAIGN_KEYS = {
-    "id", "userId", "name", "description", "industry", "type", "script", "language", "translationEnabled",
-    "responseLanguage", "startDate", "endDate", "status", "createdAt", "updatedAt", "contactIds", "totalContacts",
-    "callsMade", "appointmentsSet", "conversionRate",
+    "id",
+    "userId",
+    "name",
+    "description",
+    "industry",
+    "type",
+    "script",
+    "language",
+    "translationEnabled",
+    "responseLanguage",
+    "startDate",
+    "endDate",
+    "status",
+    "createdAt",
+    "updatedAt",
+    "contactIds",
+    "totalContacts",
+    "callsMade",
+    "appointmentsSet",
+    "conversionRate",
 }
 
 
@@ -38,9 +55,18 @@ def new_campaign(client, owner):
 async def test_create_answers_the_campaign_with_stats(client, db, owner, new_contact):
     contact = await new_contact()
     body = {
-        "name": "Spring", "description": "d", "industry": "retail", "type": "outbound", "script": "Hello",
-        "language": "en", "translationEnabled": True, "responseLanguage": "fr", "startDate": "2026-03-01",
-        "endDate": "2026-04-01T12:00:00Z", "contactIds": [contact, contact], "unknown": "ignored",
+        "name": "Spring",
+        "description": "d",
+        "industry": "retail",
+        "type": "outbound",
+        "script": "Hello",
+        "language": "en",
+        "translationEnabled": True,
+        "responseLanguage": "fr",
+        "startDate": "2026-03-01",
+        "endDate": "2026-04-01T12:00:00Z",
+        "contactIds": [contact, contact],
+        "unknown": "ignored",
     }
     response = await client.post("/api/campaigns", json=body, headers=owner.headers)
     assert response.status_code == 201
@@ -51,8 +77,9 @@ async def test_create_answers_the_campaign_with_stats(client, db, owner, new_con
     assert campaign["contactIds"] == [contact]
     assert (campaign["totalContacts"], campaign["callsMade"], campaign["appointmentsSet"]) == (1, 0, 0)
     assert campaign["conversionRate"] == 0
-    row = await db.fetchrow("SELECT user_id, name, translation_enabled FROM campaigns WHERE id = $1",
-                            uuid.UUID(campaign["id"]))
+    row = await db.fetchrow(
+        "SELECT user_id, name, translation_enabled FROM campaigns WHERE id = $1", uuid.UUID(campaign["id"])
+    )
     assert tuple(row) == (owner.id, "Spring", True)
 
 
@@ -82,7 +109,9 @@ async def test_stats_are_computed_from_calls(client, db, owner, new_campaign, ne
     for outcome in ("appointment_set", "no_answer", "voicemail", None):
         await db.execute(
             "INSERT INTO calls (id, user_id, campaign_id, outcome) VALUES (gen_random_uuid(), $1, $2, $3)",
-            owner.id, campaign_id, outcome,
+            owner.id,
+            campaign_id,
+            outcome,
         )
     await client.delete(f"/api/contacts/{contacts[0]}", headers=owner.headers)
 
@@ -204,8 +233,9 @@ async def test_membership_routes(client, db, owner, new_campaign, new_contact):
 async def test_unknown_contact_ids_link_nothing(client, db, owner, new_campaign, new_contact):
     campaign = await new_campaign()
     path = f"/api/campaigns/{campaign['id']}/contacts"
-    response = await client.post(path, json={"contactIds": [await new_contact(), str(uuid.uuid4())]},
-                                 headers=owner.headers)
+    response = await client.post(
+        path, json={"contactIds": [await new_contact(), str(uuid.uuid4())]}, headers=owner.headers
+    )
     assert response.status_code == 404
     assert await db.fetchval("SELECT count(*) FROM campaign_contacts") == 0
 
@@ -225,8 +255,9 @@ async def test_a_completed_campaigns_members_are_frozen(client, owner, new_campa
 async def test_delete_is_soft_keeps_calls_and_refuses_active(client, db, owner, new_campaign, new_contact):
     campaign = await new_campaign(contactIds=[await new_contact()], script="Hi", status="active")
     campaign_id = uuid.UUID(campaign["id"])
-    await db.execute("INSERT INTO calls (id, user_id, campaign_id) VALUES (gen_random_uuid(), $1, $2)",
-                     owner.id, campaign_id)
+    await db.execute(
+        "INSERT INTO calls (id, user_id, campaign_id) VALUES (gen_random_uuid(), $1, $2)", owner.id, campaign_id
+    )
     path = f"/api/campaigns/{campaign_id}"
 
     refused = await client.delete(path, headers=owner.headers)

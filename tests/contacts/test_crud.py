@@ -5,16 +5,38 @@ import uuid
 import pytest
 
 CONTACT_KEYS = {
-    "id", "userId", "firstName", "lastName", "fullName", "email", "phone", "company", "jobTitle", "industry",
-    "notes", "tags", "source", "status", "timezone", "createdAt", "updatedAt",
+    "id",
+    "userId",
+    "firstName",
+    "lastName",
+    "fullName",
+    "email",
+    "phone",
+    "company",
+    "jobTitle",
+    "industry",
+    "notes",
+    "tags",
+    "source",
+    "status",
+    "timezone",
+    "createdAt",
+    "updatedAt",
 }
 
 
 async def test_create_normalises_and_answers_the_contact(client, db, owner):
     body = {
-        "firstName": " Ada ", "lastName": "Lovelace", "phone": "(415) 555-0100", "email": "Ada@Example.COM",
-        "companyName": "Analytical Engines", "jobTitle": "Mathematician", "tags": ["vip", " vip", ""],
-        "notes": "met at the exhibition", "status": "interested", "favouriteColour": "ignored",
+        "firstName": " Ada ",
+        "lastName": "Lovelace",
+        "phone": "(415) 555-0100",
+        "email": "Ada@Example.COM",
+        "companyName": "Analytical Engines",
+        "jobTitle": "Mathematician",
+        "tags": ["vip", " vip", ""],
+        "notes": "met at the exhibition",
+        "status": "interested",
+        "favouriteColour": "ignored",
     }
     response = await client.post("/api/contacts", json=body, headers=owner.headers)
 

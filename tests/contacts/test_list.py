@@ -17,7 +17,10 @@ async def insert_contacts(db, owner_id, count, **columns):
         await db.execute(
             f"INSERT INTO contacts (id, user_id, created_at, {names}) "
             f"VALUES ($1, $2, now() - make_interval(secs => $3), {placeholders})",
-            contact_id, owner_id, float(count - i), *values.values(),
+            contact_id,
+            owner_id,
+            float(count - i),
+            *values.values(),
         )
         ids.append(str(contact_id))
     return ids
@@ -134,7 +137,10 @@ async def test_search_needs_a_query(client, owner):
 
 async def test_search_uses_the_trigram_index(db):
     await db.execute("SET enable_seqscan = off")
-    plan = "\n".join(r[0] for r in await db.fetch(
-        "EXPLAIN SELECT id FROM contacts WHERE search_text LIKE '%' || ri_search_text('lovelace'::text) || '%'"
-    ))
+    plan = "\n".join(
+        r[0]
+        for r in await db.fetch(
+            "EXPLAIN SELECT id FROM contacts WHERE search_text LIKE '%' || ri_search_text('lovelace'::text) || '%'"
+        )
+    )
     assert "ix_contacts_search_text" in plan

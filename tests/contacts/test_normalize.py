@@ -34,8 +34,17 @@ def test_incomplete_or_foreign_numbers_are_refused(raw):
 def test_replace_fills_defaults_and_patch_keeps_only_what_was_sent():
     data = ContactIn(full_name="Jean-Luc Picard", company_name="Starfleet", tags=["a", " a ", "b", ""])
     assert to_columns(data, "US", replace=True) == {
-        "first_name": "Jean-Luc", "last_name": "Picard", "email": None, "phone": None, "company": "Starfleet",
-        "job_title": None, "industry": None, "notes": None, "tags": ["a", "b"], "source": None, "status": "new",
+        "first_name": "Jean-Luc",
+        "last_name": "Picard",
+        "email": None,
+        "phone": None,
+        "company": "Starfleet",
+        "job_title": None,
+        "industry": None,
+        "notes": None,
+        "tags": ["a", "b"],
+        "source": None,
+        "status": "new",
         "timezone": None,
     }
     assert to_columns(ContactIn(notes=None, status=None), "US", replace=False) == {"notes": None, "status": "new"}
@@ -63,8 +72,12 @@ def test_headers_map_to_fields_whatever_their_spelling():
 
 @pytest.mark.parametrize(
     ("data", "encoding"),
-    [(b"\xef\xbb\xbfa", "utf-8-sig"), ("é".encode(), "utf-8-sig"), ("é".encode("cp1252"), "cp1252"),
-     ("é".encode("utf-16"), "utf-16")],
+    [
+        (b"\xef\xbb\xbfa", "utf-8-sig"),
+        ("é".encode(), "utf-8-sig"),
+        ("é".encode("cp1252"), "cp1252"),
+        ("é".encode("utf-16"), "utf-16"),
+    ],
 )
 def test_encoding_detection(data, encoding):
     assert detect_encoding(io.BytesIO(data)) == encoding

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import pytest
 
 from etl.snapshot import AuthUser, Document, SnapshotWriter
 from etl.values import encode_python
-from tests.conftest import with_database
 
 IMPORTED_TABLES = (
     "users",
@@ -152,14 +149,3 @@ def reachimpact_users() -> list[AuthUser]:
         AuthUser(uid="u4", email="dave@example.com", display_name="Dave Auth-only", disabled=True),
         AuthUser(uid="phone-only", phone_number="+14155550199"),
     ]
-
-
-@pytest.fixture
-async def second_database_url(server_url: str, template_database: str) -> AsyncIterator[str]:
-    """Another fresh migrated database, for comparing two loads (import it into the test module)."""
-    name = f"ri_second_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(server_url)
-    await admin.execute(f"CREATE DATABASE {name} TEMPLATE {template_database}")
-    yield with_database(server_url, name)
-    await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    await admin.close()

@@ -18,8 +18,12 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 @pytest.fixture
 def env(database_url: str, tmp_path: Path) -> dict[str, str]:
-    return {"DATABASE_URL": database_url, "REACHIMPACT_DATA_DIR": str(tmp_path / "data"), "LOG_LEVEL": "WARNING",
-            "COLUMNS": "200"}
+    return {
+        "DATABASE_URL": database_url,
+        "REACHIMPACT_DATA_DIR": str(tmp_path / "data"),
+        "LOG_LEVEL": "WARNING",
+        "COLUMNS": "200",
+    }
 
 
 @pytest.mark.parametrize("command", [[], ["extract"], ["load"], ["verify"], ["run"], ["export"]])
@@ -36,11 +40,24 @@ def test_errors_are_one_clear_line(env: dict[str, str], tmp_path: Path) -> None:
     assert "is not a snapshot" in missing.output and "Traceback" not in missing.output
     nothing = runner.invoke(main, ["etl", "extract", str(tmp_path / "snap")], env=env)
     assert nothing.exit_code == 1 and "nothing to extract" in nothing.output
-    both = runner.invoke(main, ["etl", "extract", str(tmp_path / "s2"), "--firestore-live", "--firestore-export",
-                                str(FIXTURES / "firestore_export.json")], env=env)
+    both = runner.invoke(
+        main,
+        [
+            "etl",
+            "extract",
+            str(tmp_path / "s2"),
+            "--firestore-live",
+            "--firestore-export",
+            str(FIXTURES / "firestore_export.json"),
+        ],
+        env=env,
+    )
     assert both.exit_code == 1 and "choose one Firestore source" in both.output
-    bad_hash = runner.invoke(main, ["etl", "run", "--hash-config", "{\"rounds\": 8}",
-                                    "--auth-export", str(FIXTURES / "auth_export.json")], env=env)
+    bad_hash = runner.invoke(
+        main,
+        ["etl", "run", "--hash-config", '{"rounds": 8}', "--auth-export", str(FIXTURES / "auth_export.json")],
+        env=env,
+    )
     assert bad_hash.exit_code == 2 and "--hash-config" in bad_hash.output
 
 
@@ -75,15 +92,36 @@ def test_load_dry_run_then_load_then_verify(env: dict[str, str], database_url: s
 
 
 def test_run_from_export_files(env: dict[str, str], tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, [
-        "etl", "run", "--auth-export", str(FIXTURES / "auth_export.json"),
-        "--firestore-export", str(FIXTURES / "firestore_export.json"), "--snapshot-dir", str(tmp_path / "snap"),
-    ], env=env)
+    result = CliRunner().invoke(
+        main,
+        [
+            "etl",
+            "run",
+            "--auth-export",
+            str(FIXTURES / "auth_export.json"),
+            "--firestore-export",
+            str(FIXTURES / "firestore_export.json"),
+            "--snapshot-dir",
+            str(tmp_path / "snap"),
+        ],
+        env=env,
+    )
     assert result.exit_code == 0, result.output
     assert "Every source document is accounted for" in result.output
-    again = CliRunner().invoke(main, ["etl", "run", "--auth-export", str(FIXTURES / "auth_export.json"),
-                                      "--firestore-export", str(FIXTURES / "firestore_export.json"),
-                                      "--snapshot-dir", str(tmp_path / "snap")], env=env)
+    again = CliRunner().invoke(
+        main,
+        [
+            "etl",
+            "run",
+            "--auth-export",
+            str(FIXTURES / "auth_export.json"),
+            "--firestore-export",
+            str(FIXTURES / "firestore_export.json"),
+            "--snapshot-dir",
+            str(tmp_path / "snap"),
+        ],
+        env=env,
+    )
     assert again.exit_code == 0, again.output  # a finished run, run again: nothing to do, still all accounted
 
 

@@ -23,8 +23,16 @@ async def test_the_example_imports_and_its_users_log_in(
 ) -> None:
     env = os.environ | {"DATABASE_URL": database_url, "REACHIMPACT_DATA_DIR": str(tmp_path), "LOG_LEVEL": "WARNING"}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", "from service.cli import main; main()", *COMMAND, "--report", str(tmp_path / "r.json"),
-        cwd=EXAMPLES, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-c",
+        "from service.cli import main; main()",
+        *COMMAND,
+        "--report",
+        str(tmp_path / "r.json"),
+        cwd=EXAMPLES,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), 120)
     assert process.returncode == 0, (out + err).decode()

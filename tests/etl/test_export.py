@@ -12,27 +12,36 @@ from etl.export import export_snapshot
 from etl.load import load
 from etl.snapshot import Snapshot
 from service.db.pool import connect
-from tests.etl.helpers import (  # noqa: F401 - second_database_url is a fixture
+from tests.etl.helpers import (
     dump,
     reachimpact_documents,
     reachimpact_users,
-    second_database_url,
     write_snapshot,
 )
 
-DATA_TABLES = ("users", "contacts", "campaigns", "campaign_contacts", "calls", "chat_rooms", "chat_participants",
-               "chat_messages", "firestore_documents")
+DATA_TABLES = (
+    "users",
+    "contacts",
+    "campaigns",
+    "campaign_contacts",
+    "calls",
+    "chat_rooms",
+    "chat_participants",
+    "chat_messages",
+    "firestore_documents",
+)
 
 
 @pytest.fixture
-async def second_db(second_database_url: str) -> AsyncIterator[asyncpg.Connection]:  # noqa: F811
+async def second_db(second_database_url: str) -> AsyncIterator[asyncpg.Connection]:
     connection = await connect(second_database_url)
     yield connection
     await connection.close()
 
 
-async def test_round_trip_gives_identical_rows(db: asyncpg.Connection, second_db: asyncpg.Connection,
-                                               tmp_path: Path) -> None:
+async def test_round_trip_gives_identical_rows(
+    db: asyncpg.Connection, second_db: asyncpg.Connection, tmp_path: Path
+) -> None:
     source = Snapshot(write_snapshot(tmp_path / "source", reachimpact_documents(), reachimpact_users()))
     await load(db, source)
     await export_snapshot(db, tmp_path / "exported")
@@ -60,7 +69,10 @@ async def test_exported_documents_keep_paths_types_and_raw_values(db: asyncpg.Co
     assert docs["notifications/n1"]["nan"] == {"doubleValue": "NaN"}
     assert docs["notifications/n1"]["payload"] == {"bytesValue": "AAE="}
     assert docs["campaigns/k1"]["contactIds"]["arrayValue"]["values"] == [
-        {"stringValue": "c1"}, {"stringValue": "c2"}, {"stringValue": "missing"}]
+        {"stringValue": "c1"},
+        {"stringValue": "c2"},
+        {"stringValue": "missing"},
+    ]
     assert "channels/lost/messages/m2" in docs
     users = {u.uid: u for u in exported.iter_auth_users()}
     assert users["u1"].password_hash == "aGFzaA==" and users["u1"].salt == "c2FsdA=="

@@ -49,8 +49,9 @@ async def test_rows_links_orphans_and_dead_letters(db: asyncpg.Connection, snaps
     assert call["contact_id"] is None
     assert call["extra"]["big"] == {"integerValue": str(2**60)}  # past 2^53, exact
 
-    lost = await db.fetchrow("SELECT room_id, sender_id FROM chat_messages WHERE firebase_id = $1",
-                             "channels/lost/messages/m2")
+    lost = await db.fetchrow(
+        "SELECT room_id, sender_id FROM chat_messages WHERE firebase_id = $1", "channels/lost/messages/m2"
+    )
     assert lost["room_id"] is None and lost["sender_id"] == users["users/u2"]["id"]
     other = {r["firebase_id"]: r["collection"] for r in await db.fetch("SELECT * FROM firestore_documents")}
     assert other == {"notifications/n1": "notifications", "users/u1/settings/s1": "users/u1/settings"}
@@ -85,16 +86,21 @@ async def test_dry_run_writes_nothing_but_reports_exactly(db: asyncpg.Connection
 
 async def test_schema_drift_a_new_snapshot_updates_in_place(db: asyncpg.Connection, tmp_path: Path) -> None:
     user = AuthUser(uid="u1", email="a@x.io")
-    first = write_snapshot(tmp_path / "one", [doc("users/u1"), doc("contacts/c1", userId="u1", firstName="Ann")],
-                           [user])
+    first = write_snapshot(
+        tmp_path / "one", [doc("users/u1"), doc("contacts/c1", userId="u1", firstName="Ann")], [user]
+    )
     await load(db, Snapshot(first))
     contact_id = await db.fetchval("SELECT id FROM contacts")
     # Later data renamed fields and added new ones.
-    second = write_snapshot(tmp_path / "two", [
-        doc("users/u1"),
-        doc("contacts/c1", userEmail="a@x.io", fullName="Ann Lee", mood="curious"),
-        doc("contacts/c2", userId="u1", firstName="Bo"),
-    ], [user])
+    second = write_snapshot(
+        tmp_path / "two",
+        [
+            doc("users/u1"),
+            doc("contacts/c1", userEmail="a@x.io", fullName="Ann Lee", mood="curious"),
+            doc("contacts/c2", userId="u1", firstName="Bo"),
+        ],
+        [user],
+    )
     result = await load(db, Snapshot(second))
     assert (result.stages["contacts"].inserted, result.stages["contacts"].updated) == (1, 1)
     row = await db.fetchrow("SELECT * FROM contacts WHERE firebase_id = 'contacts/c1'")
@@ -105,11 +111,14 @@ async def test_schema_drift_a_new_snapshot_updates_in_place(db: asyncpg.Connecti
 
 async def test_a_row_the_database_refuses_becomes_a_dead_letter(db: asyncpg.Connection, tmp_path: Path) -> None:
     # Firestore strings may hold NUL; Postgres text and jsonb cannot. Only that document is rejected.
-    snapshot = write_snapshot(tmp_path / "s", [
-        doc("notifications/ok1", title="fine"),
-        typed_doc("notifications/bad", {"title": {"stringValue": "nul \u0000 inside"}}),
-        doc("notifications/ok2", title="fine too"),
-    ])
+    snapshot = write_snapshot(
+        tmp_path / "s",
+        [
+            doc("notifications/ok1", title="fine"),
+            typed_doc("notifications/bad", {"title": {"stringValue": "nul \u0000 inside"}}),
+            doc("notifications/ok2", title="fine too"),
+        ],
+    )
     result = await load(db, Snapshot(snapshot))
     assert result.stages["other"].inserted == 2
     assert result.stages["other"].rejected == 1

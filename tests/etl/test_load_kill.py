@@ -18,24 +18,33 @@ import asyncpg
 from etl.load import load
 from etl.snapshot import AuthUser, Document, Snapshot
 from service.db.pool import connect
-from tests.etl.helpers import doc, dump, second_database_url, write_snapshot  # noqa: F401
+from tests.etl.helpers import doc, dump, write_snapshot
 
 LOAD = "from service.cli import main; main()"
 
 
 def many_documents() -> tuple[list[Document], list[AuthUser]]:
     rng = random.Random(5)
-    users = [AuthUser(uid=f"u{i}", email=f"user{i}@example.com", password_hash="aGFzaA==", salt="c2FsdA==")
-             for i in range(30)]
+    users = [
+        AuthUser(uid=f"u{i}", email=f"user{i}@example.com", password_hash="aGFzaA==", salt="c2FsdA==")
+        for i in range(30)
+    ]
     docs = [doc(f"users/u{i}", fullName=f"User {i}", credits=i) for i in range(30)]
-    docs += [doc(f"contacts/c{i}", userId=f"u{rng.randrange(32)}", firstName=f"C{i}", phone=f"+1415555{i:04d}")
-             for i in range(300)]
-    docs += [doc(f"campaigns/k{i}", userId=f"u{i}", name=f"K{i}", contactIds=[f"c{j}" for j in range(i, 310, 37)])
-             for i in range(10)]
-    docs += [doc(f"calls/x{i}", userId=f"u{i % 30}", contactId=f"c{i}", twilioSid=f"CA{i % 140}", duration=i)
-             for i in range(150)]
-    docs += [doc(f"channels/ch{i}/messages/m{j}", text=f"{i}:{j}", senderId=f"u{j}") for i in range(5)
-             for j in range(10)]
+    docs += [
+        doc(f"contacts/c{i}", userId=f"u{rng.randrange(32)}", firstName=f"C{i}", phone=f"+1415555{i:04d}")
+        for i in range(300)
+    ]
+    docs += [
+        doc(f"campaigns/k{i}", userId=f"u{i}", name=f"K{i}", contactIds=[f"c{j}" for j in range(i, 310, 37)])
+        for i in range(10)
+    ]
+    docs += [
+        doc(f"calls/x{i}", userId=f"u{i % 30}", contactId=f"c{i}", twilioSid=f"CA{i % 140}", duration=i)
+        for i in range(150)
+    ]
+    docs += [
+        doc(f"channels/ch{i}/messages/m{j}", text=f"{i}:{j}", senderId=f"u{j}") for i in range(5) for j in range(10)
+    ]
     docs += [doc(f"channels/ch{i}", name=f"Room {i}", members=[f"u{i}", f"u{i + 1}"]) for i in range(4)]
     docs += [doc(f"audit/a{i}", action="login", n=i) for i in range(20)]
     return docs, users
@@ -47,14 +56,31 @@ async def _checkpoints(db: asyncpg.Connection) -> dict[str, tuple[int, bool]]:
 
 
 async def _run_and_kill(
-    snapshot: Path, database_url: str, tmp_path: Path, db: asyncpg.Connection,
-    kill_when: Callable[[dict[str, tuple[int, bool]]], bool] | None, delay: float = 0.0,
+    snapshot: Path,
+    database_url: str,
+    tmp_path: Path,
+    db: asyncpg.Connection,
+    kill_when: Callable[[dict[str, tuple[int, bool]]], bool] | None,
+    delay: float = 0.0,
 ) -> int:
-    env = os.environ | {"DATABASE_URL": database_url, "REACHIMPACT_DATA_DIR": str(tmp_path / "data"),
-                        "MIGRATE_ON_START": "false", "LOG_LEVEL": "WARNING"}
+    env = os.environ | {
+        "DATABASE_URL": database_url,
+        "REACHIMPACT_DATA_DIR": str(tmp_path / "data"),
+        "MIGRATE_ON_START": "false",
+        "LOG_LEVEL": "WARNING",
+    }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", LOAD, "etl", "load", str(snapshot), "--batch-size", "5",
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        sys.executable,
+        "-c",
+        LOAD,
+        "etl",
+        "load",
+        str(snapshot),
+        "--batch-size",
+        "5",
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         if kill_when is None:
@@ -77,7 +103,10 @@ async def _run_and_kill(
 
 
 async def test_sigkill_then_rerun_equals_an_uninterrupted_load(
-    db: asyncpg.Connection, database_url: str, second_database_url: str, tmp_path: Path  # noqa: F811
+    db: asyncpg.Connection,
+    database_url: str,
+    second_database_url: str,
+    tmp_path: Path,
 ) -> None:
     docs, users = many_documents()
     snapshot = write_snapshot(tmp_path / "snap", docs, users)
@@ -105,5 +134,3 @@ async def test_sigkill_then_rerun_equals_an_uninterrupted_load(
     for table, rows in expected.items():
         assert actual[table] == rows, table
     assert len(actual["contacts"]) == 300 and len(actual["etl_dead_letters"]) == 10
-
-

@@ -52,10 +52,13 @@ def test_every_time_format_becomes_an_aware_datetime(value, expected, ctx: Conte
 
 
 def test_precision_below_the_microsecond_is_counted(ctx: Context) -> None:
-    document = typed_doc("contacts/c1", {
-        "createdAt": {"timestampValue": "2024-01-02T03:04:05.123456789Z"},
-        "updatedAt": {"stringValue": "2024-01-02T03:04:05.123456000Z"},  # only zeros lost: not counted
-    })
+    document = typed_doc(
+        "contacts/c1",
+        {
+            "createdAt": {"timestampValue": "2024-01-02T03:04:05.123456789Z"},
+            "updatedAt": {"stringValue": "2024-01-02T03:04:05.123456000Z"},  # only zeros lost: not counted
+        },
+    )
     outcome = CONTACTS.transform(document, 0, ctx)
     assert isinstance(outcome, Row)
     assert outcome.truncated == 1
@@ -72,25 +75,38 @@ def test_phone_numbers_become_e164_or_stay_raw_in_extra(ctx: Context) -> None:
 
 
 def test_historical_field_names_map_to_one_column(ctx: Context) -> None:
-    old = row(USERS, doc("users/u1", email="a@x.io", displayName="Ada", company="Engines", aiCredits=3,
-                         photoURL="http://p"), ctx)
-    new = row(USERS, doc("users/u1", email="a@x.io", fullName="Ada", companyName="Engines", credits=3,
-                         profileImage="http://p"), ctx)
+    old = row(
+        USERS,
+        doc("users/u1", email="a@x.io", displayName="Ada", company="Engines", aiCredits=3, photoURL="http://p"),
+        ctx,
+    )
+    new = row(
+        USERS,
+        doc("users/u1", email="a@x.io", fullName="Ada", companyName="Engines", credits=3, profileImage="http://p"),
+        ctx,
+    )
     for column in ("full_name", "company_name", "credits", "profile_picture"):
         assert old[column] == new[column]
     assert old["extra"] == new["extra"] == {}
 
 
 def test_unknown_fields_and_unused_aliases_stay_typed_in_extra(ctx: Context) -> None:
-    values = row(CALLS, typed_doc("calls/x1", {
-        "transcription": {"stringValue": "new"},
-        "transcript": {"stringValue": "old"},  # the alias not used keeps its value
-        "huge": {"integerValue": str(2**63 - 1)},
-        "ratio": {"doubleValue": "NaN"},
-        "blob": {"bytesValue": "AAE="},
-        "where": {"geoPointValue": {"latitude": 1.5, "longitude": -2.25}},
-        "nested": {"mapValue": {"fields": {"list": {"arrayValue": {"values": [{"integerValue": "1"}]}}}}},
-    }), ctx)
+    values = row(
+        CALLS,
+        typed_doc(
+            "calls/x1",
+            {
+                "transcription": {"stringValue": "new"},
+                "transcript": {"stringValue": "old"},  # the alias not used keeps its value
+                "huge": {"integerValue": str(2**63 - 1)},
+                "ratio": {"doubleValue": "NaN"},
+                "blob": {"bytesValue": "AAE="},
+                "where": {"geoPointValue": {"latitude": 1.5, "longitude": -2.25}},
+                "nested": {"mapValue": {"fields": {"list": {"arrayValue": {"values": [{"integerValue": "1"}]}}}}},
+            },
+        ),
+        ctx,
+    )
     assert values["transcript"] == "new"
     assert values["extra"] == {
         "transcript": {"stringValue": "old"},
@@ -131,8 +147,10 @@ def test_links_are_paths_or_emails_with_their_raw_value(ctx: Context) -> None:
 def test_member_arrays_become_membership_rows(ctx: Context) -> None:
     outcome = CAMPAIGNS.transform(doc("campaigns/k1", name="K", contactIds=["c1", "c2"]), 0, ctx)
     assert isinstance(outcome, Row)
-    assert [(m[0], m[1], m[2]) for m in outcome.members] == [("campaigns/k1", 0, "contacts/c1"),
-                                                             ("campaigns/k1", 1, "contacts/c2")]
+    assert [(m[0], m[1], m[2]) for m in outcome.members] == [
+        ("campaigns/k1", 0, "contacts/c1"),
+        ("campaigns/k1", 1, "contacts/c2"),
+    ]
 
 
 def test_contacts_split_an_old_full_name_and_keep_it(ctx: Context) -> None:
@@ -142,8 +160,16 @@ def test_contacts_split_an_old_full_name_and_keep_it(ctx: Context) -> None:
 
 
 def test_users_take_auth_identity_and_legacy_hash(ctx: Context) -> None:
-    auth = AuthUser(uid="u1", email="Ada@X.io", display_name="From Auth", password_hash="aGFzaA==", salt="c2FsdA==",
-                    email_verified=True, providers=["password"], created_at=1_600_000_000_000)
+    auth = AuthUser(
+        uid="u1",
+        email="Ada@X.io",
+        display_name="From Auth",
+        password_hash="aGFzaA==",
+        salt="c2FsdA==",
+        email_verified=True,
+        providers=["password"],
+        created_at=1_600_000_000_000,
+    )
     values = row(USERS, doc("users/u1", email="old@x.io", fullName="From Profile"), ctx, auth)
     assert values["email"] == "ada@x.io"  # Auth is the login identity
     assert values["full_name"] == "From Profile"  # the profile is what the app showed
