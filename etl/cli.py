@@ -23,6 +23,8 @@ from etl.snapshot import Snapshot, SnapshotError
 
 T = TypeVar("T")
 console = Console(stderr=True)
+# Piped into a log file (`| tee import.log`), rich would wrap at 80 columns and truncate the report's cells.
+REPORT_WIDTH_WHEN_PIPED = 160
 SNAPSHOT_DIR = click.Path(file_okay=False, path_type=Path)
 INPUT_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -266,7 +268,10 @@ async def _verify(db: Any, snapshot: Snapshot) -> Any:
 def _print(report: Any, path: Path | None) -> None:
     from etl.verify import render, write_json
 
-    render(report, Console())
+    report_console = Console()
+    if not report_console.is_terminal:
+        report_console.width = REPORT_WIDTH_WHEN_PIPED
+    render(report, report_console)
     if path:
         write_json(report, path)
         console.print(f"report written to {path}")
