@@ -92,36 +92,20 @@ def test_load_dry_run_then_load_then_verify(env: dict[str, str], database_url: s
 
 
 def test_run_from_export_files(env: dict[str, str], tmp_path: Path) -> None:
-    result = CliRunner().invoke(
-        main,
-        [
-            "etl",
-            "run",
-            "--auth-export",
-            str(FIXTURES / "auth_export.json"),
-            "--firestore-export",
-            str(FIXTURES / "firestore_export.json"),
-            "--snapshot-dir",
-            str(tmp_path / "snap"),
-        ],
-        env=env,
-    )
+    arguments = [
+        "etl",
+        "run",
+        "--auth-export",
+        str(FIXTURES / "auth_export.json"),
+        "--firestore-export",
+        str(FIXTURES / "firestore_export.json"),
+        "--snapshot-dir",
+        str(tmp_path / "snap"),
+    ]
+    result = CliRunner().invoke(main, arguments, env=env)
     assert result.exit_code == 0, result.output
     assert "Every source document is accounted for" in result.output
-    again = CliRunner().invoke(
-        main,
-        [
-            "etl",
-            "run",
-            "--auth-export",
-            str(FIXTURES / "auth_export.json"),
-            "--firestore-export",
-            str(FIXTURES / "firestore_export.json"),
-            "--snapshot-dir",
-            str(tmp_path / "snap"),
-        ],
-        env=env,
-    )
+    again = CliRunner().invoke(main, arguments, env=env)
     assert again.exit_code == 0, again.output  # a finished run, run again: nothing to do, still all accounted
 
 
