@@ -108,3 +108,13 @@ async def test_a_file_that_does_not_decode_is_400(client, db, owner):
     response = await upload(client, owner, codecs.BOM_UTF16_LE + "email\n".encode("utf-16-le") + b"\x00")
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_csv"
+
+
+async def test_files_over_50_mb_are_413_and_write_nothing(client, db, owner):
+    line = "p{}@example.com," + "x" * 1000 + "\n"
+    csv = ("email,notes\n" + "".join(line.format(i) for i in range(52_000))).encode()
+    assert len(csv) > 50 * 1024 * 1024
+    response = await upload(client, owner, csv)
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
+    assert await db.fetchval("SELECT count(*) FROM contacts WHERE user_id = $1", owner.id) == 0
