@@ -50,8 +50,15 @@ def ensure_node_modules() -> None:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if FIREBASE_BIN.exists() and (NODE_MODULES / "@firestore-emulator" / "server").exists():
             return
+        # --omit=optional: firebase-tools' optional native add-on re2 (Hosting rewrites, unused by the emulators)
+        # has no prebuilt binary reachable here and would compile from source for minutes.
         result = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"], cwd=HERE, capture_output=True, text=True, timeout=900, check=False
+            [npm, "ci", "--no-audit", "--no-fund", "--omit=optional"],
+            cwd=HERE,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
         )
         if result.returncode != 0:
             raise EmulatorError(f"npm ci failed in {HERE} (node at {node}):\n{result.stderr[-3000:]}")
