@@ -196,3 +196,19 @@ async def test_each_request_is_logged_with_its_id_status_and_duration(settings, 
             "timestamp": access[0]["timestamp"],
         }
     ]
+
+
+async def test_authenticated_requests_are_logged_with_the_user_id(settings, make_user, capsys):
+    from dataclasses import replace
+
+    user = await make_user()
+    app = create_app(replace(settings, log_level="INFO", log_format="json"))
+    async with AsyncTestClient(app=app) as json_client:
+        capsys.readouterr()
+        response = await json_client.get("/api/contacts", headers=user.headers)
+    assert response.status_code == 200
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    access = [line for line in lines if line.get("event") == "request"]
+    assert [(line["path"], line["status"], line["user_id"]) for line in access] == [
+        ("/api/contacts", 200, str(user.id))
+    ]
