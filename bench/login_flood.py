@@ -17,55 +17,29 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
-import sys
 import time
 import timeit
-import urllib.request
 import uuid
 from pathlib import Path
 
 import httpx
+from harness import BIN, free_port, start_server, wrk
 
-BIN = Path(sys.executable).parent
 PASSWORD = "Bench-password-1"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_service(port: int, env: dict[str, str]) -> subprocess.Popen:
-    cmd = [str(BIN / "reachimpact"), "serve", "--port", str(port), "--workers", "1"]
-    process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
-    for _ in range(150):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
-            return process
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit("the service did not start")
+    return start_server([str(BIN / "reachimpact"), "serve", "--port", str(port), "--workers", "1"], port, env)
 
 
 def wrk_health(base: str, seconds: int) -> tuple[float, float, float]:
     """(requests/s, p50 ms, p99 ms) of GET /health with 4 connections: a probe, not a load."""
-    out = subprocess.run(
-        ["wrk", "-t1", "-c4", f"-d{seconds}s", "--latency", f"{base}/health"], capture_output=True, text=True
-    ).stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    return rate, _percentile(out, "50%"), _percentile(out, "99%")
-
-
-def _percentile(wrk_output: str, label: str) -> float:
-    value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", wrk_output).groups()
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    figures = wrk(f"{base}/health", seconds, threads=1, connections=4)
+    return figures["rate"], figures["p50"], figures["p99"]
 
 
 async def register_accounts(base: str, count: int) -> list[str]:

@@ -11,23 +11,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import signal
-import socket
 import statistics
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
-BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from harness import BIN, free_port, start_server, wrk
 
 
 def start(server: str, port: int, env: dict[str, str]) -> subprocess.Popen:
@@ -44,21 +33,7 @@ def start(server: str, port: int, env: dict[str, str]) -> subprocess.Popen:
             "--log-level",
             "warning",
         ]
-    process = subprocess.Popen(
-        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
-            return process
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"{server} did not start")
-
-
-def wrk(url: str, seconds: int) -> float:
-    out = subprocess.run(["wrk", "-t2", "-c32", f"-d{seconds}s", url], capture_output=True, text=True).stdout
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return start_server(cmd, port, env, attempts=100)
 
 
 def main() -> None:
@@ -85,7 +60,7 @@ def main() -> None:
             results: dict[str, list[float]] = {"granian": [], "uvicorn": []}
             for _ in range(args.rounds):
                 for name, port in ports.items():
-                    results[name].append(wrk(f"http://127.0.0.1:{port}{path}", args.seconds))
+                    results[name].append(wrk(f"http://127.0.0.1:{port}{path}", args.seconds)["rate"])
             g, u = statistics.median(results["granian"]), statistics.median(results["uvicorn"])
             print(f"{path:<8} {g:>9.0f} {u:>9.0f} {g / u:>6.2f}")
     finally:
