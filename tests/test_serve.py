@@ -136,7 +136,7 @@ async def test_ready_is_503_when_the_database_stops(tmp_path, settings):
 
 def test_help_lists_every_command():
     output = subprocess.run([REACHIMPACT, "--help"], capture_output=True, text=True, check=True).stdout
-    for command in ("serve", "migrate"):
+    for command in ("serve", "migrate", "users", "etl"):
         assert command in output
 
 
