@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,14 +18,9 @@ from litestar.testing import AsyncTestClient
 from service.app import create_app
 from service.db import migrations
 from service.db.embedded import start_embedded_server
+from tests.fakes.ports import free_port
 
 REACHIMPACT = str(Path(sys.executable).parent / "reachimpact")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_service(env: dict[str, str], *extra: str) -> tuple[subprocess.Popen, str]:

@@ -15,6 +15,8 @@ from typing import Any
 
 import phonenumbers
 
+from service.phones import e164, parse_phone
+
 # Epoch numbers below this are seconds, above it milliseconds (1e11 ms is 1973; 1e11 s is year 5138).
 EPOCH_MS_THRESHOLD = 10**11
 INT32_MAX = 2**31 - 1
@@ -63,13 +65,12 @@ def phone_e164(value: Any, ctx: Context) -> str:
     compact = _PUNCTUATION.sub("", raw)
     if _E164.match(compact):
         return compact  # international and well formed: parsing would cost ~50 µs a number
-    try:
-        number = phonenumbers.parse(raw, ctx.default_region)
-    except phonenumbers.NumberParseException as exc:
-        raise ValueError(f"unparseable phone number {raw!r}") from exc
+    number = parse_phone(raw, ctx.default_region)
+    if number is None:
+        raise ValueError(f"unparseable phone number {raw!r}")
     if not phonenumbers.is_possible_number(number):
         raise ValueError(f"impossible phone number {raw!r}")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return e164(number)
 
 
 def integer(value: Any, _: Context) -> int:

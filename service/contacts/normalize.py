@@ -16,6 +16,7 @@ from msgspec import UNSET
 from phonenumbers import timezone as phone_timezones
 
 from service.contacts.schemas import ContactIn
+from service.phones import e164, parse_phone
 
 # A deliberately loose check: something@domain.tld. Deliverability is not ours to judge.
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -48,15 +49,14 @@ def normalize_phone(raw: str | None, region: str) -> tuple[str | None, str | Non
     raw = clean(raw)
     if raw is None:
         return None, None
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        raise FieldError("phone", f"{raw!r} is not a phone number") from None
+    number = parse_phone(raw, region)
+    if number is None:
+        raise FieldError("phone", f"{raw!r} is not a phone number")
     if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
         raise FieldError("phone", f"{raw!r} is not a complete phone number")
     zones = phone_timezones.time_zones_for_geographical_number(number)
     zone = zones[0] if len(zones) == 1 and zones[0] != UNKNOWN_ZONE else None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), zone
+    return e164(number), zone
 
 
 @cache

@@ -10,6 +10,7 @@ import msgspec
 import phonenumbers
 from msgspec import UNSET, Meta, UnsetType
 
+from service.phones import e164, parse_phone
 from service.web.errors import ApiError
 from service.web.schemas import CamelStruct
 
@@ -129,14 +130,11 @@ def normalize_phone(raw: str | None, region: str) -> str | None:
     """E.164, as every phone number is stored; a number without a country code is read in `region`."""
     if raw is None or not raw.strip():
         return None
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        number = None
+    number = parse_phone(raw, region)
     if number is None or not phonenumbers.is_valid_number(number):
         raise ApiError(
             f"Invalid phone: {raw!r} is not a valid phone number",
             code="validation_error",
             details=[{"field": "phone", "message": "not a valid phone number", "source": "body"}],
         )
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return e164(number)

@@ -7,7 +7,7 @@ from structlog.testing import capture_logs
 
 from service.config import ConfigError
 from service.mail import Mail, Mailer, MailError
-from tests.auth.test_passwords_flow import free_port
+from tests.fakes.ports import free_port
 
 MAIL = Mail(to="ada@example.com", subject="Reset", text="open https://example.com/reset?token=SECRET")
 

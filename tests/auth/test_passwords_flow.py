@@ -7,7 +7,6 @@ import dataclasses
 import email
 import queue
 import re
-import socket
 from collections.abc import Iterator
 from email.message import Message
 from urllib.parse import parse_qs, urlsplit
@@ -17,6 +16,7 @@ from aiosmtpd.controller import Controller
 
 from service.config import Settings
 from tests.auth.helpers import PASSWORD, bearer, login, new_email, register
+from tests.fakes.ports import free_port
 
 NEW_PASSWORD = "a-brand-new-password-7"
 
@@ -33,12 +33,6 @@ class Inbox:
 
     async def next(self, seconds: float = 5.0) -> Message:
         return await asyncio.to_thread(self.messages.get, timeout=seconds)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
