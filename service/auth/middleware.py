@@ -66,10 +66,6 @@ def credentials(scope: Scope) -> tuple[str | None, bool]:
     return None, False
 
 
-def bearer_token(connection: ASGIConnection) -> str | None:
-    return credentials(connection.scope)[0]
-
-
 def header_value(scope: Scope, wanted: bytes) -> str | None:
     for name, value in scope["headers"]:
         if name == wanted:
