@@ -95,6 +95,9 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         jwt_secret=TEST_JWT_SECRET,
         public_base_url="http://testserver.local",
         log_level="WARNING",
+        # Tests hash for real, with argon2id at its minimum cost (a setting production refuses).
+        argon2_memory_kib=8,
+        argon2_time_cost=1,
     ).finalized()
 
 
