@@ -50,7 +50,7 @@ async def test_health_answers_without_touching_the_database(client):
 async def test_ready_reports_the_schema_head(client):
     response = await client.get("/ready")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "database": "ok", "schemaRevision": "0001"}
+    assert response.json() == {"status": "ready", "database": "ok", "schemaRevision": "0002"}
 
 
 async def test_ready_is_503_when_the_schema_is_behind(client, db):
