@@ -155,7 +155,11 @@ async def test_patch_changes_only_what_is_sent(client, create_contact, db, owner
     assert response.status_code == 200
     contact = response.json()
     assert (contact["status"], contact["notes"]) == ("contacted", "left a message")
-    assert (contact["email"], contact["companyName"], contact["phoneNumber"]) == ("a@example.com", "Acme", "+14155550100")
+    assert (contact["email"], contact["companyName"], contact["phoneNumber"]) == (
+        "a@example.com",
+        "Acme",
+        "+14155550100",
+    )
     row = await db.fetchrow("SELECT status, notes FROM contacts WHERE id = $1", uuid.UUID(created["id"]))
     assert tuple(row) == ("contacted", "left a message")
 
