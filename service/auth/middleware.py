@@ -98,19 +98,19 @@ class Authenticator:
         self.max_cached = max_cached
         self._verified: dict[str, tuple[AuthUser, AccessClaims]] = {}
 
-    def verify(self, token: str) -> tuple[AuthUser, AccessClaims]:
-        """Signature, claims and expiry, not revocation. Raises InvalidToken (ExpiredToken past `exp`)."""
+    def verify(self, token: str, *, allow_expired: bool = False) -> tuple[AuthUser, AccessClaims]:
+        """Signature and claims (remembered, so pyjwt runs once per token), then expiry unless `allow_expired`.
+        Not revocation. Raises InvalidToken (ExpiredToken past `exp`)."""
         hit = self._verified.get(token)
-        if hit is not None:
-            if hit[1].exp > time.time():
-                return hit
-            del self._verified[token]
-        claims = self.tokens.verify(token)
-        user = user_of(claims)
-        if len(self._verified) >= self.max_cached:
-            del self._verified[next(iter(self._verified))]  # dicts keep insertion order: the oldest goes
-        self._verified[token] = (user, claims)
-        return user, claims
+        if hit is None:
+            claims = self.tokens.verify(token, allow_expired=True)
+            hit = (user_of(claims), claims)
+            if len(self._verified) >= self.max_cached:
+                del self._verified[next(iter(self._verified))]  # dicts keep insertion order: the oldest goes
+            self._verified[token] = hit
+        if not allow_expired and hit[1].exp <= time.time():
+            raise ExpiredToken("the token has expired")
+        return hit
 
     async def authenticate(self, scope: Scope) -> tuple[AuthUser, AccessClaims]:
         token, from_cookie = credentials(scope)
@@ -132,11 +132,7 @@ class Authenticator:
         return user, claims
 
     async def _from_live_session(self, token: str) -> tuple[AuthUser, AccessClaims]:
-        try:
-            claims = self.tokens.verify(token, allow_expired=True)
-            user = user_of(claims)
-        except InvalidToken:
-            raise Unauthorized("Invalid access token", code="invalid_token") from None
+        user, claims = self.verify(token, allow_expired=True)  # remembered by the first, failed, attempt
         role = await self.live_sessions.role_if_live(user.id, user.session_id)
         if role is None:
             raise Unauthorized("The session has expired; log in again", code="session_expired")
