@@ -98,6 +98,11 @@ def _flag(value: int | None) -> str:
 def _notes(report: Report, console: Console) -> None:
     for stage in report.stages:
         load = stage.load
+        if load.auth_read:
+            console.print(
+                f"{stage.stage}: {load.auth_read} Auth users read: {load.auth_joined} joined to their profile "
+                f"(counted under users), {load.auth_read - load.auth_joined} without a profile (the rows of this stage)"
+            )
         if load.truncated_timestamps:
             console.print(f"{stage.stage}: {load.truncated_timestamps} time(s) lost digits below the microsecond")
         for column, count in sorted(load.raw_kept.items()):
