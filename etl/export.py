@@ -76,7 +76,8 @@ def _select(spec: Spec) -> str:
         m = spec.members
         parts.append(
             f", ARRAY(SELECT COALESCE(mt.firebase_id, mt.id::text) FROM {m.table} j JOIN {m.target} mt "
-            f"ON mt.id = j.{m.member_column} WHERE j.{m.owner_column} = t.id ORDER BY 1) AS members__targets"
+            f"ON mt.id = j.{m.member_column} WHERE j.{m.owner_column} = t.id ORDER BY j.position NULLS LAST, 1) "
+            "AS members__targets"
         )
     regex = "^" + spec.pattern.replace("*", "[^/]+") + "/[^/]+$"
     # Rows the service created have no path: they go to the table's root collection.

@@ -4,4 +4,14 @@ from etl.load.counts import StageCounts
 from etl.load.loader import LoadError, LoadResult, binary_jsonb, checkpoint, load
 from etl.load.stages import AUTH_STAGE, STAGES, snapshot_id
 
-__all__ = ["AUTH_STAGE", "STAGES", "LoadError", "LoadResult", "StageCounts", "binary_jsonb", "checkpoint", "load", "snapshot_id"]
+__all__ = [
+    "AUTH_STAGE",
+    "STAGES",
+    "LoadError",
+    "LoadResult",
+    "StageCounts",
+    "binary_jsonb",
+    "checkpoint",
+    "load",
+    "snapshot_id",
+]

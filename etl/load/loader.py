@@ -278,7 +278,6 @@ class _Loader:
     async def _dead_letters(self, stage: str, rejects: list[tuple[Any, str]]) -> None:
         if not rejects:
             return
-        read_time = self.batches.ctx.read_time
         await self.db.executemany(
             "INSERT INTO etl_dead_letters (id, run_id, collection, document_path, reason, document) "
             "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (collection, document_path) DO UPDATE "
@@ -286,7 +285,7 @@ class _Loader:
             "WHERE (etl_dead_letters.reason, etl_dead_letters.document) "
             "IS DISTINCT FROM (EXCLUDED.reason, EXCLUDED.document)",
             [
-                (imported_id(f"{stage}:{doc.path}", read_time), self.run_id, stage, doc.path, reason, _storable(doc))
+                (imported_id(f"{stage}:{doc.path}"), self.run_id, stage, doc.path, reason, _storable(doc))
                 for doc, reason in rejects
             ],
         )

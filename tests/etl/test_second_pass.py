@@ -30,9 +30,7 @@ def _stages(report: Report) -> dict:
 
 
 # Defect 3: verify covers the membership tables.
-@pytest.mark.parametrize(
-    ("table", "stage"), [("campaign_contacts", "campaigns"), ("chat_participants", "channels")]
-)
+@pytest.mark.parametrize(("table", "stage"), [("campaign_contacts", "campaigns"), ("chat_participants", "channels")])
 async def test_a_lost_membership_row_fails_verify(
     db: asyncpg.Connection, snapshot: Snapshot, table: str, stage: str
 ) -> None:
@@ -54,7 +52,9 @@ async def test_two_extracts_of_the_same_file_give_the_same_rows(db: asyncpg.Conn
                     "users": {"u1": {"email": "a@x.io"}},
                     "campaigns": {"k1": {"userId": "u1", "name": "K", "contactIds": ["c1"]}},
                     "contacts": {"c1": {"userId": "u1", "firstName": "C"}},
-                    "channels": {"r1": {"name": "R", "members": ["u1"], "__collections__": {"messages": {"m1": {"text": "hi"}}}}},
+                    "channels": {
+                        "r1": {"name": "R", "members": ["u1"], "__collections__": {"messages": {"m1": {"text": "hi"}}}}
+                    },
                     "calls": {"x1": {"userId": "u1", "twilioSid": "CA1"}},
                 }
             }
@@ -108,7 +108,9 @@ def test_00_prefixed_numbers_are_international(raw: str, e164: str) -> None:
 # Defects 8, 9: users.phone in E.164; the role claim maps onto users.role, other claims are kept.
 async def test_user_phone_is_e164_and_the_role_claim_is_mapped(db: asyncpg.Connection, tmp_path: Path) -> None:
     users = [AuthUser(uid="a1", email="a@x.io", custom_claims={"role": "admin", "tier": "gold"})]
-    snap = write_snapshot(tmp_path / "s", [doc("users/a1", phone="+31 6 1234 0000"), doc("users/b1", email="b@x.io", phone="junk")], users)
+    snap = write_snapshot(
+        tmp_path / "s", [doc("users/a1", phone="+31 6 1234 0000"), doc("users/b1", email="b@x.io", phone="junk")], users
+    )
     await load(db, Snapshot(snap))
     rows = {r["firebase_id"]: r for r in await db.fetch("SELECT * FROM users")}
     assert rows["users/a1"]["phone"] == "+31612340000"
