@@ -169,7 +169,8 @@ class _Loader:
         if not await self.db.fetchval("SELECT pg_try_advisory_lock($1)", LOAD_LOCK):
             raise LoadError("another etl load is running on this database; wait for it to finish")
         await self.db.execute(
-            "UPDATE etl_runs SET status = 'interrupted', finished_at = now() WHERE command = 'load' AND status = 'running'"
+            "UPDATE etl_runs SET status = 'interrupted', finished_at = now() "
+            "WHERE command = 'load' AND status = 'running'"
         )
         if restart:
             await self.db.execute("DELETE FROM etl_checkpoints WHERE snapshot_id = $1", self.snapshot_id)
