@@ -117,6 +117,20 @@ def expected_rows(mapping: Mapping, stage: str, members_stage: str | None) -> tu
     return list(select), f"SELECT {src}, {orphans} AS orphans FROM {stage} s {' '.join(joins)}"
 
 
+# Columns the service stamps with now() when it changes a row (a profile edit, a first-login rehash, a
+# sign-in). Newer than the first import: the service's change since go-live, never overwritten or flagged.
+SERVICE_TIMES = ("updated_at", "last_sign_in_at")
+FIRST_IMPORT = "(SELECT min(started_at) FROM etl_runs WHERE command = 'load')"
+
+
+def changed_by_service(mapping: Mapping, alias: str) -> str:
+    """SQL: the row ``alias`` was changed by the service after the first import (false where unknowable)."""
+    stamps = [f"{alias}.{c}" for c in SERVICE_TIMES if c in mapping.columns]
+    if not stamps:
+        return "false"
+    return f"COALESCE(GREATEST({', '.join(stamps)}) > {FIRST_IMPORT}, false)"
+
+
 def _upsert(mapping: Mapping, stage: str, members_stage: str | None) -> str:
     """One statement: resolve links, insert new rows, update changed ones, leave equal ones untouched.
 
@@ -131,7 +145,7 @@ def _upsert(mapping: Mapping, stage: str, members_stage: str | None) -> str:
         f"SELECT {', '.join(columns)} FROM src "
         f"ON CONFLICT (firebase_id) DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in updated)} "
         f"WHERE ({', '.join(f't.{c}' for c in updated)}) IS DISTINCT FROM "
-        f"({', '.join(f'EXCLUDED.{c}' for c in updated)}) "
+        f"({', '.join(f'EXCLUDED.{c}' for c in updated)}) AND NOT {changed_by_service(mapping, 't')} "
         f"RETURNING (t.xmax = 0) AS inserted) "
         f"SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated, "
         f"(SELECT coalesce(sum(orphans), 0) FROM src)::bigint AS orphans FROM written"
@@ -162,7 +176,8 @@ def compare(mapping: Mapping, stage: str, members_stage: str | None) -> str:
         f"md5(ROW({', '.join(want)})::text) AS want, "
         f"CASE WHEN t.firebase_id IS NOT NULL THEN md5(ROW({', '.join(got)})::text) END AS got, "
         f"EXISTS (SELECT 1 FROM etl_dead_letters d WHERE d.collection = $1 AND d.document_path = src.firebase_id) "
-        f"AS rejected FROM src LEFT JOIN {mapping.table} t ON t.firebase_id = src.firebase_id"
+        f"AS rejected, {changed_by_service(mapping, 't')} AS changed "
+        f"FROM src LEFT JOIN {mapping.table} t ON t.firebase_id = src.firebase_id"
     )
 
 
@@ -204,6 +219,7 @@ def _sync_members(mapping: Mapping, stage: str, members_stage: str) -> tuple[str
         f"DELETE FROM {m.table} j USING {mapping.table} o, {stage} s "
         # Rows without a position were added through the service, not by an import: they stay.
         f"WHERE o.firebase_id = s.firebase_id AND j.{m.owner_column} = o.id AND j.position IS NOT NULL "
+        f"AND NOT {changed_by_service(mapping, 'o')} "
         f"AND NOT EXISTS ({listed})",
         f"INSERT INTO {m.table} AS j ({', '.join([m.owner_column, m.member_column, *value_columns])}) "
         f"SELECT DISTINCT ON (o.id, m.id) {', '.join(['o.id', 'm.id', *values])} "
