@@ -24,6 +24,9 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # Firestore reserves field names of the form __name__, so these never collide with a source field.
 DOC_PATH_KEY = "__documentPath__"
 CLAIMS_KEY = "__customClaims__"
+# What the Auth user itself held, so export gives back that user and invents nothing from the profile.
+AUTH_KEY = "__authUser__"
+NULL = {"nullValue": None}
 # Times a document may not record; the load then keeps the row's own or takes the read time.
 GUESSED_TIMES = ("created_at", "updated_at")
 ID_NAMESPACE = uuid.UUID("5b1d2c8e-6f0a-4c57-9a3e-7e1a3b5c0001")  # fixed forever: ids depend on it
@@ -195,6 +198,8 @@ class Spec:
             if name is not None:
                 used.add(name)
                 typed = source[name]
+                if typed == NULL:
+                    raw[name] = typed  # an explicit null: kept, so export writes it back as null
             try:
                 if auth is None:  # the common case, inlined: this loop runs for every field of every row
                     value = _python(typed, ctx)
@@ -307,4 +312,6 @@ def _auth_extras(doc: Document, auth: AuthUser) -> TypedFields:
         out[DOC_PATH_KEY] = {"stringValue": doc.path}
     if auth.custom_claims:
         out[CLAIMS_KEY] = encode_python(auth.custom_claims)
+    present = [name for name, value in (("phoneNumber", auth.phone_number), ("photoUrl", auth.photo_url)) if value]
+    out[AUTH_KEY] = encode_python({"createdAt": auth.created_at, "fields": present})
     return out
