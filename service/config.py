@@ -72,9 +72,33 @@ class Settings:
     firebase_hash_config: str | None = None
     default_phone_region: str = "US"
 
+    # Twilio: without account and token the service runs, and the call routes answer 503.
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_phone_number: str = ""
+    twilio_messaging_service_sid: str = ""
+    # A Twilio-compatible test double can stand in for the real API (the tests' fake does).
+    twilio_api_base_url: str = "https://api.twilio.com"
+    twilio_machine_detection: bool = False
+    # Credits reserved per call placed and per SMS sent (charged on success, refunded on failure).
+    call_credits: int = 10
+    sms_credits: int = 1
+
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def twilio_missing(self) -> list[str]:
+        """The Twilio settings still needed before calls and SMS can work (empty when configured)."""
+        missing = [
+            name
+            for name, value in (("TWILIO_ACCOUNT_SID", self.twilio_account_sid), ("TWILIO_AUTH_TOKEN", self.twilio_auth_token))
+            if not value
+        ]
+        if not (self.twilio_phone_number or self.twilio_messaging_service_sid):
+            missing.append("TWILIO_PHONE_NUMBER or TWILIO_MESSAGING_SERVICE_SID")
+        return missing
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -113,6 +137,14 @@ class Settings:
             mail_from=reader.text("MAIL_FROM") or "ReachImpact <no-reply@reachimpact.local>",
             firebase_hash_config=reader.text("FIREBASE_HASH_CONFIG") or None,
             default_phone_region=(reader.text("DEFAULT_PHONE_REGION") or "US").upper(),
+            twilio_account_sid=reader.text("TWILIO_ACCOUNT_SID"),
+            twilio_auth_token=reader.text("TWILIO_AUTH_TOKEN"),
+            twilio_phone_number=reader.text("TWILIO_PHONE_NUMBER"),
+            twilio_messaging_service_sid=reader.text("TWILIO_MESSAGING_SERVICE_SID"),
+            twilio_api_base_url=(reader.text("TWILIO_API_BASE_URL") or "https://api.twilio.com").rstrip("/"),
+            twilio_machine_detection=reader.boolean("TWILIO_MACHINE_DETECTION", False),
+            call_credits=reader.integer("CALL_CREDITS", 10, minimum=0),
+            sms_credits=reader.integer("SMS_CREDITS", 1, minimum=0),
         )
         return settings.finalized()
 
