@@ -93,7 +93,10 @@ class Settings:
         """The Twilio settings still needed before calls and SMS can work (empty when configured)."""
         missing = [
             name
-            for name, value in (("TWILIO_ACCOUNT_SID", self.twilio_account_sid), ("TWILIO_AUTH_TOKEN", self.twilio_auth_token))
+            for name, value in (
+                ("TWILIO_ACCOUNT_SID", self.twilio_account_sid),
+                ("TWILIO_AUTH_TOKEN", self.twilio_auth_token),
+            )
             if not value
         ]
         if not (self.twilio_phone_number or self.twilio_messaging_service_sid):

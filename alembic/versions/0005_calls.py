@@ -55,6 +55,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("user_id", "phone", name=op.f("pk_do_not_call_numbers")),
     )
     op.add_column("contacts", sa.Column("opted_out_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("calls", sa.Column("script", sa.Text(), nullable=True))
+    op.add_column("calls", sa.Column("recording_enabled", sa.Boolean(), server_default="false", nullable=False))
     op.add_column("calls", sa.Column("last_sequence_number", sa.Integer(), nullable=True))
     op.add_column("calls", sa.Column("answered_by", sa.Text(), nullable=True))
     op.add_column("calls", sa.Column("credit_reservation_id", sa.Uuid(), nullable=True))
@@ -88,6 +90,8 @@ def downgrade() -> None:
     op.drop_column("calls", "credit_reservation_id")
     op.drop_column("calls", "answered_by")
     op.drop_column("calls", "last_sequence_number")
+    op.drop_column("calls", "recording_enabled")
+    op.drop_column("calls", "script")
     op.drop_column("contacts", "opted_out_at")
     op.drop_table("do_not_call_numbers")
     op.drop_index("ix_credit_reservations_open", table_name="credit_reservations")

@@ -115,7 +115,9 @@ class TwilioClient:
         if caller_id and not self.settings.twilio_phone_number:
             missing.append("TWILIO_PHONE_NUMBER")
         if missing:
-            raise TwilioNotConfigured(f"Calling is not configured on this server: set {', '.join(dict.fromkeys(missing))}")
+            raise TwilioNotConfigured(
+                f"Calling is not configured on this server: set {', '.join(dict.fromkeys(missing))}"
+            )
 
     async def place_call(
         self,
@@ -123,8 +125,6 @@ class TwilioClient:
         *,
         twiml_url: str,
         status_callback: str,
-        record: bool,
-        recording_status_callback: str,
         machine_detection: bool,
     ) -> CallResource:
         self.require(caller_id=True)
@@ -136,10 +136,7 @@ class TwilioClient:
             "status_callback": status_callback,
             "status_callback_method": "POST",
             "status_callback_event": CALL_STATUS_EVENTS,
-            "record": record,
         }
-        if record:
-            options["recording_status_callback"] = recording_status_callback
         if machine_detection:
             options["machine_detection"] = "Enable"
         call = await self._call(self._client.calls.create_async(**options))

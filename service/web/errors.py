@@ -13,6 +13,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from service import errors as domain
 from service.web.request_id import request_id_of
 
 CODES_BY_STATUS = {
@@ -116,4 +117,33 @@ def internal_error_handler(request: Request, exc: Exception) -> Response:
     return Response(body, status_code=HTTP_500_INTERNAL_SERVER_ERROR, media_type=MediaType.JSON)
 
 
-EXCEPTION_HANDLERS = {HTTPException: http_exception_handler, Exception: internal_error_handler}
+DOMAIN_STATUS: tuple[tuple[type[domain.DomainError], int], ...] = (
+    (domain.NotFound, 404),
+    (domain.Conflict, 409),
+    (domain.ValidationFailed, 400),
+    (domain.Forbidden, 403),
+    (domain.InsufficientCredits, 402),
+    (domain.UpstreamFailed, 502),
+    (domain.ServiceUnavailable, 503),
+)
+
+
+def domain_error_handler(request: Request, exc: domain.DomainError) -> Response:
+    status = next((code for kind, code in DOMAIN_STATUS if isinstance(exc, kind)), 400)
+    details: Any = None
+    if isinstance(exc, domain.ValidationFailed) and exc.details:
+        details = [{"field": d.field, "message": d.message} for d in exc.details]
+    elif isinstance(exc, domain.InsufficientCredits):
+        details = {"needed": exc.needed, "credits": exc.balance}
+    headers = None
+    if isinstance(exc, domain.ServiceUnavailable) and exc.retry_after:
+        headers = {"Retry-After": str(exc.retry_after)}
+    body = error_body(request, exc.message, exc.code, details)
+    return Response(body, status_code=status, headers=headers, media_type=MediaType.JSON)
+
+
+EXCEPTION_HANDLERS = {
+    HTTPException: http_exception_handler,
+    domain.DomainError: domain_error_handler,
+    Exception: internal_error_handler,
+}

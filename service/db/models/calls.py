@@ -75,6 +75,9 @@ class Call(UUIDPrimaryKey, Timestamps, Imported, Base):
     notes: Mapped[str | None]
     started_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
+    # What the call says (placeholders already filled from the contact) and whether it records the answer.
+    script: Mapped[str | None]
+    recording_enabled: Mapped[bool] = mapped_column(server_default="false")
     # The highest SequenceNumber of Twilio's status callbacks applied so far: an older one changes nothing.
     last_sequence_number: Mapped[int | None]
     # Answering-machine detection's verdict: human, machine_start, machine_end_*, fax, unknown.

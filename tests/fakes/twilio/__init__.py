@@ -8,9 +8,11 @@ in Twilio's order, duplicated, shuffled or forged, as a test asks.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import random
 import secrets
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -97,9 +99,25 @@ class TwilioFake:
     requests: int = 0
     base_url: str = ""
     _runner: web.AppRunner | None = None
+    _loop: asyncio.AbstractEventLoop = field(init=False)
+    _thread: threading.Thread = field(init=False)
 
     # -- the server -----------------------------------------------------------------------------------------------
     async def start(self) -> TwilioFake:
+        """Serves from a thread of its own: Litestar's test client blocks the test's event loop per request."""
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._serve(), self._loop).result(timeout=10)
+        return self
+
+    async def stop(self) -> None:
+        if self._runner:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+    async def _serve(self) -> None:
         app = web.Application()
         prefix = f"/2010-04-01/Accounts/{self.account_sid}"
         app.router.add_post(f"{prefix}/Calls.json", self._create_call)
@@ -111,11 +129,6 @@ class TwilioFake:
         port = free_port()
         await web.TCPSite(self._runner, "127.0.0.1", port).start()
         self.base_url = f"http://127.0.0.1:{port}"
-        return self
-
-    async def stop(self) -> None:
-        if self._runner:
-            await self._runner.cleanup()
 
     def fail_next(self, status: int, code: int, message: str) -> None:
         self.failures.append(Failure(status, code, message))
@@ -125,7 +138,12 @@ class TwilioFake:
         return request.headers.get("Authorization") == f"Basic {expected}"
 
     def _error(self, status: int, code: int, message: str) -> web.Response:
-        body = {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status}
+        body = {
+            "code": code,
+            "message": message,
+            "more_info": f"https://www.twilio.com/docs/errors/{code}",
+            "status": status,
+        }
         return web.json_response(body, status=status)
 
     async def _guard(self, request: web.Request) -> web.Response | None:
