@@ -38,8 +38,8 @@ async def page(
         after=decode_cursor(cursor) if cursor else None,
         limit=limit,
     )
-    rows, headers = paginate(rows, limit, request.scope["path"], query)
-    return Response([call_out(row) for row in rows], headers=headers)
+    shown, headers = paginate(rows, limit, request.scope["path"], query)
+    return Response([call_out(row) for row in shown], headers=headers)
 
 
 @get("/")
