@@ -155,13 +155,26 @@ class TwilioFake:
             return self._error(failure.status, failure.code, failure.message)
         return None
 
+    def _invalid_to(self, to: str) -> web.Response | None:
+        if to.startswith("+") and to[1:].isdigit():
+            return None
+        return self._error(400, 21211, f"The 'To' number {to} is not a valid phone number.")
+
+    async def _known_call(self, request: web.Request) -> FakeCall | web.Response:
+        if (refused := await self._guard(request)) is not None:
+            return refused
+        call = self.calls.get(request.match_info["sid"])
+        if call is None:
+            return self._error(404, 20404, f"The requested resource {request.path} was not found")
+        return call
+
     async def _create_call(self, request: web.Request) -> web.Response:
         if (refused := await self._guard(request)) is not None:
             return refused
         form = await request.post()
         to = str(form.get("To", ""))
-        if not to.startswith("+") or not to[1:].isdigit():
-            return self._error(400, 21211, f"The 'To' number {to} is not a valid phone number.")
+        if (invalid := self._invalid_to(to)) is not None:
+            return invalid
         if not form.get("Url") and not form.get("Twiml"):
             return self._error(400, 21205, "Url parameter is required.")
         call = FakeCall(
@@ -180,19 +193,13 @@ class TwilioFake:
         return web.json_response(self._call_json(call), status=201)
 
     async def _fetch_call(self, request: web.Request) -> web.Response:
-        if (refused := await self._guard(request)) is not None:
-            return refused
-        call = self.calls.get(request.match_info["sid"])
-        if call is None:
-            return self._error(404, 20404, f"The requested resource {request.path} was not found")
-        return web.json_response(self._call_json(call))
+        call = await self._known_call(request)
+        return call if isinstance(call, web.Response) else web.json_response(self._call_json(call))
 
     async def _update_call(self, request: web.Request) -> web.Response:
-        if (refused := await self._guard(request)) is not None:
-            return refused
-        call = self.calls.get(request.match_info["sid"])
-        if call is None:
-            return self._error(404, 20404, f"The requested resource {request.path} was not found")
+        call = await self._known_call(request)
+        if isinstance(call, web.Response):
+            return call
         form = await request.post()
         if form.get("Status") in ("completed", "canceled"):
             if call.status in TERMINAL:
@@ -205,8 +212,8 @@ class TwilioFake:
             return refused
         form = await request.post()
         to = str(form.get("To", ""))
-        if not to.startswith("+") or not to[1:].isdigit():
-            return self._error(400, 21211, f"The 'To' number {to} is not a valid phone number.")
+        if (invalid := self._invalid_to(to)) is not None:
+            return invalid
         if to in self.opted_out:
             return self._error(400, OPTED_OUT_ERROR, "Attempt to send to unsubscribed recipient")
         body = str(form.get("Body", ""))
