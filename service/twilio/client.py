@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import structlog
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
@@ -80,6 +81,9 @@ class RoutedHttpClient(AsyncTwilioHttpClient):
     ) -> Response:
         if url.startswith(TWILIO_BASE_URL):
             url = self.base_url + url[len(TWILIO_BASE_URL) :]
+        if auth is not None:  # as a header: aiohttp deprecates its BasicAuth argument
+            headers = {**(headers or {}), "Authorization": aiohttp.encode_basic_auth(*auth)}
+            auth = None
         for attempt, delay in enumerate((*self.delays, None)):
             try:
                 response = await super().request(
