@@ -237,3 +237,19 @@ async def test_without_twilio_settings_calls_are_503_and_ready_says_why(client, 
     assert response.status_code == 503 and "TWILIO_ACCOUNT_SID" in response.json()["message"]
     ready = await client.get("/ready")
     assert ready.status_code == 200 and "TWILIO_AUTH_TOKEN" in ready.json()["twilio"]
+
+
+async def test_callbacks_that_race_ahead_of_the_stored_sid_apply_when_it_is_stored(client, db, caller, contact, twilio):
+    from tests.fakes.twilio import Callback
+
+    ada = await contact()
+    sid = twilio.next_call_sid = "CA" + "e" * 32
+    params = {"AccountSid": twilio.account_sid, "CallSid": sid, "CallStatus": "ringing", "SequenceNumber": "1"}
+    early = Callback("http://testserver.local/api/calls/status", params)
+    assert (await early.send(client)).status_code == 200
+
+    placed = await place(client, caller, ada["id"])
+
+    assert placed.status_code == 201 and placed.json()["sid"] == sid
+    assert placed.json()["twilioStatus"] == "ringing"
+    assert await db.fetchval("SELECT call_id IS NOT NULL FROM call_events WHERE call_sid = $1", sid) is True

@@ -97,6 +97,8 @@ class TwilioFake:
     # Answers queued for the next requests, e.g. a 429 followed by success.
     failures: list[Failure] = field(default_factory=list)
     requests: int = 0
+    # The sid the next call gets, so a test can deliver its callbacks before the service learns it.
+    next_call_sid: str | None = None
     base_url: str = ""
     _runner: web.AppRunner | None = None
     _loop: asyncio.AbstractEventLoop = field(init=False)
@@ -178,8 +180,9 @@ class TwilioFake:
             return invalid
         if not form.get("Url") and not form.get("Twiml"):
             return self._error(400, 21205, "Url parameter is required.")
+        sid, self.next_call_sid = self.next_call_sid or "CA" + secrets.token_hex(16), None
         call = FakeCall(
-            sid="CA" + secrets.token_hex(16),
+            sid=sid,
             to=to,
             from_=str(form.get("From", "")),
             url=str(form.get("Url", "")),
