@@ -17,6 +17,7 @@ from service.auth.middleware import AuthMiddleware
 from service.auth.routes import AuthController
 from service.auth.runtime import auth_runtime
 from service.auth.tokens import TokenService
+from service.calls.routes import calls_router, legacy_routes, webhooks
 from service.campaigns.routes import router as campaigns_router
 from service.config import Settings
 from service.contacts.routes import router as contacts_router
@@ -25,6 +26,7 @@ from service.db.migrations import head_revision
 from service.db.pool import create_pool
 from service.jobs.registry import load_jobs
 from service.logging import configure_logging
+from service.twilio import TwilioClient
 from service.users.routes import AdminController, UserController
 from service.web.edge import EdgeMiddleware
 from service.web.errors import EXCEPTION_HANDLERS
@@ -73,6 +75,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AuthController,
             UserController,
             AdminController,
+            calls_router,
+            *legacy_routes,
+            *webhooks,
         ],
         lifespan=[database, auth_runtime, freeze_startup_heap],
         # Anchored: an unanchored pattern would also exempt any path that merely contains it.
@@ -95,6 +100,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "dsn": resolve_database_url(settings.database_url, settings.data_dir),
                 "schema_head": head_revision(),
                 "tokens": TokenService(settings),
+                "twilio": TwilioClient(settings),
             }
         ),
     )

@@ -77,6 +77,18 @@ class Settings:
     # A built SPA (the directory holding index.html) served at `/`; None serves the API only.
     spa_dir: Path | None = None
 
+    # Twilio: without account and token the service runs, and the call routes answer 503.
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_phone_number: str = ""
+    twilio_messaging_service_sid: str = ""
+    # A Twilio-compatible test double can stand in for the real API (the tests' fake does).
+    twilio_api_base_url: str = "https://api.twilio.com"
+    twilio_machine_detection: bool = False
+    # Credits reserved per call placed and per SMS sent (charged on success, refunded on failure).
+    call_credits: int = 10
+    sms_credits: int = 1
+
     @property
     def is_production(self) -> bool:
         return self.env == "production"
@@ -86,6 +98,21 @@ class Settings:
         """Origins whose pages may write with the session cookie: the service's own and the CORS ones."""
         parts = urlsplit(self.public_base_url)
         return frozenset({f"{parts.scheme}://{parts.netloc}", *self.cors_origins})
+
+    @property
+    def twilio_missing(self) -> list[str]:
+        """The Twilio settings still needed before calls and SMS can work (empty when configured)."""
+        missing = [
+            name
+            for name, value in (
+                ("TWILIO_ACCOUNT_SID", self.twilio_account_sid),
+                ("TWILIO_AUTH_TOKEN", self.twilio_auth_token),
+            )
+            if not value
+        ]
+        if not (self.twilio_phone_number or self.twilio_messaging_service_sid):
+            missing.append("TWILIO_PHONE_NUMBER or TWILIO_MESSAGING_SERVICE_SID")
+        return missing
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -126,6 +153,14 @@ class Settings:
             default_phone_region=(reader.text("DEFAULT_PHONE_REGION") or "US").upper(),
             initial_ai_credits=reader.integer("INITIAL_AI_CREDITS", 50, minimum=0),
             spa_dir=Path(spa_dir).resolve() if (spa_dir := reader.text("SPA_DIR")) else None,
+            twilio_account_sid=reader.text("TWILIO_ACCOUNT_SID"),
+            twilio_auth_token=reader.text("TWILIO_AUTH_TOKEN"),
+            twilio_phone_number=reader.text("TWILIO_PHONE_NUMBER"),
+            twilio_messaging_service_sid=reader.text("TWILIO_MESSAGING_SERVICE_SID"),
+            twilio_api_base_url=(reader.text("TWILIO_API_BASE_URL") or "https://api.twilio.com").rstrip("/"),
+            twilio_machine_detection=reader.boolean("TWILIO_MACHINE_DETECTION", False),
+            call_credits=reader.integer("CALL_CREDITS", 10, minimum=0),
+            sms_credits=reader.integer("SMS_CREDITS", 1, minimum=0),
         )
         return settings.finalized()
 
