@@ -1,7 +1,7 @@
 """Platform: the job queue (pgqueuer's own schema) and the real-time events table.
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-12-01 23:10:00
 """
 

@@ -1,7 +1,7 @@
 """ETL second pass: runs can be marked interrupted; membership rows keep their place in the source array.
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 """
 
 from __future__ import annotations
