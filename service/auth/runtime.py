@@ -17,7 +17,7 @@ from service.auth.cookies import CookiePolicy
 from service.auth.csrf import CsrfTokens, TrustedOrigins
 from service.auth.middleware import Authenticator
 from service.auth.passwords import Passwords
-from service.auth.revocation import RevocationFeed, RevokedSessions
+from service.auth.revocation import CHANNEL, RevokedSessions
 from service.auth.service import AuthService
 from service.auth.sessions import LiveSessions
 from service.auth.throttle import Throttle
@@ -51,10 +51,10 @@ async def auth_runtime(app: Litestar) -> AsyncIterator[None]:
         Throttle(settings),
         Mailer(settings.smtp_url, settings.mail_from, production=settings.is_production),
     )
-    feed = RevocationFeed(state.dsn, revoked)
-    await feed.start()
+    # Loaded on every (re)connect of the process's LISTEN connection, before the first request is served.
+    state.realtime.subscribe(CHANNEL, revoked.on_notice, on_connect=revoked.load)
+    revoked.on_revoke.append(state.events.end_sessions)
     try:
         yield
     finally:
-        await feed.stop()
         passwords.close()

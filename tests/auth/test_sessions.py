@@ -9,7 +9,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from service.app import create_app
-from service.auth.revocation import APPLICATION_NAME, CHANNEL
+from service.auth.revocation import CHANNEL
+from service.realtime.listener import APPLICATION_NAME
 from tests.auth.helpers import bearer, login, register
 
 
