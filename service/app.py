@@ -26,6 +26,8 @@ from service.db.migrations import head_revision
 from service.db.pool import create_pool
 from service.jobs.registry import load_jobs
 from service.logging import configure_logging
+from service.realtime.routes import router as realtime_router
+from service.realtime.runtime import listening, realtime_runtime
 from service.twilio import TwilioClient
 from service.users.routes import AdminController, UserController
 from service.web.edge import EdgeMiddleware
@@ -78,8 +80,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             calls_router,
             *legacy_routes,
             *webhooks,
+            realtime_router,
         ],
-        lifespan=[database, auth_runtime, freeze_startup_heap],
+        lifespan=[database, realtime_runtime, auth_runtime, listening, freeze_startup_heap],
         # Anchored: an unanchored pattern would also exempt any path that merely contains it.
         middleware=[DefineMiddleware(AuthMiddleware, exclude=["^/schema(/|$)"])],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
