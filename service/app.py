@@ -18,6 +18,7 @@ from service.auth.routes import AuthController
 from service.auth.runtime import auth_runtime
 from service.auth.tokens import TokenService
 from service.campaigns.routes import router as campaigns_router
+from service.chat.routes import router as chat_router
 from service.config import Settings
 from service.contacts.routes import router as contacts_router
 from service.db.embedded import resolve_database_url
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ready,
             contacts_router,
             campaigns_router,
+            chat_router,
             AuthController,
             UserController,
             AdminController,

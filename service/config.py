@@ -60,6 +60,9 @@ class Settings:
     login_max_failures_per_ip: int = 50
     login_failure_window_seconds: int = 15 * 60
     password_hash_concurrency: int = 4
+    # Chat sends per user and window, counted in Postgres so every instance shares the budget.
+    chat_max_messages_per_window: int = 60
+    chat_message_window_seconds: int = 60
     # argon2id cost; only tests lower it (production refuses less than OWASP's).
     argon2_memory_kib: int = OWASP_ARGON2_MEMORY_KIB
     argon2_time_cost: int = OWASP_ARGON2_TIME_COST
@@ -106,6 +109,8 @@ class Settings:
             login_max_failures_per_ip=reader.integer("LOGIN_MAX_FAILURES_PER_IP", 50, minimum=1),
             login_failure_window_seconds=reader.integer("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60, minimum=1),
             password_hash_concurrency=reader.integer("PASSWORD_HASH_CONCURRENCY", 4, minimum=1),
+            chat_max_messages_per_window=reader.integer("CHAT_MAX_MESSAGES_PER_WINDOW", 60, minimum=1),
+            chat_message_window_seconds=reader.integer("CHAT_MESSAGE_WINDOW_SECONDS", 60, minimum=1),
             argon2_memory_kib=reader.integer("ARGON2_MEMORY_KIB", OWASP_ARGON2_MEMORY_KIB, minimum=8),
             argon2_time_cost=reader.integer("ARGON2_TIME_COST", OWASP_ARGON2_TIME_COST, minimum=1),
             password_reset_url=reader.text("PASSWORD_RESET_URL"),
