@@ -7,6 +7,7 @@ from service.db.models.campaigns import Campaign, CampaignContact
 from service.db.models.chat import ChatMessage, ChatParticipant, ChatRoom
 from service.db.models.contacts import Contact
 from service.db.models.etl import EtlCheckpoint, EtlDeadLetter, EtlRun, FirestoreDocument
+from service.db.models.realtime import RealtimeEvent
 from service.db.models.users import (
     AuthSession,
     CreditLedgerEntry,
@@ -35,6 +36,7 @@ __all__ = [
     "FirestoreDocument",
     "PasswordResetToken",
     "RateLimitCounter",
+    "RealtimeEvent",
     "RefreshToken",
     "SmsMessage",
     "User",
