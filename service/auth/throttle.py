@@ -51,12 +51,6 @@ async def count_hits(connection: asyncpg.Connection, keys: Sequence[str], window
     return await connection.fetch(COUNT_ATTEMPT, sorted(keys), window_seconds)
 
 
-def too_many(retry_after: int, message: str = "Too many attempts; try again later") -> TooManyRequests:
-    return TooManyRequests(
-        message, headers={"Retry-After": str(retry_after)}, details={"retryAfterSeconds": retry_after}
-    )
-
-
 class Throttle:
     def __init__(self, settings: Settings) -> None:
         self.window = settings.login_failure_window_seconds
@@ -72,7 +66,11 @@ class Throttle:
         account, address = self.keys(action, email, ip)
         for key, hits, retry_after in await count_hits(connection, (account, address), self.window):
             if hits > (self.account_limit if key == account else self.address_limit):
-                raise too_many(retry_after)
+                raise TooManyRequests(
+                    "Too many attempts; try again later",
+                    headers={"Retry-After": str(retry_after)},
+                    details={"retryAfterSeconds": retry_after},
+                )
 
     async def succeeded(self, connection: asyncpg.Connection, action: str, email: str, ip: str) -> None:
         account, address = self.keys(action, email, ip)

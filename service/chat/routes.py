@@ -160,6 +160,13 @@ async def mark_room_read(request: Request, room: FromPath[str], data: JSONBody[R
     return Success()
 
 
+@post("/rooms/{room:str}/typing", status_code=HTTP_200_OK)
+async def typing(request: Request, room: FromPath[str]) -> Success:
+    """Tells the room's participants that I am typing (send it every few seconds while typing)."""
+    await service.typing(request.app.state.pool, request.app.state.settings, request.user.id, room)
+    return Success()
+
+
 router = Router(
     path="/api/chat",
     route_handlers=[
@@ -179,6 +186,7 @@ router = Router(
         room_messages,
         post_to_room,
         mark_room_read,
+        typing,
     ],
     tags=["chat"],
 )

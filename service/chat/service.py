@@ -8,11 +8,12 @@ from collections.abc import Sequence
 import asyncpg
 import msgspec
 
-from service.auth.throttle import count_hits, too_many
+from service.auth.throttle import count_hits
 from service.chat import repository
 from service.chat.schemas import MemberOut, MessageIn, MessageOut, RoomIn, RoomOut
 from service.config import Settings
-from service.web.errors import ApiError, Forbidden, NotFound
+from service.errors import Conflict, FieldError, Forbidden, NotFound, RateLimited, TooLarge, ValidationFailed
+from service.realtime import publish
 from service.web.pagination import Keyset
 
 MAX_CONTENT = 4000
@@ -23,36 +24,47 @@ _encode = msgspec.json.Encoder().encode
 LOCK_PAIR = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
 
 
-def invalid(field: str, message: str) -> ApiError:
-    return ApiError(message, code="validation_error", details=[{"field": field, "message": message}])
+def invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(message, [FieldError(field, message)])
 
 
 def checked_content(content: str) -> str:
     if not content.strip():
         raise invalid("content", "A message cannot be empty")
     if len(content) > MAX_CONTENT:
-        raise ApiError(f"A message holds at most {MAX_CONTENT} characters", status_code=413, code="payload_too_large")
+        raise TooLarge(f"A message holds at most {MAX_CONTENT} characters")
     return content
 
 
 def check_message(data: MessageIn) -> None:
     checked_content(data.content)
     if len(_encode(data.metadata)) > MAX_METADATA_BYTES:
-        raise ApiError(f"metadata holds at most {MAX_METADATA_BYTES} bytes", status_code=413, code="payload_too_large")
+        raise TooLarge(f"metadata holds at most {MAX_METADATA_BYTES} bytes")
 
 
-async def count_send(connection: asyncpg.Connection, settings: Settings, user: uuid.UUID) -> None:
-    """One send against the user's budget; counted in its own statement, so every instance sees it at once."""
-    key = f"chat.send:{user}"
+async def count_send(
+    connection: asyncpg.Connection, settings: Settings, user: uuid.UUID, action: str = "chat.send"
+) -> None:
+    """One send (or typing signal) against the user's budget; counted in its own statement, so every instance
+    sees it at once."""
+    key = f"{action}:{user}"
     for _, hits, retry_after in await count_hits(connection, (key,), settings.chat_message_window_seconds):
         if hits > settings.chat_max_messages_per_window:
-            raise too_many(retry_after, "Too many messages; try again later")
+            raise RateLimited(retry_after, "Too many messages; try again later")
+
+
+async def announce(connection: asyncpg.Connection, room: uuid.UUID, type: str, data: dict[str, object]) -> None:
+    """Tell the room's participants, in the change's transaction: they hear of it at commit, never on rollback.
+
+    publish() holds the cluster's event-order lock until commit, so it comes last in each transaction.
+    """
+    await publish(connection, await repository.audience(connection, room), type, {"roomId": room, **data})
 
 
 async def room_or_404(connection: asyncpg.Connection, user: uuid.UUID, key: str) -> asyncpg.Record:
     room = await repository.room_of(connection, user, key)
     if room is None:
-        raise NotFound("Room not found")
+        raise NotFound("Room")
     return room
 
 
@@ -61,7 +73,7 @@ async def direct_room(connection: asyncpg.Connection, user: uuid.UUID, other: uu
     if other == user:
         raise invalid("recipientId", "You cannot start a conversation with yourself")
     if await repository.count_users(connection, [other]) == 0:
-        raise NotFound("User not found")
+        raise NotFound("User")
     await connection.execute(LOCK_PAIR, ":".join(sorted((str(user), str(other)))))
     room = await repository.find_direct(connection, user, other)
     if room is not None:
@@ -92,10 +104,16 @@ async def send(
             row, created = await repository.insert_message(
                 connection, user, room, recipient, data.content, data.type, data.metadata, data.client_id
             )
-    if row is None:
-        # The client id names a message of another room (one this user can no longer see): a client bug.
-        raise ApiError("clientId was already used for another message", status_code=409, code="conflict")
-    return MessageOut(*row[: len(MessageOut.__struct_fields__)]), created
+            if row is None:
+                # The client id names a message of another room (one this user can no longer see): a client bug.
+                raise Conflict("clientId was already used for another message")
+            message = MessageOut(*row[: len(MessageOut.__struct_fields__)])
+            if created:  # a retry announces nothing: every participant hears of a message once
+                # `read` in an event is the recipients' view; the sender's own streams know it is theirs.
+                await announce(
+                    connection, room, "chat.message", {"message": msgspec.structs.replace(message, read=False)}
+                )
+    return message, created
 
 
 def messages_out(rows: Sequence[asyncpg.Record]) -> list[MessageOut]:
@@ -132,16 +150,23 @@ async def edit(pool: asyncpg.Pool, user: uuid.UUID, message: uuid.UUID, content:
     async with pool.acquire() as connection, connection.transaction():
         edited = await repository.edit_message(connection, user, message, content)
         row = await repository.message(connection, user, message) if edited else None
-    if row is None:
-        raise NotFound("Message not found")
-    return MessageOut(*row)
+        if row is None:
+            raise NotFound("Message")
+        out = MessageOut(*row)
+        await announce(
+            connection, row["room_id"], "chat.message.edited", {"message": msgspec.structs.replace(out, read=False)}
+        )
+    return out
 
 
 async def delete(pool: asyncpg.Pool, user: uuid.UUID, message: uuid.UUID) -> None:
     """Soft: the conversation keeps the message's place and shows that it was deleted."""
     async with pool.acquire() as connection, connection.transaction():
-        if await repository.delete_message(connection, user, message) is None:
-            raise NotFound("Message not found")
+        deleted = await repository.delete_message(connection, user, message)
+        if deleted is None:
+            raise NotFound("Message")
+        if deleted["room_id"] is not None:  # roomless imported messages have no live audience
+            await announce(connection, deleted["room_id"], "chat.message.deleted", {"messageId": message})
 
 
 async def mark_read(pool: asyncpg.Pool, user: uuid.UUID, room_key: str, message: uuid.UUID | None) -> None:
@@ -151,9 +176,10 @@ async def mark_read(pool: asyncpg.Pool, user: uuid.UUID, room_key: str, message:
         upto = await repository.message_time(connection, room, message)
         if upto is None:
             if message is not None:
-                raise NotFound("Message not found")
+                raise NotFound("Message")
             return
-        await repository.mark_read(connection, user, room, upto)
+        last_read_at = await repository.mark_read(connection, user, room, upto)
+        await announce(connection, room, "chat.read", {"userId": user, "lastReadAt": last_read_at})
 
 
 async def mark_read_from(pool: asyncpg.Pool, user: uuid.UUID, sender: uuid.UUID) -> None:
@@ -162,6 +188,15 @@ async def mark_read_from(pool: asyncpg.Pool, user: uuid.UUID, sender: uuid.UUID)
         room = await repository.find_direct(connection, user, sender)
     if room is not None:
         await mark_read(pool, user, str(room), None)
+
+
+async def typing(pool: asyncpg.Pool, settings: Settings, user: uuid.UUID, room_key: str) -> None:
+    """A typing signal for the room's other open streams; nothing is stored but the event (kept an hour)."""
+    async with pool.acquire() as connection:
+        await count_send(connection, settings, user, "chat.typing")
+        async with connection.transaction():
+            room = (await room_or_404(connection, user, room_key))["id"]
+            await announce(connection, room, "chat.typing", {"userId": user})
 
 
 async def rooms(pool: asyncpg.Pool, user: uuid.UUID, room: uuid.UUID | None = None) -> list[RoomOut]:
@@ -204,8 +239,10 @@ async def create_room(pool: asyncpg.Pool, user: uuid.UUID, data: RoomIn) -> tupl
             if not (data.name or "").strip():
                 raise invalid("name", "A group or channel needs a name")
             if await repository.count_users(connection, others) != len(others):
-                raise NotFound("User not found")
+                raise NotFound("User")
             room_id, created = await repository.create_room(connection, user, data.kind, data.name, others), True
+        if created:
+            await announce(connection, room_id, "chat.room", {"change": "created"})
     return (await rooms(pool, user, room_id))[0], created
 
 
@@ -227,9 +264,11 @@ async def add_members(
             raise Forbidden("Only the room's owner can add participants")
         wanted = sorted(set(users))
         if await repository.count_users(connection, wanted) != len(wanted):
-            raise NotFound("User not found")
+            raise NotFound("User")
         await repository.add_participants(connection, room["id"], wanted)
-        return [MemberOut(*row) for row in await repository.members(connection, room["id"])]
+        members = [MemberOut(*row) for row in await repository.members(connection, room["id"])]
+        await announce(connection, room["id"], "chat.room", {"change": "members"})
+        return members
 
 
 async def delete_room(pool: asyncpg.Pool, user: uuid.UUID, room_key: str) -> None:
@@ -238,3 +277,4 @@ async def delete_room(pool: asyncpg.Pool, user: uuid.UUID, room_key: str) -> Non
         if room["role"] != "owner" and room["kind"] != "direct":
             raise Forbidden("Only the room's owner can delete it")
         await repository.delete_room(connection, room["id"])
+        await announce(connection, room["id"], "chat.room", {"change": "deleted"})

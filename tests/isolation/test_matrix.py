@@ -61,6 +61,7 @@ PROBES = [
     Probe("GET", "/api/chat/rooms/{room}/messages"),
     Probe("POST", "/api/chat/rooms/{room}/messages", {"content": "Mallory was here"}),
     Probe("PUT", "/api/chat/rooms/{room}/read"),
+    Probe("POST", "/api/chat/rooms/{room}/typing"),
     Probe("POST", "/api/chat/messages", {"roomId": "{room}", "content": "Mallory was here"}),
     Probe("PATCH", "/api/chat/messages/{message}", {"content": "Mallory was here"}),
     Probe("DELETE", "/api/chat/messages/{message}"),
