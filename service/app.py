@@ -24,6 +24,7 @@ from service.contacts.routes import router as contacts_router
 from service.db.embedded import resolve_database_url
 from service.db.migrations import head_revision
 from service.db.pool import create_pool
+from service.jobs.registry import load_jobs
 from service.logging import configure_logging
 from service.users.routes import AdminController, UserController
 from service.web.edge import EdgeMiddleware
@@ -62,6 +63,7 @@ async def freeze_startup_heap(app: Litestar) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)
+    load_jobs()  # so enqueue() knows every job name; only `reachimpact worker` runs them
     app = Litestar(
         route_handlers=[
             health,
