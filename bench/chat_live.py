@@ -11,6 +11,9 @@ receive each message once. The clock is one process's monotonic clock: the send 
 POST, the receive time when the event's frame is read.
 
 Memory per connection: the two processes' RSS after the streams connected minus before, divided by the streams.
+
+`--send-only` opens no streams: it measures the send side alone (the POST at the same load through both
+processes) and checks in the events table that each message was published exactly once, for everyone in its room.
 """
 
 from __future__ import annotations
@@ -123,9 +126,11 @@ async def run(args, ports: list[int], pids: list[int], dsn: str, secret: str) ->
     before = sum(rss_kib(p) for p in pids)
     users = [u for room in rooms for u in room[1:]]
     receipts.streams = len(users)
-    streams = [asyncio.create_task(stream(ports[i % 2], u, headers[u], receipts)) for i, u in enumerate(users)]
-    await receipts.all_connected.wait()
-    await asyncio.sleep(1)
+    streams = []
+    if not args.send_only:
+        streams = [asyncio.create_task(stream(ports[i % 2], u, headers[u], receipts)) for i, u in enumerate(users)]
+        await receipts.all_connected.wait()
+        await asyncio.sleep(1)
     after = sum(rss_kib(p) for p in pids)
     clients = [httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) for port in ports]
     send_latencies: list[float] = []
@@ -155,17 +160,38 @@ async def run(args, ports: list[int], pids: list[int], dsn: str, secret: str) ->
     for client in clients:
         await client.aclose()
 
+    s = statistics.quantiles(send_latencies, n=100) if len(send_latencies) > 1 else [0.0] * 99
+    print(f"{args.rooms} rooms of {args.room_size} on 2 processes, 1 message/s per room, {args.seconds} s")
+    print(f"messages sent: {len(receipts.sent)} ({failures} failed)")
+    print(f"POST round trip ms: p50 {s[49]:.1f}  p95 {s[94]:.1f}  p99 {s[98]:.1f}")
+    if args.send_only:
+        await published_once(dsn, receipts, args.room_size)
+        return
     expected = len(receipts.sent) * args.room_size
     delivered = len(receipts.seen)
     duplicated = sum(n - 1 for n in receipts.seen.values())
     q = statistics.quantiles(receipts.latencies, n=100) if len(receipts.latencies) > 1 else [0.0] * 99
-    s = statistics.quantiles(send_latencies, n=100) if len(send_latencies) > 1 else [0.0] * 99
-    print(f"{len(users)} streams on 2 processes, {args.rooms} rooms of {args.room_size}, {args.seconds} s")
-    print(f"messages sent: {len(receipts.sent)} ({failures} failed); deliveries expected {expected}")
+    print(f"{len(users)} streams; deliveries expected {expected}")
     print(f"lost: {expected - delivered}; duplicated: {duplicated}")
     print(f"send -> receive ms: p50 {q[49]:.1f}  p95 {q[94]:.1f}  p99 {q[98]:.1f}")
-    print(f"POST round trip ms: p50 {s[49]:.1f}  p95 {s[94]:.1f}  p99 {s[98]:.1f}")
     print(f"memory per connection: {(after - before) / len(users):.1f} KiB (RSS {before} -> {after} KiB)")
+
+
+async def published_once(dsn: str, receipts: Receipts, room_size: int) -> None:
+    """Each sent message has exactly one chat.message event, addressed to the whole room."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        rows = await connection.fetch(
+            "SELECT data #>> '{message,clientId}' AS client_id, count(*) AS n, max(cardinality(audience)) AS people"
+            " FROM events WHERE type = 'chat.message' GROUP BY 1"
+        )
+    finally:
+        await connection.close()
+    published = {row["client_id"]: row for row in rows if row["client_id"] in receipts.sent}
+    missing = len(receipts.sent) - len(published)
+    twice = sum(row["n"] - 1 for row in published.values())
+    short = sum(row["people"] != room_size for row in published.values())
+    print(f"events: missing {missing}, duplicated {twice}, with a wrong audience {short}")
 
 
 def main() -> None:
@@ -174,6 +200,7 @@ def main() -> None:
     parser.add_argument("--rooms", type=int, default=100)
     parser.add_argument("--room-size", type=int, default=10)
     parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--send-only", action="store_true", help="no streams: the send side and the events rows")
     args = parser.parse_args()
     secret = secrets.token_urlsafe(48)
     env = dict(os.environ, LOG_LEVEL="WARNING", JWT_SECRET=secret, CHAT_MAX_MESSAGES_PER_WINDOW="1000000")
