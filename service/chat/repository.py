@@ -59,8 +59,8 @@ ORDER BY r.created_at LIMIT 1
 """
 INSERT_MESSAGE = f"""
 WITH inserted AS (
-    INSERT INTO chat_messages AS m (id, room_id, sender_id, recipient_id, body, type, metadata, client_id)
-    VALUES ($2, $3, $1, $4, $5, $6, $7, $8)
+    INSERT INTO chat_messages AS m (id, room_id, sender_id, recipient_id, body, type, metadata, client_id, created_at)
+    VALUES ($2, $3, $1, $4, $5, $6, $7, $8, clock_timestamp())
     ON CONFLICT (sender_id, client_id) DO NOTHING
     RETURNING *
 )

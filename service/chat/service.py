@@ -14,6 +14,7 @@ from service.chat.schemas import MemberOut, MessageIn, MessageOut, RoomIn, RoomO
 from service.config import Settings
 from service.errors import Conflict, FieldError, Forbidden, NotFound, RateLimited, TooLarge, ValidationFailed
 from service.realtime import publish
+from service.realtime.events import PUBLISH_LOCK_ID
 from service.web.pagination import Keyset
 
 MAX_CONTENT = 4000
@@ -22,6 +23,8 @@ _encode = msgspec.json.Encoder().encode
 
 # Serialises the creation of one pair's direct room, so two concurrent first messages make one room.
 LOCK_PAIR = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
+# publish()'s own lock (it orders every event of the cluster), held until commit.
+HOLD_EVENT_ORDER = "SELECT pg_advisory_xact_lock($1)"
 
 
 def invalid(field: str, message: str) -> ValidationFailed:
@@ -101,6 +104,8 @@ async def send(
                 room = (await room_or_404(connection, user, room_key))["id"]
             else:
                 raise invalid("recipientId", "Name a recipientId or a roomId")
+            # Taken before the row gets its time, so a room's history (by time) and its events (by commit) agree.
+            await connection.execute(HOLD_EVENT_ORDER, PUBLISH_LOCK_ID)
             row, created = await repository.insert_message(
                 connection, user, room, recipient, data.content, data.type, data.metadata, data.client_id
             )
