@@ -70,3 +70,7 @@ class ServiceUnavailable(DomainError):
     def __init__(self, message: str, retry_after: int | None = None, *, code: str | None = None) -> None:
         super().__init__(message, code=code)
         self.retry_after = retry_after
+
+
+class TooLarge(DomainError):
+    code = "payload_too_large"

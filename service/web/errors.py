@@ -125,6 +125,7 @@ DOMAIN_STATUS: tuple[tuple[type[domain.DomainError], int], ...] = (
     (domain.InsufficientCredits, 402),
     (domain.UpstreamFailed, 502),
     (domain.ServiceUnavailable, 503),
+    (domain.TooLarge, 413),
 )
 
 
