@@ -18,6 +18,10 @@ from service.db.models import Base
 # Any constant works; it only has to be the same for every instance that migrates at start.
 MIGRATION_LOCK_ID = 0x52494D4947
 
+# pgqueuer owns its tables (created by revision 0003 from the pinned version's DDL, upgraded by its own plan):
+# modelling them would copy its schema into ours and drift at every pgqueuer release, so autogenerate skips them.
+EXTERNAL_TABLE_PREFIX = "pgqueuer"
+
 config = context.config
 target_metadata = Base.metadata
 
@@ -30,11 +34,20 @@ def _dsn() -> str:
     return resolve_database_url(settings.database_url, settings.data_dir)
 
 
+def _include_name(name: str | None, type_: str, _parents: object) -> bool:
+    return not (type_ == "table" and name is not None and name.startswith(EXTERNAL_TABLE_PREFIX))
+
+
 def _run(connection: Connection) -> None:
     # Several machines may start together; the lock makes the others wait, then find nothing to do.
     connection.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK_ID})")
     try:
-        context.configure(connection=connection, target_metadata=target_metadata, transaction_per_migration=True)
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            transaction_per_migration=True,
+            include_name=_include_name,
+        )
         with context.begin_transaction():
             context.run_migrations()
     finally:

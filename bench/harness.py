@@ -34,10 +34,20 @@ def start_server(cmd: list[str], port: int, env: dict[str, str], attempts: int =
     raise SystemExit(f"{cmd[0]} did not start")
 
 
-def wrk(url: str, seconds: int, *, threads: int = 2, connections: int = 32) -> dict[str, float]:
-    """requests/s, p50 and p99 (ms) of one wrk run."""
+def wrk(
+    url: str, seconds: int, *, threads: int = 2, connections: int = 32, script: str | None = None
+) -> dict[str, float]:
+    """requests/s, p50 and p99 (ms) of one wrk run (`script`: a Lua file that shapes the requests)."""
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            *(["-s", script] if script else []),
+            url,
+        ],
         capture_output=True,
         text=True,
     ).stdout

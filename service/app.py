@@ -26,6 +26,7 @@ from service.contacts.routes import router as contacts_router
 from service.db.embedded import resolve_database_url
 from service.db.migrations import head_revision
 from service.db.pool import create_pool
+from service.jobs.registry import load_jobs
 from service.logging import configure_logging
 from service.openai import OpenAIClient
 from service.twilio import TwilioClient
@@ -70,6 +71,7 @@ async def close_openai(app: Litestar) -> None:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)
+    load_jobs()  # so enqueue() knows every job name; only `reachimpact worker` runs them
     app = Litestar(
         route_handlers=[
             health,

@@ -1,4 +1,4 @@
-"""The `reachimpact` command: serve, migrate, and the Firebase import (`etl`)."""
+"""The `reachimpact` command: serve, worker, jobs, migrate, and the Firebase import (`etl`)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from etl.cli import etl
 from service.config import ConfigError, Settings
 from service.db import migrations
 from service.db.embedded import resolve_database_url
+from service.jobs.cli import jobs, worker
 from service.logging import configure_logging
 from service.users.cli import users
 
@@ -88,5 +89,7 @@ def migrate(action: str, revision: str | None) -> None:
         click.echo("models and migrations agree")
 
 
+main.add_command(worker)
+main.add_command(jobs)
 main.add_command(users)
 main.add_command(etl)

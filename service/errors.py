@@ -1,7 +1,7 @@
-"""Domain errors (no HTTP here): what services raise; service/web/errors.py turns them into responses.
+"""Domain errors: what services raise when a request cannot be served. Nothing here knows about HTTP.
 
-This is the subset the calls feature needs, written to the platform's agreed interface; the platform's own
-module replaces it when the branches meet.
+`service/web/errors.py` alone turns them into responses (status, code, the one error shape). Messages are
+written for the person using the product: they are shown as they are, so they never carry secrets or internals.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class FieldError:
+    """One problem with one input field; `field` uses the wire name (camelCase, e.g. "phoneNumber")."""
+
     field: str
     message: str
 
@@ -25,6 +27,8 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
+    """Also what another user's row is: its existence is not revealed."""
+
     code = "not_found"
 
     def __init__(self, what: str) -> None:
@@ -57,6 +61,8 @@ class InsufficientCredits(DomainError):
 
 
 class UpstreamFailed(DomainError):
+    """An external service (Twilio, OpenAI, SMTP) failed; `message` is safe to show."""
+
     code = "upstream_error"
 
     def __init__(self, service: str, message: str) -> None:
@@ -65,6 +71,8 @@ class UpstreamFailed(DomainError):
 
 
 class ServiceUnavailable(DomainError):
+    """Something this request needs is not there right now (e.g. Twilio is not configured)."""
+
     code = "unavailable"
 
     def __init__(self, message: str, retry_after: int | None = None, *, code: str | None = None) -> None:
@@ -74,3 +82,11 @@ class ServiceUnavailable(DomainError):
 
 class TooLarge(DomainError):
     code = "payload_too_large"
+
+
+class RateLimited(DomainError):
+    code = "rate_limited"
+
+    def __init__(self, retry_after: int, message: str = "Too many requests; try again later") -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -1,12 +1,11 @@
 """The auth machinery's lifespan: built after the pool, torn down before it.
 
 The revoked-session list is loaded before the first request is served, so a restart never forgets a logout.
+Housekeeping (expired tokens, throttle windows, old sessions) is a periodic job: service/auth/jobs.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -25,8 +24,6 @@ from service.config import Settings
 from service.mail import Mailer
 
 log = structlog.get_logger()
-
-HOUSEKEEPING_SECONDS = 600
 
 
 @asynccontextmanager
@@ -49,22 +46,8 @@ async def auth_runtime(app: Litestar) -> AsyncIterator[None]:
     )
     feed = RevocationFeed(state.dsn, revoked)
     await feed.start()
-    housekeeping = asyncio.create_task(_housekeeping(state.auth), name="auth-housekeeping")
     try:
         yield
     finally:
-        housekeeping.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await housekeeping
         await feed.stop()
         passwords.close()
-
-
-async def _housekeeping(auth: AuthService) -> None:
-    """Drop expired throttle counters and tokens, so those tables stay small."""
-    while True:
-        await asyncio.sleep(HOUSEKEEPING_SECONDS)
-        try:
-            await auth.delete_expired()
-        except Exception:  # one failed round must not stop the next
-            log.exception("auth housekeeping failed")

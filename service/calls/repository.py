@@ -267,6 +267,9 @@ async def last_sender_to(connection: asyncpg.Connection, phone: str) -> asyncpg.
 
 # -- SMS -----------------------------------------------------------------------------------------------------------
 SMS_COLUMNS = "id, twilio_sid, status, contact_id, to_number, body, created_at"
+SMS_SENT = (
+    f"UPDATE sms_messages SET twilio_sid = $2, status = $3, updated_at = now() WHERE id = $1 RETURNING {SMS_COLUMNS}"  # noqa: S608
+)
 
 
 async def insert_sms(
@@ -303,7 +306,7 @@ async def insert_sms(
 
 async def sms_sent(connection: asyncpg.Connection, sms_id: uuid.UUID, sid: str, status: str) -> asyncpg.Record:
     row = await connection.fetchrow(
-        f"UPDATE sms_messages SET twilio_sid = $2, status = $3, updated_at = now() WHERE id = $1 RETURNING {SMS_COLUMNS}",  # noqa: S608
+        SMS_SENT,
         sms_id,
         sid,
         status,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl
 
 from litestar import Request, Response, Router, get, post
@@ -38,8 +39,8 @@ async def page(
         after=decode_cursor(cursor) if cursor else None,
         limit=limit,
     )
-    rows, headers = paginate(rows, limit, request.scope["path"], query)
-    return Response([call_out(row) for row in rows], headers=headers)
+    shown, headers = paginate(rows, limit, request.scope["path"], query)
+    return Response([call_out(row) for row in shown], headers=headers)
 
 
 @get("/")
@@ -131,11 +132,18 @@ def xml(body: str) -> Response[str]:
     return Response(body, media_type=XML)
 
 
+async def ingest(
+    request: Request, apply: Callable[[CallService, dict[str, str]], Awaitable[None]], answer: str
+) -> Response[str]:
+    """A verified webhook handed to the service; Twilio gets TwiML back whatever the route."""
+    await apply(calls_of(request), await verified(request))
+    return xml(answer)
+
+
 @post("/api/calls/status", exclude_from_auth=True, status_code=HTTP_200_OK)
 async def status_webhook(request: Request) -> Response[str]:
     """Call progress. Stored raw, applied once; an unknown CallSid is stored and answered 200."""
-    await calls_of(request).status_callback(await verified(request))
-    return xml(twiml.empty())
+    return await ingest(request, CallService.status_callback, twiml.empty())
 
 
 @get("/api/twilio/twiml", exclude_from_auth=True)
@@ -162,14 +170,12 @@ async def call_twiml(request: Request) -> Response[str]:
 @post("/api/twilio/recording-status", exclude_from_auth=True, status_code=HTTP_200_OK)
 async def recording_webhook(request: Request) -> Response[str]:
     """Both <Record>'s action (which must answer TwiML) and a recording status callback."""
-    await calls_of(request).recording(await verified(request))
-    return xml(twiml.hang_up())
+    return await ingest(request, CallService.recording, twiml.hang_up())
 
 
 @post("/api/twilio/transcription", exclude_from_auth=True, status_code=HTTP_200_OK)
 async def transcription_webhook(request: Request) -> Response[str]:
-    await calls_of(request).transcription(await verified(request))
-    return xml(twiml.empty())
+    return await ingest(request, CallService.transcription, twiml.empty())
 
 
 @get("/api/twilio/conference/{room:str}", exclude_from_auth=True)
@@ -183,14 +189,12 @@ async def conference(request: Request, room: FromPath[str]) -> Response[str]:
 @post("/api/twilio/sms", exclude_from_auth=True, status_code=HTTP_200_OK)
 async def inbound_sms_webhook(request: Request) -> Response[str]:
     """The number's "A message comes in" webhook: stored, linked to the contact, STOP/START applied."""
-    await calls_of(request).inbound_sms(await verified(request))
-    return xml(twiml.empty())
+    return await ingest(request, CallService.inbound_sms, twiml.empty())
 
 
 @post("/api/twilio/sms-status", exclude_from_auth=True, status_code=HTTP_200_OK)
 async def sms_status_webhook(request: Request) -> Response[str]:
-    await calls_of(request).sms_status(await verified(request))
-    return xml(twiml.empty())
+    return await ingest(request, CallService.sms_status, twiml.empty())
 
 
 webhooks = [

@@ -147,6 +147,11 @@ class CallService:
         self, owner: uuid.UUID, *, contact_id: uuid.UUID | None = None, campaign_id: uuid.UUID | None = None,
         after: tuple[Any, uuid.UUID] | None = None, limit: int,
     ) -> list[asyncpg.Record]:  # fmt: skip
+        """A filter naming another user's contact or campaign is 404, like any of their ids."""
+        if contact_id and await contacts.get(self.pool, owner, contact_id) is None:
+            raise NotFound("Contact")
+        if campaign_id and not await campaigns.exists(self.pool, owner, campaign_id):
+            raise NotFound("Campaign")
         return await repository.list_page(
             self.pool, owner, contact_id=contact_id, campaign_id=campaign_id, after=after, limit=limit
         )

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import structlog
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
@@ -75,11 +76,14 @@ class RoutedHttpClient(AsyncTwilioHttpClient):
         data: dict[str, object] | None = None,
         headers: dict[str, str] | None = None,
         auth: tuple[str, str] | None = None,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the SDK's signature
         allow_redirects: bool = False,
     ) -> Response:
         if url.startswith(TWILIO_BASE_URL):
             url = self.base_url + url[len(TWILIO_BASE_URL) :]
+        if auth is not None:  # as a header: aiohttp deprecates its BasicAuth argument
+            headers = {**(headers or {}), "Authorization": aiohttp.encode_basic_auth(*auth)}
+            auth = None
         for attempt, delay in enumerate((*self.delays, None)):
             try:
                 response = await super().request(

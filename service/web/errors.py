@@ -1,7 +1,8 @@
 """One error shape everywhere: {"message", "code", "requestId", "details"?}.
 
-Features raise `ApiError` (or a subclass); anything else becomes a logged 500 whose body says nothing about
-the code. The SPA reads `message`.
+Services raise the domain errors of `service/errors.py`; this module alone decides their HTTP status. Older
+routes still raise `ApiError` (an HTTP exception). Anything else becomes a logged 500 whose body says nothing
+about the code. The SPA reads `message`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from service import errors as domain
+from service import errors
 from service.web.request_id import request_id_of
 
 CODES_BY_STATUS = {
@@ -111,40 +112,46 @@ def http_exception_handler(request: Request, exc: HTTPException) -> Response:
     return Response(body, status_code=status, headers=exc.headers, media_type=MediaType.JSON)
 
 
+# Most specific first: the first class an error is an instance of gives its status.
+DOMAIN_STATUS: tuple[tuple[type[errors.DomainError], int], ...] = (
+    (errors.NotFound, 404),
+    (errors.Conflict, 409),
+    (errors.ValidationFailed, 400),
+    (errors.Forbidden, 403),
+    (errors.InsufficientCredits, 402),
+    (errors.UpstreamFailed, 502),
+    (errors.ServiceUnavailable, 503),
+    (errors.TooLarge, 413),
+    (errors.RateLimited, 429),
+)
+
+
+def domain_status(exc: errors.DomainError) -> int:
+    return next((status for kind, status in DOMAIN_STATUS if isinstance(exc, kind)), 400)
+
+
+def domain_error_handler(request: Request, exc: errors.DomainError) -> Response:
+    details = None
+    if isinstance(exc, errors.ValidationFailed) and exc.details:
+        details = [{"field": item.field, "message": item.message} for item in exc.details]
+    headers = {}
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    if isinstance(exc, errors.UpstreamFailed):
+        structlog.get_logger().warning("upstream failed", service=exc.service, error=exc.message)
+    body = error_body(request, exc.message, exc.code, details)
+    return Response(body, status_code=domain_status(exc), headers=headers, media_type=MediaType.JSON)
+
+
 def internal_error_handler(request: Request, exc: Exception) -> Response:
     structlog.get_logger().exception("unhandled error", path=request.url.path, method=request.method)
     body = error_body(request, "Internal server error", "internal_error")
     return Response(body, status_code=HTTP_500_INTERNAL_SERVER_ERROR, media_type=MediaType.JSON)
 
 
-DOMAIN_STATUS: tuple[tuple[type[domain.DomainError], int], ...] = (
-    (domain.NotFound, 404),
-    (domain.Conflict, 409),
-    (domain.ValidationFailed, 400),
-    (domain.Forbidden, 403),
-    (domain.InsufficientCredits, 402),
-    (domain.UpstreamFailed, 502),
-    (domain.ServiceUnavailable, 503),
-    (domain.TooLarge, 413),
-)
-
-
-def domain_error_handler(request: Request, exc: domain.DomainError) -> Response:
-    status = next((code for kind, code in DOMAIN_STATUS if isinstance(exc, kind)), 400)
-    details: Any = None
-    if isinstance(exc, domain.ValidationFailed) and exc.details:
-        details = [{"field": d.field, "message": d.message} for d in exc.details]
-    elif isinstance(exc, domain.InsufficientCredits):
-        details = {"needed": exc.needed, "credits": exc.balance}
-    headers = None
-    if isinstance(exc, domain.ServiceUnavailable) and exc.retry_after:
-        headers = {"Retry-After": str(exc.retry_after)}
-    body = error_body(request, exc.message, exc.code, details)
-    return Response(body, status_code=status, headers=headers, media_type=MediaType.JSON)
-
-
 EXCEPTION_HANDLERS = {
     HTTPException: http_exception_handler,
-    domain.DomainError: domain_error_handler,
+    errors.DomainError: domain_error_handler,
     Exception: internal_error_handler,
 }

@@ -79,7 +79,9 @@ async def test_duplicated_and_shuffled_callbacks_end_in_the_same_final_state_eac
     for seed in range(5):
         sid = (await place(client, caller, ada["id"])).json()["sid"]
         await deliver(client, twilio.progress(sid, duration=7), duplicate=True, shuffle=True, seed=seed)
-        row = await db.fetchrow("SELECT status, duration_seconds, last_sequence_number FROM calls WHERE twilio_sid = $1", sid)
+        row = await db.fetchrow(
+            "SELECT status, duration_seconds, last_sequence_number FROM calls WHERE twilio_sid = $1", sid
+        )
         assert tuple(row) == ("completed", 7, 3), seed
         assert await db.fetchval("SELECT count(*) FROM call_events WHERE call_sid = $1", sid) == 4
 
@@ -193,9 +195,11 @@ async def test_opted_out_and_do_not_call_numbers_are_409(client, db, caller, con
 async def test_end_a_call_and_log_it_as_the_spa_does(client, db, caller, contact, twilio):
     ada = await contact()
     sid = (await client.post("/api/call", json={"contactId": ada["id"]}, headers=caller.headers)).json()["sid"]
-    await deliver(client, twilio.progress(sid)[:3])  # answered, in progress
+    live = twilio.calls[sid]
+    await deliver(client, [twilio._status(live, status) for status in ("initiated", "ringing", "in-progress")])
     ended = await client.post(f"/api/call/{sid}/end", headers=caller.headers)
-    assert (ended.status_code, ended.json()["success"]) == (200, True)
+    assert ended.status_code == 200, ended.text
+    assert ended.json()["success"] is True
     await deliver(client, [twilio._status(twilio.calls[sid], "completed", CallDuration="12")])
     again = await client.post(f"/api/calls/{sid}/end", headers=caller.headers)
     assert again.status_code == 409
@@ -233,3 +237,19 @@ async def test_without_twilio_settings_calls_are_503_and_ready_says_why(client, 
     assert response.status_code == 503 and "TWILIO_ACCOUNT_SID" in response.json()["message"]
     ready = await client.get("/ready")
     assert ready.status_code == 200 and "TWILIO_AUTH_TOKEN" in ready.json()["twilio"]
+
+
+async def test_callbacks_that_race_ahead_of_the_stored_sid_apply_when_it_is_stored(client, db, caller, contact, twilio):
+    from tests.fakes.twilio import Callback
+
+    ada = await contact()
+    sid = twilio.next_call_sid = "CA" + "e" * 32
+    params = {"AccountSid": twilio.account_sid, "CallSid": sid, "CallStatus": "ringing", "SequenceNumber": "1"}
+    early = Callback("http://testserver.local/api/calls/status", params)
+    assert (await early.send(client)).status_code == 200
+
+    placed = await place(client, caller, ada["id"])
+
+    assert placed.status_code == 201 and placed.json()["sid"] == sid
+    assert placed.json()["twilioStatus"] == "ringing"
+    assert await db.fetchval("SELECT call_id IS NOT NULL FROM call_events WHERE call_sid = $1", sid) is True

@@ -53,6 +53,18 @@ PROBES = [
     Probe("POST", "/api/campaigns/{own_campaign}/contacts", {"contactIds": ["{contact}"]}, owner_control=False),
     Probe("PUT", "/api/campaigns/{own_campaign}", {"contactIds": ["{contact}"]}, owner_control=False),
     Probe("POST", "/api/campaigns", {"name": "Mallory", "contactIds": ["{contact}"]}, owner_control=False),
+    Probe("GET", "/api/calls/{call}"),
+    Probe("GET", "/api/call/{call}"),
+    Probe("GET", "/api/calls/contact/{contact}"),
+    Probe("GET", "/api/calls/campaign/{campaign}"),
+    Probe("GET", "/api/calls?campaignId={campaign}"),
+    Probe("POST", "/api/calls", {"contactId": "{contact}", "status": "Completed"}),
+    Probe(
+        "POST",
+        "/api/calls",
+        {"contactId": "{own_contact}", "campaignId": "{campaign}", "status": "Completed"},
+        owner_control=False,
+    ),
 ]
 
 
@@ -79,7 +91,10 @@ async def make_world(client, user, status: str) -> dict[str, str]:
     campaign_id = campaign.json()["id"]
     if status == "paused":
         await client.post(f"/api/campaigns/{campaign_id}/pause", headers=user.headers)
-    return {"contact": contact.json()["id"], "campaign": campaign_id}
+    call = await client.post(
+        "/api/calls", json={"contactId": contact.json()["id"], "status": "Completed"}, headers=user.headers
+    )
+    return {"contact": contact.json()["id"], "campaign": campaign_id, "call": call.json()["id"]}
 
 
 async def call(client, user, probe: Probe, ids: dict[str, str]):
@@ -109,7 +124,7 @@ async def test_another_users_ids_are_404_and_change_nothing(client, db, make_use
 async def test_lists_and_search_show_only_the_callers_rows(client, make_user):
     victim, intruder = await make_user(), await make_user()
     await make_world(client, victim, "paused")
-    for path in ("/api/contacts", "/api/contacts/search?q=victim", "/api/campaigns"):
+    for path in ("/api/contacts", "/api/contacts/search?q=victim", "/api/campaigns", "/api/calls"):
         response = await client.get(path, headers=intruder.headers)
         assert (response.status_code, response.json()) == (200, []), path
         assert len((await client.get(path, headers=victim.headers)).json()) == 1, path

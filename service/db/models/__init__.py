@@ -8,6 +8,7 @@ from service.db.models.chat import ChatMessage, ChatParticipant, ChatRoom
 from service.db.models.contacts import Contact
 from service.db.models.credits import CreditReservation
 from service.db.models.etl import EtlCheckpoint, EtlDeadLetter, EtlRun, FirestoreDocument
+from service.db.models.realtime import RealtimeEvent
 from service.db.models.users import (
     AuthSession,
     CreditLedgerEntry,
@@ -38,6 +39,7 @@ __all__ = [
     "FirestoreDocument",
     "PasswordResetToken",
     "RateLimitCounter",
+    "RealtimeEvent",
     "RefreshToken",
     "SmsMessage",
     "User",

@@ -97,6 +97,8 @@ class TwilioFake:
     # Answers queued for the next requests, e.g. a 429 followed by success.
     failures: list[Failure] = field(default_factory=list)
     requests: int = 0
+    # The sid the next call gets, so a test can deliver its callbacks before the service learns it.
+    next_call_sid: str | None = None
     base_url: str = ""
     _runner: web.AppRunner | None = None
     _loop: asyncio.AbstractEventLoop = field(init=False)
@@ -116,6 +118,7 @@ class TwilioFake:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+        self._loop.close()
 
     async def _serve(self) -> None:
         app = web.Application()
@@ -155,17 +158,31 @@ class TwilioFake:
             return self._error(failure.status, failure.code, failure.message)
         return None
 
+    def _invalid_to(self, to: str) -> web.Response | None:
+        if to.startswith("+") and to[1:].isdigit():
+            return None
+        return self._error(400, 21211, f"The 'To' number {to} is not a valid phone number.")
+
+    async def _known_call(self, request: web.Request) -> FakeCall | web.Response:
+        if (refused := await self._guard(request)) is not None:
+            return refused
+        call = self.calls.get(request.match_info["sid"])
+        if call is None:
+            return self._error(404, 20404, f"The requested resource {request.path} was not found")
+        return call
+
     async def _create_call(self, request: web.Request) -> web.Response:
         if (refused := await self._guard(request)) is not None:
             return refused
         form = await request.post()
         to = str(form.get("To", ""))
-        if not to.startswith("+") or not to[1:].isdigit():
-            return self._error(400, 21211, f"The 'To' number {to} is not a valid phone number.")
+        if (invalid := self._invalid_to(to)) is not None:
+            return invalid
         if not form.get("Url") and not form.get("Twiml"):
             return self._error(400, 21205, "Url parameter is required.")
+        sid, self.next_call_sid = self.next_call_sid or "CA" + secrets.token_hex(16), None
         call = FakeCall(
-            sid="CA" + secrets.token_hex(16),
+            sid=sid,
             to=to,
             from_=str(form.get("From", "")),
             url=str(form.get("Url", "")),
@@ -180,19 +197,13 @@ class TwilioFake:
         return web.json_response(self._call_json(call), status=201)
 
     async def _fetch_call(self, request: web.Request) -> web.Response:
-        if (refused := await self._guard(request)) is not None:
-            return refused
-        call = self.calls.get(request.match_info["sid"])
-        if call is None:
-            return self._error(404, 20404, f"The requested resource {request.path} was not found")
-        return web.json_response(self._call_json(call))
+        call = await self._known_call(request)
+        return call if isinstance(call, web.Response) else web.json_response(self._call_json(call))
 
     async def _update_call(self, request: web.Request) -> web.Response:
-        if (refused := await self._guard(request)) is not None:
-            return refused
-        call = self.calls.get(request.match_info["sid"])
-        if call is None:
-            return self._error(404, 20404, f"The requested resource {request.path} was not found")
+        call = await self._known_call(request)
+        if isinstance(call, web.Response):
+            return call
         form = await request.post()
         if form.get("Status") in ("completed", "canceled"):
             if call.status in TERMINAL:
@@ -205,8 +216,8 @@ class TwilioFake:
             return refused
         form = await request.post()
         to = str(form.get("To", ""))
-        if not to.startswith("+") or not to[1:].isdigit():
-            return self._error(400, 21211, f"The 'To' number {to} is not a valid phone number.")
+        if (invalid := self._invalid_to(to)) is not None:
+            return invalid
         if to in self.opted_out:
             return self._error(400, OPTED_OUT_ERROR, "Attempt to send to unsubscribed recipient")
         body = str(form.get("Body", ""))

@@ -1,0 +1,15 @@
+"""External clients that job handlers reach as `ctx.clients[name]`, built once per worker process.
+
+A feature whose jobs call an external service adds its client here, built from the settings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.config import Settings
+from service.mail import Mailer
+
+
+def build_clients(settings: Settings) -> dict[str, Any]:
+    return {"mailer": Mailer(settings.smtp_url, settings.mail_from, production=settings.is_production)}
