@@ -183,7 +183,9 @@ class Settings:
             openai_base_url=(reader.text("OPENAI_BASE_URL") or "https://api.openai.com/v1").rstrip("/"),
             openai_timeout_seconds=reader.integer("OPENAI_TIMEOUT_SECONDS", 30, minimum=1),
             openai_max_retries=reader.integer("OPENAI_MAX_RETRIES", 2, minimum=0),
-            openai_models={name: reader.text(f"OPENAI_MODEL_{name.upper()}") or model for name, model in AI_MODELS.items()},
+            openai_models={
+                name: reader.text(f"OPENAI_MODEL_{name.upper()}") or model for name, model in AI_MODELS.items()
+            },
             ai_prices={
                 name: reader.integer(f"AI_PRICE_{name.upper()}", price, minimum=0) for name, price in AI_PRICES.items()
             },

@@ -51,14 +51,15 @@ def language_name(code_or_name: str) -> str:
 
 
 def translate(target: str, source: str | None) -> str:
-    known_source = source and source.lower() != "auto"
-    return TRANSLATE.format(source=f"from {language_name(source)} " if known_source else "", target=language_name(target))
+    known = f"from {language_name(source)} " if source and source.lower() != "auto" else ""
+    return TRANSLATE.format(source=known, target=language_name(target))
 
 
 def multilingual(conversation: str, response: str, translate_input: bool) -> str:
-    parts = [ASSISTANT, f"The conversation is held in {language_name(conversation)}."]
+    held_in = language_name(conversation)
+    parts = [ASSISTANT, f"The conversation is held in {held_in}."]
     if translate_input:
-        parts.append(f"The user may write in any language: understand it as if translated into {language_name(conversation)}.")
+        parts.append(f"The user may write in any language: understand it as if translated into {held_in}.")
     parts.append(f"Always answer in {language_name(response)}, whatever language the user writes in.")
     return " ".join(parts)
 

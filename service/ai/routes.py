@@ -109,9 +109,7 @@ async def generate_script(request: Request, state: State, data: JSONBody[ScriptI
     return await ai_of(state).generate_script(request.user.id, data)
 
 
-@post(
-    "/transcribe", status_code=200, request_max_body_size=UPLOAD_MAX_BYTES, summary="Transcribe (price: transcribe)"
-)
+@post("/transcribe", status_code=200, request_max_body_size=UPLOAD_MAX_BYTES, summary="Transcribe (price: transcribe)")
 async def transcribe(request: Request, state: State) -> TranscriptionOut:
     result = await transcription(request, state)
     return TranscriptionOut(result.text, result.duration or 0.0)
@@ -135,9 +133,7 @@ async def legacy_chat(request: Request, state: State, data: JSONBody[LegacyChatI
 
 
 @post("/api/multilingual-chat", status_code=200, tags=["ai"], summary="Multilingual chat (older path)")
-async def legacy_multilingual_chat(
-    request: Request, state: State, data: JSONBody[LegacyMultilingualChatIn]
-) -> ChatOut:
+async def legacy_multilingual_chat(request: Request, state: State, data: JSONBody[LegacyMultilingualChatIn]) -> ChatOut:
     preference = data.language_preference
     return await ai_of(state).multilingual_chat(
         request.user.id,

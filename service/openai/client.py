@@ -15,12 +15,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 import httpx2
 import msgspec
 import openai
 import structlog
+from openai.types.chat import ChatCompletionMessageParam
 
 from service.config import Settings
 from service.errors import ServiceUnavailable, UpstreamFailed
@@ -121,7 +122,7 @@ class OpenAIClient:
                 completion = await sdk.chat.completions.create(
                     model=self.models[feature],
                     messages=wire,
-                    response_format=response_format,  # type: ignore[arg-type]
+                    response_format=cast(Any, response_format),
                 )
             choice = completion.choices[0]
             try:
@@ -143,6 +144,8 @@ class OpenAIClient:
                 model=model,
                 response_format="verbose_json" if verbose else "json",
             )
+        if isinstance(result, str):  # only for response formats this client never asks for
+            return Transcript(text=result, duration=None, language=None)
         return Transcript(
             text=result.text,
             duration=getattr(result, "duration", None),
@@ -176,8 +179,8 @@ def _status_message(status: int) -> str:
     return f"The AI service rejected the request (status {status})"
 
 
-def _wire(messages: Iterable[Message]) -> list[dict[str, str]]:
-    return [{"role": message.role, "content": message.content} for message in messages]
+def _wire(messages: Iterable[Message]) -> list[ChatCompletionMessageParam]:
+    return [cast(ChatCompletionMessageParam, {"role": m.role, "content": m.content}) for m in messages]
 
 
 def _usage(usage: Any) -> Usage:

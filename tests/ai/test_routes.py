@@ -10,6 +10,7 @@ from litestar.testing import AsyncTestClient
 
 from service.app import create_app
 from service.config import AI_PRICES
+from tests.fakes.openai import STRUCTURED_DEFAULTS
 
 CHAT = [{"role": "system", "content": "You are a pirate."}, {"role": "user", "content": "What is ReachImpact?"}]
 AUDIO = ("recording.webm", b"\x1aE\xdf\xa3" + b"\0" * 2048, "audio/webm")
@@ -46,7 +47,13 @@ ROUTES = {
     "openai/generate-script": Route(
         "/api/openai/generate-script",
         "generate_script",
-        {"campaignType": "sales", "industry": "solar", "target": "homeowners", "keyPoints": ["savings"], "tone": "warm"},
+        {
+            "campaignType": "sales",
+            "industry": "solar",
+            "target": "homeowners",
+            "keyPoints": ["savings"],
+            "tone": "warm",
+        },
     ),
     "openai/transcribe": Route("/api/openai/transcribe", "transcribe", audio=AUDIO),
     "chat": Route("/api/chat", "chat", {"messages": CHAT, "model": "gpt-4o", "temperature": 0.7, "max_tokens": 500}),
@@ -78,20 +85,36 @@ ROUTES = {
 
 # What each SPA client function reads from the answer (client/src/lib/openai.ts, api-adapter.ts openAIAPI,
 # ChatWidget, ContactUpload, VoiceRecorder): the contract of each route.
+ASSISTANT_REPLY = {
+    "message": {"role": "assistant", "content": "(fake) What is ReachImpact?"},
+    "usage": {"promptTokens": 12, "completionTokens": 8, "totalTokens": 20},
+}
 CONTRACTS = {
-    "openai/chat": lambda b: b["message"]["role"] == "assistant" and b["message"]["content"] and b["usage"]["totalTokens"] == 20,
-    "openai/multilingual-chat": lambda b: b["message"]["content"].startswith("(fake)") and "promptTokens" in b["usage"],
-    "openai/translate": lambda b: b == {"originalText": "Good morning", "translatedText": "(fake) Good morning", "sourceLanguage": "en", "targetLanguage": "de"},
-    "openai/analyze-sentiment": lambda b: b == {"sentiment": "positive", "score": 0.6, "confidence": 0.9, "analysis": "Upbeat and keen."},
-    "openai/parse-contacts": lambda b: b["contacts"][0] == {"confidence": 0.95, "firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com", "phone": "+14155550100", "company": "Engines Ltd", "jobTitle": "Analyst"} and b["contacts"][1] == {"confidence": 0.6, "firstName": "Alan", "phone": "+14155550101"},
-    "openai/generate-script": lambda b: set(b) == {"script", "openingLine", "objectionHandling", "closingStatement"} and b["objectionHandling"][0]["response"],
+    "openai/chat": lambda b: b == ASSISTANT_REPLY,
+    "openai/multilingual-chat": lambda b: b == ASSISTANT_REPLY,
+    "openai/translate": lambda b: b == {
+        "originalText": "Good morning", "translatedText": "(fake) Good morning",
+        "sourceLanguage": "en", "targetLanguage": "de",
+    },
+    "openai/analyze-sentiment": lambda b: b == STRUCTURED_DEFAULTS["SentimentAnswer"],
+    "openai/parse-contacts": lambda b: b["contacts"] == [
+        {
+            "confidence": 0.95, "firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com",
+            "phone": "+14155550100", "company": "Engines Ltd", "jobTitle": "Analyst",
+        },
+        {"confidence": 0.6, "firstName": "Alan", "phone": "+14155550101"},
+    ],
+    "openai/generate-script": lambda b: b == STRUCTURED_DEFAULTS["ScriptAnswer"],
     "openai/transcribe": lambda b: b == {"text": "Hello, I would like a quote for the roof, please.", "duration": 4.2},
-    "chat": lambda b: b["message"]["content"] == "(fake) What is ReachImpact?",
-    "multilingual-chat": lambda b: b["message"]["role"] == "assistant",
+    "chat": lambda b: b == ASSISTANT_REPLY,
+    "multilingual-chat": lambda b: b == ASSISTANT_REPLY,
     "translate": lambda b: b == {"translatedText": "(fake) Good morning", "detectedLanguage": "en"},
     "analyze-sentiment": lambda b: b == {"rating": 4, "confidence": 0.9},
     "parse-contacts": lambda b: b == [
-        {"fullName": "Ada Lovelace", "email": "ada@example.com", "phoneNumber": "+14155550100", "companyName": "Engines Ltd", "industry": "Computing"},
+        {
+            "fullName": "Ada Lovelace", "email": "ada@example.com", "phoneNumber": "+14155550100",
+            "companyName": "Engines Ltd", "industry": "Computing",
+        },
         {"fullName": "Alan", "phoneNumber": "+14155550101", "notes": "met at a fair"},
     ],
     "generate-script": lambda b: b == {"script": "Hello, this is ReachImpact calling about your solar roof..."},
