@@ -52,7 +52,7 @@ UPDATE calls SET
     ended_at = CASE WHEN $2 IN {_TERMINAL_SQL} THEN coalesce(ended_at, now()) ELSE ended_at END,
     updated_at = now()
 WHERE id = $1 AND status NOT IN {_TERMINAL_SQL} AND coalesce(last_sequence_number, -1) < $3
-RETURNING user_id, status, credit_reservation_id, recording_url, duration_seconds
+RETURNING id, twilio_sid, user_id, status, outcome, credit_reservation_id, recording_url, duration_seconds
 """  # noqa: S608 - constants only
 
 
@@ -205,6 +205,33 @@ async def set_transcript(connection: asyncpg.Connection, sid: str, text: str) ->
         sid,
         text,
     )
+
+
+async def note_analysis_pending(connection: asyncpg.Connection, call_id: uuid.UUID) -> bool:
+    """One 'analysis.pending' event per call (the job may run twice); True when this run wrote it."""
+    written = await connection.fetchval(
+        """
+        INSERT INTO call_events (id, call_id, call_sid, event_type, payload)
+        SELECT $1, c.id, c.twilio_sid, 'analysis.pending', '{"reason": "no post-call analysis feature yet"}'::jsonb
+        FROM calls c
+        WHERE c.id = $2 AND c.twilio_sid IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM call_events e WHERE e.call_id = $2 AND e.event_type = 'analysis.pending')
+        RETURNING id
+        """,
+        uuid7(),
+        call_id,
+    )
+    return written is not None
+
+
+async def lost_dials(connection: asyncpg.Connection, minutes: int) -> list[tuple[uuid.UUID, uuid.UUID | None]]:
+    rows = await connection.fetch(
+        "SELECT id, credit_reservation_id FROM calls WHERE twilio_sid IS NULL AND status = 'queued' "
+        "AND credit_reservation_id IS NOT NULL AND created_at < now() - make_interval(mins => $1) "
+        "FOR UPDATE SKIP LOCKED",
+        minutes,
+    )
+    return [(row["id"], row["credit_reservation_id"]) for row in rows]
 
 
 async def call_for_twiml(pool: asyncpg.Pool, call_id: uuid.UUID) -> asyncpg.Record | None:

@@ -21,7 +21,9 @@ from service.config import Settings
 from service.contacts import repository as contacts
 from service.credits import service as credits
 from service.errors import Conflict, FieldError, NotFound, ServiceUnavailable, UpstreamFailed, ValidationFailed
+from service.jobs import enqueue
 from service.phones import e164, parse_phone
+from service.realtime import publish
 from service.twilio import TwilioClient, TwilioError, TwilioNotConfigured
 
 # Labels the SPA's pages show, from the outcome when one is known, else from Twilio's status (docs/calls.md).
@@ -205,6 +207,9 @@ class CallService:
             raise upstream(exc) from None
         async with self.pool.acquire() as connection, connection.transaction():
             await repository.record_dialed(connection, call_id, placed.sid, placed.status)
+            await publish(
+                connection, [owner], "call.status", {"id": str(call_id), "sid": placed.sid, "status": placed.status}
+            )
             # Callbacks that raced ahead of this write were stored unlinked; the newest one applies now.
             for payload in (await repository.adopt_early_events(connection, call_id, placed.sid))[:1]:
                 await self._apply_status(connection, call_id, payload)
@@ -298,6 +303,9 @@ class CallService:
         )
         if changed is None:
             return
+        await announce(connection, changed)
+        if status == "completed" and changed["recording_url"]:
+            await queue_analysis(connection, call_id)
         reservation = changed["credit_reservation_id"]
         if reservation is not None and status in repository.TERMINAL:
             # A call that never connected costs nothing.
@@ -312,7 +320,9 @@ class CallService:
             await repository.insert_event(connection, sid, None, "recording", dict(params))
             url = params.get("RecordingUrl")
             if url and params.get("RecordingStatus", "completed") == "completed":
-                await repository.set_recording(connection, sid, params.get("RecordingSid"), url)
+                call = await repository.set_recording(connection, sid, params.get("RecordingSid"), url)
+                if call is not None and call["status"] == "completed":
+                    await queue_analysis(connection, call["id"])
 
     async def transcription(self, params: Mapping[str, str]) -> None:
         sid = params.get("CallSid", "")
@@ -416,6 +426,29 @@ class CallService:
                 status="received",
                 sid=sid or None,
             )
+
+
+async def announce(connection: asyncpg.Connection, call: asyncpg.Record) -> None:
+    """The owner's browsers follow the call live (GET /api/events); the pollers still read GET /:sid."""
+    await publish(
+        connection,
+        [call["user_id"]],
+        "call.status",
+        {
+            "id": str(call["id"]),
+            "sid": call["twilio_sid"],
+            "status": label(call["status"], call["outcome"]),
+            "twilioStatus": call["status"],
+            "duration": call["duration_seconds"] or 0,
+        },
+    )
+
+
+async def queue_analysis(connection: asyncpg.Connection, call_id: uuid.UUID) -> None:
+    """A completed call with a recording goes to post-call analysis once (recording and status race)."""
+    await enqueue(
+        connection, "calls.analyse_recording", {"callId": str(call_id)}, dedupe_key=f"calls.analyse_recording:{call_id}"
+    )
 
 
 def twiml_fill(script: str, contact: Any) -> str:
