@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 
 import asyncpg
 
 from service.ai import prompts
+from service.ai import repository as analyses
 from service.ai.schemas import (
     MAX_AUDIO_BYTES,
     MAX_CONVERSATION_CHARS,
+    CallAnalysisAnswer,
     ChatMessage,
     ChatOut,
     ChatReplyMessage,
@@ -28,8 +30,10 @@ from service.ai.schemas import (
     SentimentAnswer,
 )
 from service.credits import service as credits
-from service.errors import FieldError, TooLarge, ValidationFailed
+from service.errors import FieldError, InsufficientCredits, TooLarge, ValidationFailed
 from service.openai import Message, OpenAIClient, Transcript
+from service.realtime import publish
+from service.twilio import TwilioClient
 
 # What OpenAI's transcription endpoint accepts (it goes by the file name's extension), and the extension of
 # each audio type browsers and Twilio send, for uploads whose name has none.
@@ -168,3 +172,102 @@ def check_audio(audio: bytes, filename: str, content_type: str) -> str:
             )
         filename = f"audio.{extension}"
     return filename
+
+
+class CallAnalyst:
+    """Post-call analysis of one call: transcribe (when Twilio did not), translate (when its campaign has
+    translation on), then sentiment, summary, suggested outcome and a follow-up suggestion, stored on the call
+    and announced to its owner as a `call.analysis` event.
+
+    It runs as a job, so it may run twice: the call's analysis row decides once (done or skipped), and a run
+    that crashed leaves its reservation on the row for the next run to reuse, so nothing is charged twice.
+    An OpenAI or Twilio failure refunds the run's credits and raises, and the job is retried.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, openai: OpenAIClient, twilio: TwilioClient, prices: dict[str, int]):
+        self.pool = pool
+        self.openai = openai
+        self.twilio = twilio
+        self.prices = prices
+
+    async def analyse(self, call_id: uuid.UUID) -> str:
+        """What happened: "done", "skipped", or the earlier run's verdict ("done"/"skipped"/"gone")."""
+        async with self.pool.acquire() as connection, connection.transaction():
+            call = await analyses.call(connection, call_id)
+            if call is None or call["user_id"] is None:
+                return "gone"
+            row = await analyses.claim(connection, call_id, call["user_id"])
+            if row["status"] != "pending":
+                return str(row["status"])
+            price = self.price_of(call)
+            reason = self._cannot(call)
+            reservation = row["credit_reservation_id"]
+            if reason is None and not await analyses.open_reservation(connection, reservation):
+                try:
+                    reservation = await credits.reserve(connection, call["user_id"], price, "ai.call_analysis")
+                except InsufficientCredits as exc:
+                    reason = f"{exc.message}: this call was not analysed"
+                await analyses.hold(connection, call_id, reservation)
+            if reason is not None:
+                await analyses.skip(connection, call_id, reason)
+                await self._announce(connection, call, {"status": "skipped", "reason": reason})
+                return "skipped"
+        assert reservation is not None
+        try:
+            transcript, translated, answer = await self._work(call)
+        except BaseException:
+            async with self.pool.acquire() as connection, connection.transaction():
+                await credits.refund(connection, reservation)
+                await analyses.hold(connection, call_id, None)
+            raise
+        async with self.pool.acquire() as connection, connection.transaction():
+            if not await analyses.finish(connection, call_id, price, answer):
+                await credits.refund(connection, reservation)
+                return "done"
+            await analyses.store_on_call(connection, call_id, transcript, translated, answer.sentiment)
+            await credits.charge(connection, reservation)
+            result = {
+                "status": "done",
+                "sentiment": answer.sentiment,
+                "score": answer.score,
+                "summary": answer.summary,
+                "suggestedOutcome": answer.suggested_outcome,
+                "followUpSuggestion": answer.follow_up_suggestion,
+                "translatedTranscript": translated,
+                "credits": price,
+            }
+            await self._announce(connection, call, result)
+        return "done"
+
+    def price_of(self, call: asyncpg.Record) -> int:
+        price = self.prices["call_analysis"]
+        if not call["transcript"]:
+            price += self.prices["transcribe"]
+        if call["translate"]:
+            price += self.prices["translate"]
+        return price
+
+    def _cannot(self, call: asyncpg.Record) -> str | None:
+        if not call["transcript"] and not call["recording_url"]:
+            return "The call has neither a recording nor a transcript"
+        if not self.openai.configured:
+            return "AI features are not configured on this server"
+        return None
+
+    async def _work(self, call: asyncpg.Record) -> tuple[str, str | None, CallAnalysisAnswer]:
+        transcript = call["transcript"]
+        if not transcript:
+            audio = await self.twilio.download_recording(call["recording_url"])
+            transcript = (await self.openai.transcribe(audio, "recording.mp3", "audio/mpeg")).text
+        translated = None
+        if call["translate"]:
+            system = prompts.translate(call["target_language"], call["language"])
+            reply = await self.openai.chat("translate", [Message("system", system), Message("user", transcript)])
+            translated = reply.content
+        conversation = [Message("system", prompts.CALL_ANALYSIS), Message("user", transcript)]
+        answer, _ = await self.openai.structured("call_analysis", conversation, CallAnalysisAnswer)
+        return transcript, translated, answer
+
+    @staticmethod
+    async def _announce(connection: asyncpg.Connection, call: asyncpg.Record, data: Mapping[str, object]) -> None:
+        await publish(connection, [call["user_id"]], "call.analysis", {"callId": str(call["id"]), **data})
