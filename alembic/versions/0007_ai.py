@@ -34,9 +34,7 @@ def upgrade() -> None:
         sa.Column("analysed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.CheckConstraint(
-            "status IN ('pending', 'done', 'skipped')", name=op.f("ck_call_analyses_status_valid")
-        ),
+        sa.CheckConstraint("status IN ('pending', 'done', 'skipped')", name=op.f("ck_call_analyses_status_valid")),
         sa.ForeignKeyConstraint(
             ["call_id"], ["calls.id"], name=op.f("fk_call_analyses_call_id_calls"), ondelete="CASCADE"
         ),

@@ -165,13 +165,3 @@ class OpenAIFake:
 def _error(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> web.Response:
     body = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
     return web.json_response(body, status=status, headers=headers)
-
-
-if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description="A loopback OpenAI for benchmarks")
-    parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--delay", type=float, default=0.5, help="seconds before each answer")
-    args = parser.parse_args()
-    web.run_app(OpenAIFake(delay=args.delay).app, host="127.0.0.1", port=args.port, print=None)
