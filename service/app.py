@@ -34,6 +34,7 @@ from service.users.routes import AdminController, UserController
 from service.web.edge import EdgeMiddleware
 from service.web.errors import EXCEPTION_HANDLERS
 from service.web.health import health, ready
+from service.web.spa import SpaFiles
 
 
 @asynccontextmanager
@@ -114,5 +115,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             }
         ),
     )
-    app.asgi_handler = EdgeMiddleware(app.asgi_handler, hsts=settings.is_production)
+    handler = SpaFiles(app.asgi_handler, settings.spa_dir) if settings.spa_dir else app.asgi_handler
+    app.asgi_handler = EdgeMiddleware(handler, hsts=settings.is_production, serves_spa=settings.spa_dir is not None)
     return app

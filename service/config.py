@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 
@@ -92,6 +93,10 @@ class Settings:
     # Firebase modified-scrypt parameters of the imported project: a file path or the JSON itself.
     firebase_hash_config: str | None = None
     default_phone_region: str = "US"
+    # AI credits a new account starts with (the SPA's plan: 50).
+    initial_ai_credits: int = 50
+    # A built SPA (the directory holding index.html) served at `/`; None serves the API only.
+    spa_dir: Path | None = None
 
     # Twilio: without account and token the service runs, and the call routes answer 503.
     twilio_account_sid: str = ""
@@ -118,6 +123,12 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def trusted_origins(self) -> frozenset[str]:
+        """Origins whose pages may write with the session cookie: the service's own and the CORS ones."""
+        parts = urlsplit(self.public_base_url)
+        return frozenset({f"{parts.scheme}://{parts.netloc}", *self.cors_origins})
 
     @property
     def twilio_missing(self) -> list[str]:
@@ -171,6 +182,8 @@ class Settings:
             mail_from=reader.text("MAIL_FROM") or "ReachImpact <no-reply@reachimpact.local>",
             firebase_hash_config=reader.text("FIREBASE_HASH_CONFIG") or None,
             default_phone_region=(reader.text("DEFAULT_PHONE_REGION") or "US").upper(),
+            initial_ai_credits=reader.integer("INITIAL_AI_CREDITS", 50, minimum=0),
+            spa_dir=Path(spa_dir).resolve() if (spa_dir := reader.text("SPA_DIR")) else None,
             twilio_account_sid=reader.text("TWILIO_ACCOUNT_SID"),
             twilio_auth_token=reader.text("TWILIO_AUTH_TOKEN"),
             twilio_phone_number=reader.text("TWILIO_PHONE_NUMBER"),
@@ -221,6 +234,8 @@ class Settings:
                 )
         elif not self.jwt_secret:
             updates["jwt_secret"] = _development_secret(self.data_dir)
+        if self.spa_dir is not None and not (self.spa_dir / "index.html").is_file():
+            raise ConfigError(f"SPA_DIR must be a built SPA: {self.spa_dir}/index.html does not exist")
         if "*" in self.cors_origins:
             raise ConfigError("CORS_ORIGINS cannot be '*': cookies are sent cross-origin, so list the origins")
         if self.db_pool_min > self.db_pool_max:

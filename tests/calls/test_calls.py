@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.fakes.twilio import deliver
 
 SCRIPT = "Hello {{firstName}} from {{company}}, {{unknown}}bye"
@@ -15,7 +17,22 @@ async def balance(db, user):
     return await db.fetchval("SELECT credits FROM users WHERE id = $1", user.id)
 
 
-async def test_a_call_reserves_credits_dials_and_follows_the_webhooks_to_completed(client, db, caller, contact, twilio):
+async def run_analysis(settings, payload):
+    """The job's handler, as the worker runs it (its own pool: the app's lives on the test client's loop)."""
+    from service.calls.jobs import analyse_recording
+    from service.db.pool import create_pool
+    from service.jobs import JobContext
+
+    pool = await create_pool(settings.database_url, min_size=1, max_size=1)
+    try:
+        await analyse_recording(JobContext(pool=pool, settings=settings, attempt=1, job_id=1), payload)
+    finally:
+        await pool.close()
+
+
+async def test_a_call_reserves_credits_dials_and_follows_the_webhooks_to_completed(
+    client, db, caller, contact, twilio, settings
+):
     ada = await contact()
     response = await place(client, caller, ada["id"], script=SCRIPT, recordingEnabled=True, language="nl")
 
@@ -54,6 +71,16 @@ async def test_a_call_reserves_credits_dials_and_follows_the_webhooks_to_complet
     assert await balance(db, caller) == 90  # charged: the reservation became the price
     assert await db.fetchval("SELECT status FROM credit_reservations") == "charged"
     assert await db.fetchval("SELECT count(*) FROM call_events WHERE event_type = 'status'") == 4
+
+    events = await db.fetch("SELECT audience, data FROM events WHERE type = 'call.status' ORDER BY id")
+    assert all(list(e["audience"]) == [caller.id] for e in events)
+    assert [e["data"]["twilioStatus"] for e in events[1:]] == ["initiated", "ringing", "in-progress", "completed"]
+    assert events[-1]["data"]["status"] == "Completed" and events[-1]["data"]["duration"] == 42
+    jobs = await db.fetch("SELECT entrypoint, payload FROM pgqueuer")
+    assert [j["entrypoint"] for j in jobs] == ["calls.analyse_recording"]
+    await run_analysis(settings, json.loads(bytes(jobs[0]["payload"])))
+    await run_analysis(settings, json.loads(bytes(jobs[0]["payload"])))  # a rerun notes nothing twice
+    assert await db.fetchval("SELECT count(*) FROM call_events WHERE event_type = 'analysis.pending'") == 1
 
     legacy = (await client.get(f"/api/call/{call['sid']}", headers=caller.headers)).json()
     assert (legacy["status"], legacy["duration"], legacy["to"], legacy["from"]) == (
