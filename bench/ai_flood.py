@@ -24,12 +24,10 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
-from harness import BIN, free_port, start_server
-from webhooks import admin
+from harness import BIN, free_port, fresh_database, start_server
 
 from service.auth.tokens import TokenService
 from service.config import Settings
@@ -125,14 +123,11 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.5)
     args = parser.parse_args()
 
-    server_url = args.database_url
-    if not server_url:
-        from service.db.embedded import start_embedded_server
+    with fresh_database(args.database_url, "bench_ai") as dsn:
+        run(dsn, args)
 
-        server_url = start_embedded_server(Path(".data"))
-    name = f"bench_ai_{secrets.token_hex(4)}"
-    asyncio.run(admin(server_url, f"CREATE DATABASE {name}"))
-    dsn = urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+
+def run(dsn: str, args: argparse.Namespace) -> None:
     fake_port, port = free_port(), free_port()
     fake = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.openai", "--port", str(fake_port), "--delay", str(args.delay)],
@@ -158,7 +153,6 @@ def main() -> None:
         os.killpg(fake.pid, signal.SIGTERM)
         service.wait(30)
         fake.wait(30)
-        asyncio.run(admin(server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
     ok = statuses.count(200)
     print(f"{args.requests} concurrent chat requests, OpenAI fake answering in {args.delay * 1000:.0f} ms")
     print(f"answers: {ok} x 200, {statuses.count(402)} x 402, other {args.requests - ok - statuses.count(402)}")

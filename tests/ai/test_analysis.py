@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from service.errors import UpstreamFailed
 from service.openai import OpenAIClient
 from service.twilio import TwilioClient
 from tests.fakes.openai import API_KEY, STRUCTURED_DEFAULTS
-from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, CALLER_ID, TwilioFake, deliver
+from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, CALLER_ID, TwilioFake, deliver, pointed_at
 from tests.jobs.test_jobs import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,13 +36,7 @@ async def twilio():
 
 @pytest.fixture
 def settings(settings, twilio):
-    return replace(
-        settings,
-        twilio_account_sid=ACCOUNT_SID,
-        twilio_auth_token=AUTH_TOKEN,
-        twilio_phone_number=CALLER_ID,
-        twilio_api_base_url=twilio.base_url,
-    )
+    return pointed_at(settings, twilio)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import random
 import secrets
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -27,6 +27,17 @@ AUTH_TOKEN = "fake-twilio-auth-token-0123456789"
 CALLER_ID = "+15005550006"
 OPTED_OUT_ERROR = 21610
 TERMINAL = {"completed", "busy", "failed", "no-answer", "canceled"}
+
+
+def pointed_at(settings: Any, fake: TwilioFake) -> Any:
+    """`settings` with the account, caller id and base URL of the loopback Twilio `fake`."""
+    return replace(
+        settings,
+        twilio_account_sid=ACCOUNT_SID,
+        twilio_auth_token=AUTH_TOKEN,
+        twilio_phone_number=CALLER_ID,
+        twilio_api_base_url=fake.base_url,
+    )
 
 
 class Poster(Protocol):
