@@ -364,3 +364,14 @@ async def test_the_routes_need_a_login(client, openai_fake):
     response = await client.post("/api/openai/chat", json={"messages": CHAT})
     assert response.status_code == 401
     assert openai_fake.requests == []
+
+
+async def test_contact_upload_posts_the_parsed_array_straight_to_bulk(client, make_user, db):
+    """ContactUpload: parseContactData's array goes as it is to POST /api/contacts/bulk."""
+    user = await make_user(credits=10)
+    parsed = await ROUTES["parse-contacts"].call(client, user)
+    created = await client.post("/api/contacts/bulk", json=parsed.json(), headers=user.headers)
+    assert created.status_code in (200, 201), created.text
+    query = "SELECT first_name, last_name, phone FROM contacts WHERE user_id = $1 ORDER BY phone"
+    rows = await db.fetch(query, user.id)
+    assert [tuple(r) for r in rows] == [("Ada", "Lovelace", "+14155550100"), ("Alan", None, "+14155550101")]
