@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """AI routes under a flood: N concurrent chat requests against a loopback OpenAI that answers in 500 ms.
 
-    .venv/bin/python bench/ai_flood.py [--database-url URL] [--requests 200] [--users 50] [--credits 3] [--delay 0.5]
+    .venv/bin/python bench/ai_flood.py [--database-url URL] [--requests 200] [--users 50] [--credits 3] [--delay 0.5] [--workers 1]
 
 Starts the loopback OpenAI (tests/fakes/openai) and `reachimpact serve --workers 1` on a fresh database, gives
 `--users` accounts `--credits` credits each, and fires `--requests` POST /api/openai/chat at once (spread evenly
@@ -121,6 +121,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--credits", type=int, default=3)
     parser.add_argument("--delay", type=float, default=0.5)
+    parser.add_argument("--workers", type=int, default=1, help="`reachimpact serve --workers`")
     args = parser.parse_args()
 
     with fresh_database(args.database_url, "bench_ai") as dsn:
@@ -143,7 +144,9 @@ def run(dsn: str, args: argparse.Namespace) -> None:
         OPENAI_API_KEY=FAKE_KEY,
         OPENAI_BASE_URL=f"http://127.0.0.1:{fake_port}/v1",
     )
-    service = start_server([str(BIN / "reachimpact"), "serve", "--port", str(port), "--workers", "1"], port, env)
+    service = start_server(
+        [str(BIN / "reachimpact"), "serve", "--port", str(port), "--workers", str(args.workers)], port, env
+    )
     try:
         tokens = asyncio.run(arrange(dsn, args.users, args.credits, TokenService(Settings(jwt_secret=secret))))
         statuses, elapsed, chats, health = asyncio.run(flood(f"http://127.0.0.1:{port}", tokens, args.requests))
