@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """AI routes under a flood: N concurrent chat requests against a loopback OpenAI that answers in 500 ms.
 
-    .venv/bin/python bench/ai_flood.py [--database-url URL] [--requests 200] [--users 50] [--credits 3] [--delay 0.5] [--workers 1]
+    .venv/bin/python bench/ai_flood.py [--database-url URL] [--requests 200] [--users 50] [--credits 3]
+                                       [--delay 0.5] [--workers 1]
 
-Starts the loopback OpenAI (tests/fakes/openai) and `reachimpact serve --workers 1` on a fresh database, gives
+Starts the loopback OpenAI (tests/fakes/openai) and `reachimpact serve` (`--workers`, 1) on a fresh database, gives
 `--users` accounts `--credits` credits each, and fires `--requests` POST /api/openai/chat at once (spread evenly
 over the users, so with the defaults 150 succeed and 50 are refused with 402). Meanwhile it probes GET /health
 every 10 ms. Prints throughput, the latencies of both, and the credit checks: the charged reservations sum to
