@@ -249,11 +249,14 @@ def export_command(out_dir: Path, to_firestore: bool, project_id: str | None, ha
 
 
 async def _load(db: Any, snapshot: Snapshot, **options: Any) -> Any:
-    from etl.load import load
+    from etl.load import LoadError, load
     from etl.verify import Report
 
-    with progress_bars() as progress:
-        result = await load(db, snapshot, default_region=_region(), progress=progress, **options)
+    try:
+        with progress_bars() as progress:
+            result = await load(db, snapshot, default_region=_region(), progress=progress, **options)
+    except LoadError as exc:
+        raise click.ClickException(str(exc)) from None
     return Report.from_load(result)
 
 

@@ -22,7 +22,7 @@ import asyncpg
 from etl.load import binary_jsonb
 from etl.snapshot import AuthUser, Document, Manifest, Snapshot, SnapshotWriter
 from etl.transform import SPECS, Spec
-from etl.transform.engine import CLAIMS_KEY, DOC_PATH_KEY
+from etl.transform.engine import AUTH_KEY, CLAIMS_KEY, DOC_PATH_KEY, NULL
 from etl.values import encode_python, fields_to_python, timestamp_from_datetime, to_python
 
 Progress = Callable[[str, int, int | None], None]
@@ -41,7 +41,8 @@ async def export_snapshot(db: asyncpg.Connection, out_dir: Path, progress: Progr
                 async for record in db.cursor(_select(spec), prefetch=PREFETCH):
                     document = to_document(spec, record)
                     writer.write_document(document, unit=spec.name, cursor=None)
-                    if spec.uses_auth:
+                    # A profile that had no Auth user (a ghost) stays a profile; rows the service made get one.
+                    if spec.uses_auth and (AUTH_KEY in record["extra"] or record["firebase_id"] is None):
                         writer.write_auth_user(to_auth_user(record, document), unit="auth", cursor=None)
                     report(spec.name, 1, None)
             report("other", 0, None)
@@ -76,7 +77,8 @@ def _select(spec: Spec) -> str:
         m = spec.members
         parts.append(
             f", ARRAY(SELECT COALESCE(mt.firebase_id, mt.id::text) FROM {m.table} j JOIN {m.target} mt "
-            f"ON mt.id = j.{m.member_column} WHERE j.{m.owner_column} = t.id ORDER BY 1) AS members__targets"
+            f"ON mt.id = j.{m.member_column} WHERE j.{m.owner_column} = t.id ORDER BY j.position NULLS LAST, 1) "
+            "AS members__targets"
         )
     regex = "^" + spec.pattern.replace("*", "[^/]+") + "/[^/]+$"
     # Rows the service created have no path: they go to the table's root collection.
@@ -100,9 +102,10 @@ def to_document(spec: Spec, record: asyncpg.Record) -> Document:
     extra = dict(record["extra"])
     if spec.members:
         fields[spec.members.names[0]] = _members(spec, record, extra)
+    filled = {f.names[0] for f in spec.fields if f.names and record[f.column] not in (None, f.default)}
     for key, value in extra.items():
-        if key in (DOC_PATH_KEY, CLAIMS_KEY):
-            continue
+        if key in (DOC_PATH_KEY, CLAIMS_KEY, AUTH_KEY) or (value == NULL and key in filled):
+            continue  # bookkeeping, or a null the user has since filled in
         restored = _raw_field(spec, record, key)
         fields[restored or key] = value
     path = record["firebase_id"] or f"{spec.pattern}/{record['id']}"
@@ -132,7 +135,9 @@ def to_auth_user(record: asyncpg.Record, document: Document) -> AuthUser:
     extra = record["extra"]
     uid = (record["firebase_id"] or document.path).rsplit("/", 1)[-1]
     claims = fields_to_python(extra[CLAIMS_KEY]["mapValue"]["fields"]).value if CLAIMS_KEY in extra else None
-    phone = record["phone"]
+    held = fields_to_python(extra[AUTH_KEY]["mapValue"]["fields"]).value if AUTH_KEY in extra else None
+    had = set(held["fields"]) if held else {"phoneNumber", "photoUrl"}
+    phone = record["phone"] if "phoneNumber" in had else None
     return AuthUser(
         uid=uid,
         email=record["email"],
@@ -140,9 +145,9 @@ def to_auth_user(record: asyncpg.Record, document: Document) -> AuthUser:
         disabled=record["disabled"],
         display_name=record["full_name"],
         phone_number=phone if phone and phone.startswith("+") else None,
-        photo_url=record["profile_picture"],
+        photo_url=record["profile_picture"] if "photoUrl" in had else None,
         providers=list(record["auth_providers"]),
-        created_at=_millis(record["created_at"]),
+        created_at=held["createdAt"] if held else _millis(record["created_at"]),
         last_signed_in_at=_millis(record["last_sign_in_at"]),
         password_hash=record["legacy_password_hash"],
         salt=record["legacy_password_salt"],

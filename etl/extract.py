@@ -22,7 +22,7 @@ from etl.sources import firebase_client
 from etl.sources.auth_admin import AdminCursor, iter_admin_users
 from etl.sources.auth_export import read_auth_export
 from etl.sources.firestore_files import read_firestore_export
-from etl.sources.firestore_live import LiveFirestore, Partition, RetryPolicy
+from etl.sources.firestore_live import CursorNotAdvancing, LiveFirestore, Partition, RetryPolicy, ServerLacksMethod
 from etl.values import parse_timestamp, timestamp_from_datetime
 
 Progress = Callable[[str, int], None]
@@ -96,7 +96,10 @@ def extract(
             docs = read_firestore_export(firestore_export, on_warning=warnings.append)
             _write_counted(writer, "firestore", docs, writer.write_document, report)
         if firestore_live:
-            _extract_firestore_live(writer, project_id, options, report)
+            try:
+                _extract_firestore_live(writer, project_id, options, report)
+            except (ServerLacksMethod, CursorNotAdvancing) as exc:
+                raise ExtractError(f"{exc} (what was read so far is kept; rerun continues)") from None
         manifest = writer.finish()
     return _summary(manifest, Path(out_dir), resumed=writer.resumed, warnings=warnings)
 

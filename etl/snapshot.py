@@ -58,6 +58,15 @@ class AuthUser(msgspec.Struct, kw_only=True, rename="camel"):
     custom_claims: dict[str, Any] | None = None
     hash_redacted: bool = False
 
+    @property
+    def role_claim(self) -> str | None:
+        """The custom claims that name a role: ``role`` (its text), else ``admin: true``. Others stay claims."""
+        claims = self.custom_claims or {}
+        role = claims.get("role")
+        if isinstance(role, str):
+            return role
+        return "admin" if claims.get("admin") is True else None
+
 
 class Document(msgspec.Struct, rename="camel"):
     """One Firestore document: its full path and its typed fields (see ``etl.values``)."""

@@ -13,10 +13,13 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 
+from service.ai.routes import legacy_routes as ai_legacy_routes
+from service.ai.routes import openai_router
 from service.auth.middleware import AuthMiddleware
 from service.auth.routes import AuthController
 from service.auth.runtime import auth_runtime
 from service.auth.tokens import TokenService
+from service.calls.routes import calls_router, legacy_routes, webhooks
 from service.campaigns.routes import router as campaigns_router
 from service.chat.routes import router as chat_router
 from service.config import Settings
@@ -26,10 +29,13 @@ from service.db.migrations import head_revision
 from service.db.pool import create_pool
 from service.jobs.registry import load_jobs
 from service.logging import configure_logging
+from service.openai import OpenAIClient
+from service.twilio import TwilioClient
 from service.users.routes import AdminController, UserController
 from service.web.edge import EdgeMiddleware
 from service.web.errors import EXCEPTION_HANDLERS
 from service.web.health import health, ready
+from service.web.spa import SpaFiles
 
 
 @asynccontextmanager
@@ -60,6 +66,10 @@ async def freeze_startup_heap(app: Litestar) -> AsyncIterator[None]:
         gc.unfreeze()  # an app stopped in-process (tests) becomes collectable again
 
 
+async def close_openai(app: Litestar) -> None:
+    await app.state.openai.close()
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)
@@ -74,8 +84,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AuthController,
             UserController,
             AdminController,
+            calls_router,
+            *legacy_routes,
+            *webhooks,
+            openai_router,
+            *ai_legacy_routes,
         ],
         lifespan=[database, auth_runtime, freeze_startup_heap],
+        on_shutdown=[close_openai],
         # Anchored: an unanchored pattern would also exempt any path that merely contains it.
         middleware=[DefineMiddleware(AuthMiddleware, exclude=["^/schema(/|$)"])],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
@@ -96,8 +112,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "dsn": resolve_database_url(settings.database_url, settings.data_dir),
                 "schema_head": head_revision(),
                 "tokens": TokenService(settings),
+                "twilio": TwilioClient(settings),
+                "openai": OpenAIClient(settings),
             }
         ),
     )
-    app.asgi_handler = EdgeMiddleware(app.asgi_handler, hsts=settings.is_production)
+    handler = SpaFiles(app.asgi_handler, settings.spa_dir) if settings.spa_dir else app.asgi_handler
+    app.asgi_handler = EdgeMiddleware(handler, hsts=settings.is_production, serves_spa=settings.spa_dir is not None)
     return app

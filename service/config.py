@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 
@@ -22,6 +23,27 @@ MIN_SECRET_LENGTH = 32
 OWASP_ARGON2_MEMORY_KIB = 19456
 OWASP_ARGON2_TIME_COST = 2
 DEV_SECRET_FILE = "jwt_secret"  # noqa: S105 - a file name, not a secret
+# The AI features, each with its model (OPENAI_MODEL_<FEATURE>) and its price in credits (AI_PRICE_<FEATURE>).
+AI_MODELS = {
+    "chat": "gpt-4o",
+    "multilingual_chat": "gpt-4o",
+    "translate": "gpt-4o",
+    "sentiment": "gpt-4o",
+    "parse_contacts": "gpt-4o",
+    "generate_script": "gpt-4o",
+    "transcribe": "whisper-1",
+    "call_analysis": "gpt-4o",
+}
+AI_PRICES = {
+    "chat": 1,
+    "multilingual_chat": 2,
+    "translate": 1,
+    "sentiment": 1,
+    "parse_contacts": 2,
+    "generate_script": 3,
+    "transcribe": 5,
+    "call_analysis": 3,
+}
 
 
 class ConfigError(Exception):
@@ -74,10 +96,57 @@ class Settings:
     # Firebase modified-scrypt parameters of the imported project: a file path or the JSON itself.
     firebase_hash_config: str | None = None
     default_phone_region: str = "US"
+    # AI credits a new account starts with (the SPA's plan: 50).
+    initial_ai_credits: int = 50
+    # A built SPA (the directory holding index.html) served at `/`; None serves the API only.
+    spa_dir: Path | None = None
+
+    # Twilio: without account and token the service runs, and the call routes answer 503.
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_phone_number: str = ""
+    twilio_messaging_service_sid: str = ""
+    # A Twilio-compatible test double can stand in for the real API (the tests' fake does).
+    twilio_api_base_url: str = "https://api.twilio.com"
+    twilio_machine_detection: bool = False
+    # Credits reserved per call placed and per SMS sent (charged on success, refunded on failure).
+    call_credits: int = 10
+    sms_credits: int = 1
+
+    # OpenAI: without a key the service runs, and the AI routes answer 503.
+    openai_api_key: str = ""
+    # Any OpenAI-compatible server (the tests' loopback fake, a proxy) can stand in for the real API.
+    openai_base_url: str = "https://api.openai.com/v1"
+    # The SDK's defaults (600 s, 2 retries) would hold a request for half an hour; these bound it.
+    openai_timeout_seconds: int = 30
+    openai_max_retries: int = 2
+    openai_models: dict[str, str] = field(default_factory=lambda: dict(AI_MODELS))
+    ai_prices: dict[str, int] = field(default_factory=lambda: dict(AI_PRICES))
 
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def trusted_origins(self) -> frozenset[str]:
+        """Origins whose pages may write with the session cookie: the service's own and the CORS ones."""
+        parts = urlsplit(self.public_base_url)
+        return frozenset({f"{parts.scheme}://{parts.netloc}", *self.cors_origins})
+
+    @property
+    def twilio_missing(self) -> list[str]:
+        """The Twilio settings still needed before calls and SMS can work (empty when configured)."""
+        missing = [
+            name
+            for name, value in (
+                ("TWILIO_ACCOUNT_SID", self.twilio_account_sid),
+                ("TWILIO_AUTH_TOKEN", self.twilio_auth_token),
+            )
+            if not value
+        ]
+        if not (self.twilio_phone_number or self.twilio_messaging_service_sid):
+            missing.append("TWILIO_PHONE_NUMBER or TWILIO_MESSAGING_SERVICE_SID")
+        return missing
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -118,6 +187,26 @@ class Settings:
             mail_from=reader.text("MAIL_FROM") or "ReachImpact <no-reply@reachimpact.local>",
             firebase_hash_config=reader.text("FIREBASE_HASH_CONFIG") or None,
             default_phone_region=(reader.text("DEFAULT_PHONE_REGION") or "US").upper(),
+            initial_ai_credits=reader.integer("INITIAL_AI_CREDITS", 50, minimum=0),
+            spa_dir=Path(spa_dir).resolve() if (spa_dir := reader.text("SPA_DIR")) else None,
+            twilio_account_sid=reader.text("TWILIO_ACCOUNT_SID"),
+            twilio_auth_token=reader.text("TWILIO_AUTH_TOKEN"),
+            twilio_phone_number=reader.text("TWILIO_PHONE_NUMBER"),
+            twilio_messaging_service_sid=reader.text("TWILIO_MESSAGING_SERVICE_SID"),
+            twilio_api_base_url=(reader.text("TWILIO_API_BASE_URL") or "https://api.twilio.com").rstrip("/"),
+            twilio_machine_detection=reader.boolean("TWILIO_MACHINE_DETECTION", False),
+            call_credits=reader.integer("CALL_CREDITS", 10, minimum=0),
+            sms_credits=reader.integer("SMS_CREDITS", 1, minimum=0),
+            openai_api_key=reader.text("OPENAI_API_KEY"),
+            openai_base_url=(reader.text("OPENAI_BASE_URL") or "https://api.openai.com/v1").rstrip("/"),
+            openai_timeout_seconds=reader.integer("OPENAI_TIMEOUT_SECONDS", 30, minimum=1),
+            openai_max_retries=reader.integer("OPENAI_MAX_RETRIES", 2, minimum=0),
+            openai_models={
+                name: reader.text(f"OPENAI_MODEL_{name.upper()}") or model for name, model in AI_MODELS.items()
+            },
+            ai_prices={
+                name: reader.integer(f"AI_PRICE_{name.upper()}", price, minimum=0) for name, price in AI_PRICES.items()
+            },
         )
         return settings.finalized()
 
@@ -150,6 +239,8 @@ class Settings:
                 )
         elif not self.jwt_secret:
             updates["jwt_secret"] = _development_secret(self.data_dir)
+        if self.spa_dir is not None and not (self.spa_dir / "index.html").is_file():
+            raise ConfigError(f"SPA_DIR must be a built SPA: {self.spa_dir}/index.html does not exist")
         if "*" in self.cors_origins:
             raise ConfigError("CORS_ORIGINS cannot be '*': cookies are sent cross-origin, so list the origins")
         if self.db_pool_min > self.db_pool_max:

@@ -8,6 +8,11 @@ from phonenumbers import PhoneNumber
 
 def parse_phone(raw: str, region: str) -> PhoneNumber | None:
     """The parsed number, or None when the text is not a phone number at all. Callers decide how strict to be."""
+    digits = raw.lstrip()
+    if digits.startswith("00") and not digits.startswith("000"):
+        # 00 is the international prefix in most of the world (ITU E.164 recommends it), also where
+        # the default region dials 011: read it as "+", as an operator would.
+        raw = "+" + digits[2:]
     try:
         return phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:

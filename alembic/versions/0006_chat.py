@@ -1,7 +1,7 @@
 """Chat: message type, metadata and client ids (idempotent sends), soft-deleted rooms.
 
 Revision ID: 0006
-Revises: 0003 (0001 as filed; re-chained after the platform merge so the branch has one head)
+Revises: 0007 (0001 as filed; chained after the head of main so the branch has one head)
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0006"
-down_revision: str | None = "0003"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

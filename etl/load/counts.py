@@ -15,6 +15,10 @@ class StageCounts(msgspec.Struct, kw_only=True):
     truncated_timestamps: int = 0  # times that lost digits below the microsecond
     raw_kept: dict[str, int] = {}  # column -> values that did not fit it (kept in extra as <field>Raw)
     collections: dict[str, int] = {}  # unknown collections (pattern -> documents), for the generic stage
+    # The auth_users stage only: Auth users in the snapshot, and how many of them a profile took (those
+    # are counted under users; this stage's rows are the Auth users without a profile).
+    auth_read: int = 0
+    auth_joined: int = 0
     done: bool = False
 
     def add(self, other: StageCounts) -> None:

@@ -20,7 +20,7 @@ import msgspec
 
 from etl.load.counts import StageCounts
 from etl.load.sql import Mapping, Statements
-from etl.load.stages import STAGES, Batches, Loadable, Prepared, context, snapshot_id, stage_rows
+from etl.load.stages import AUTH_STAGE, STAGES, Batches, Loadable, Prepared, context, snapshot_id, stage_rows
 from etl.snapshot import Snapshot, collection_pattern
 from etl.transform import GENERIC, Rejected, Row, imported_id
 from service.db.models.base import uuid7
@@ -29,10 +29,15 @@ DEFAULT_BATCH = 2000
 # Errors one bad row can cause: the batch is then retried row by row, and that row dead-lettered.
 ROW_ERRORS = (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError)
 
+LOAD_LOCK = 0x5E71_0AD  # session advisory lock of the running load
 Progress = Callable[[str, int, int | None], None]  # (stage, documents just done, stage total when known)
 
 _encode_json = msgspec.json.Encoder().encode
 _decode_json = msgspec.json.Decoder().decode
+
+
+class LoadError(Exception):
+    """A load that cannot start (the message says why)."""
 
 
 @dataclass
@@ -130,6 +135,8 @@ async def _stages(connection: asyncpg.Connection, loader: _Loader, dry_run: bool
         except Exception:
             await loader.finish_run(result, "failed")
             raise
+        finally:
+            await connection.execute("SELECT pg_advisory_unlock($1)", LOAD_LOCK)
         await loader.finish_run(result, "succeeded")
     return result
 
@@ -157,6 +164,14 @@ class _Loader:
         self.lock_links = False  # hold SHARE locks on linked tables per batch (key checks are skipped)
 
     async def start_run(self, restart: bool) -> Any:
+        # The lock is held by the live load (on its own connection, never a pooled one), so a run still
+        # marked running without it was killed: say so instead of leaving it running forever.
+        if not await self.db.fetchval("SELECT pg_try_advisory_lock($1)", LOAD_LOCK):
+            raise LoadError("another etl load is running on this database; wait for it to finish")
+        await self.db.execute(
+            "UPDATE etl_runs SET status = 'interrupted', finished_at = now() "
+            "WHERE command = 'load' AND status = 'running'"
+        )
         if restart:
             await self.db.execute("DELETE FROM etl_checkpoints WHERE snapshot_id = $1", self.snapshot_id)
         self.run_id = uuid7()
@@ -191,6 +206,9 @@ class _Loader:
                 await self._save(name, position, counts)
             self.progress(name, len(prepared), None)
         counts.done = True
+        if name == AUTH_STAGE:
+            counts.auth_read = await self.db.fetchval("SELECT count(*) FROM etl_auth")
+            counts.auth_joined = counts.auth_read - counts.source
         await self._save(name, position, counts)
         return counts
 
@@ -261,7 +279,6 @@ class _Loader:
     async def _dead_letters(self, stage: str, rejects: list[tuple[Any, str]]) -> None:
         if not rejects:
             return
-        read_time = self.batches.ctx.read_time
         await self.db.executemany(
             "INSERT INTO etl_dead_letters (id, run_id, collection, document_path, reason, document) "
             "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (collection, document_path) DO UPDATE "
@@ -269,7 +286,7 @@ class _Loader:
             "WHERE (etl_dead_letters.reason, etl_dead_letters.document) "
             "IS DISTINCT FROM (EXCLUDED.reason, EXCLUDED.document)",
             [
-                (imported_id(f"{stage}:{doc.path}", read_time), self.run_id, stage, doc.path, reason, _storable(doc))
+                (imported_id(f"{stage}:{doc.path}"), self.run_id, stage, doc.path, reason, _storable(doc))
                 for doc, reason in rejects
             ],
         )

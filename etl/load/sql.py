@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from etl.transform import Generic, Spec
+from etl.transform.engine import GUESSED_TIMES
 
 Mapping = Spec | Generic
 
@@ -40,7 +41,8 @@ def statements(mapping: Mapping) -> Statements:
             f", ADD COLUMN IF NOT EXISTS {r.column}__path text, ADD COLUMN IF NOT EXISTS {r.column}__email text"
             f", ADD COLUMN IF NOT EXISTS {r.column}__raw jsonb"
             for r in mapping.refs
-        ),
+        )
+        + (", ADD COLUMN IF NOT EXISTS times__guess timestamptz" if "times__guess" in mapping.columns else ""),
     ]
     clear = [f"TRUNCATE {stage}"]
     if members_stage:
@@ -88,6 +90,11 @@ def expected_rows(mapping: Mapping, stage: str, members_stage: str | None) -> tu
     """
     select = {c: f"s.{c}" for c in _copied(mapping)}
     joins: list[str] = []
+    if "times__guess" in mapping.columns:
+        joins.append(f"LEFT JOIN {mapping.table} cur ON cur.firebase_id = s.firebase_id")
+        for column in GUESSED_TIMES:
+            if column in select:
+                select[column] = f"COALESCE(s.{column}, cur.{column}, s.times__guess)"
     orphan_flags: list[str] = []
     extras: list[str] = []
     for ref in mapping.refs:
@@ -110,6 +117,20 @@ def expected_rows(mapping: Mapping, stage: str, members_stage: str | None) -> tu
     return list(select), f"SELECT {src}, {orphans} AS orphans FROM {stage} s {' '.join(joins)}"
 
 
+# Columns the service stamps with now() when it changes a row (a profile edit, a first-login rehash, a
+# sign-in). Newer than the first import: the service's change since go-live, never overwritten or flagged.
+SERVICE_TIMES = ("updated_at", "last_sign_in_at")
+FIRST_IMPORT = "(SELECT min(started_at) FROM etl_runs WHERE command = 'load')"
+
+
+def changed_by_service(mapping: Mapping, alias: str) -> str:
+    """SQL: the row ``alias`` was changed by the service after the first import (false where unknowable)."""
+    stamps = [f"{alias}.{c}" for c in SERVICE_TIMES if c in mapping.columns]
+    if not stamps:
+        return "false"
+    return f"COALESCE(GREATEST({', '.join(stamps)}) > {FIRST_IMPORT}, false)"
+
+
 def _upsert(mapping: Mapping, stage: str, members_stage: str | None) -> str:
     """One statement: resolve links, insert new rows, update changed ones, leave equal ones untouched.
 
@@ -124,7 +145,7 @@ def _upsert(mapping: Mapping, stage: str, members_stage: str | None) -> str:
         f"SELECT {', '.join(columns)} FROM src "
         f"ON CONFLICT (firebase_id) DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in updated)} "
         f"WHERE ({', '.join(f't.{c}' for c in updated)}) IS DISTINCT FROM "
-        f"({', '.join(f'EXCLUDED.{c}' for c in updated)}) "
+        f"({', '.join(f'EXCLUDED.{c}' for c in updated)}) AND NOT {changed_by_service(mapping, 't')} "
         f"RETURNING (t.xmax = 0) AS inserted) "
         f"SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated, "
         f"(SELECT coalesce(sum(orphans), 0) FROM src)::bigint AS orphans FROM written"
@@ -132,14 +153,31 @@ def _upsert(mapping: Mapping, stage: str, members_stage: str | None) -> str:
 
 
 def compare(mapping: Mapping, stage: str, members_stage: str | None) -> str:
-    """Per staged document: the digest of the row it must become, of the row there is, and if rejected."""
+    """Per staged document: the digest of the row it must become, of the row there is, and if rejected.
+
+    With membership rows, each side's digest covers them too: (member id, position) in member order.
+    """
     columns, source = expected_rows(mapping, stage, members_stage)
+    want = [f"src.{c}" for c in columns]
+    got = [f"t.{c}" for c in columns]
+    if mapping.members and members_stage:
+        m = mapping.members
+        want.append(
+            f"ARRAY(SELECT ROW(x.id, x.position)::text FROM (SELECT DISTINCT ON (mt.id) mt.id, ms.position "
+            f"FROM {members_stage} ms JOIN {m.target} mt ON mt.firebase_id = ms.member "
+            f"WHERE ms.owner = src.firebase_id ORDER BY mt.id, ms.position) x ORDER BY x.position)"
+        )
+        got.append(
+            f"ARRAY(SELECT ROW(j.{m.member_column}, j.position)::text FROM {m.table} j "
+            f"WHERE j.{m.owner_column} = t.id AND j.position IS NOT NULL ORDER BY j.position)"
+        )
     return (
         f"WITH src AS ({source}) SELECT src.firebase_id, "
-        f"md5(ROW({', '.join(f'src.{c}' for c in columns)})::text) AS want, "
-        f"CASE WHEN t.firebase_id IS NOT NULL THEN md5(ROW({', '.join(f't.{c}' for c in columns)})::text) END AS got, "
+        f"md5(ROW({', '.join(want)})::text) AS want, "
+        f"CASE WHEN t.firebase_id IS NOT NULL THEN md5(ROW({', '.join(got)})::text) END AS got, "
         f"EXISTS (SELECT 1 FROM etl_dead_letters d WHERE d.collection = $1 AND d.document_path = src.firebase_id) "
-        f"AS rejected FROM src LEFT JOIN {mapping.table} t ON t.firebase_id = src.firebase_id"
+        f"AS rejected, {changed_by_service(mapping, 't')} AS changed "
+        f"FROM src LEFT JOIN {mapping.table} t ON t.firebase_id = src.firebase_id"
     )
 
 
@@ -179,12 +217,15 @@ def _sync_members(mapping: Mapping, stage: str, members_stage: str) -> tuple[str
     return (
         f"DELETE FROM {members_stage} WHERE owner NOT IN (SELECT firebase_id FROM {stage})",
         f"DELETE FROM {m.table} j USING {mapping.table} o, {stage} s "
-        f"WHERE o.firebase_id = s.firebase_id AND j.{m.owner_column} = o.id AND NOT EXISTS ({listed})",
+        # Rows without a position were added through the service, not by an import: they stay.
+        f"WHERE o.firebase_id = s.firebase_id AND j.{m.owner_column} = o.id AND j.position IS NOT NULL "
+        f"AND NOT {changed_by_service(mapping, 'o')} "
+        f"AND NOT EXISTS ({listed})",
         f"INSERT INTO {m.table} AS j ({', '.join([m.owner_column, m.member_column, *value_columns])}) "
         f"SELECT DISTINCT ON (o.id, m.id) {', '.join(['o.id', 'm.id', *values])} "
         f"FROM {members_stage} ms JOIN {mapping.table} o ON o.firebase_id = ms.owner "
         f"JOIN {m.target} m ON m.firebase_id = ms.member "
-        f"ORDER BY o.id, m.id ON CONFLICT ({m.owner_column}, {m.member_column}) {update}",
+        f"ORDER BY o.id, m.id, ms.position ON CONFLICT ({m.owner_column}, {m.member_column}) {update}",
     )
 
 

@@ -50,20 +50,33 @@ def _ignore(_: str) -> None:
 def read_firestore_export(path: Path, on_warning: Warn = _ignore) -> Iterator[Document]:
     """Documents from an export file in either supported format."""
     path = Path(path)
-    with open(path, "rb") as f:
-        first_line = f.readline()
-    if _is_backfire_line(first_line):
+    if _is_backfire(path):
         yield from read_backfire_ndjson(path)
     else:
         yield from read_import_export_json(path, on_warning)
 
 
-def _is_backfire_line(line: bytes) -> bool:
-    try:
-        parsed = json.loads(line)
-    except ValueError:
-        return False
-    return isinstance(parsed, dict) and "path" in parsed and "data" in parsed
+def _is_backfire(path: Path) -> bool:
+    """Whether the first JSON object's top-level keys are a backfire line's (``path`` and ``data``).
+
+    Only the keys are looked at, streamed: the node tool writes the whole export as one line, so reading
+    that line (or parsing it) would hold the entire file in memory.
+    """
+    keys: set[str] = set()
+    with open(path, "rb") as f:
+        try:
+            for prefix, event, value in ijson.parse(f, multiple_values=True):
+                if event == "map_key" and prefix == "":
+                    if value == "__collections__":
+                        return False
+                    keys.add(value)
+                    if {"path", "data"} <= keys:
+                        return True
+                elif event == "end_map" and prefix == "":
+                    return False
+        except ijson.JSONError:
+            return False
+    return False
 
 
 # ---------------------------------------------------------------------------------------------

@@ -54,6 +54,17 @@ class CursorNotAdvancing(RuntimeError):
     """The server gave a page that does not start after the cursor: paging would loop or duplicate."""
 
 
+class ServerLacksMethod(RuntimeError):
+    """The server does not implement a call the live path needs (the message says what to use instead)."""
+
+
+def not_implemented(exc: Exception) -> bool:
+    """UNIMPLEMENTED, or UNKNOWN saying "not implemented" (how the npm @firestore-emulator/server answers)."""
+    return isinstance(exc, gexc.MethodNotImplemented) or (
+        isinstance(exc, gexc.Unknown) and "not implemented" in str(exc).lower()
+    )
+
+
 class RetryPolicy(msgspec.Struct, frozen=True):
     attempts: int = 8
     initial_delay: float = 0.5
@@ -140,11 +151,20 @@ class LiveFirestore:
     # -- discovery -----------------------------------------------------------------------------
 
     def root_collections(self) -> list[str]:
-        return with_retry(
-            lambda: sorted(c.id for c in self.client.collections(retry=None, read_time=self.read_time)),
-            self.retry,
-            "ListCollectionIds /",
-        )
+        try:
+            return with_retry(
+                lambda: sorted(c.id for c in self.client.collections(retry=None, read_time=self.read_time)),
+                self.retry,
+                "ListCollectionIds /",
+            )
+        except gexc.GoogleAPICallError as exc:
+            if not_implemented(exc):
+                raise ServerLacksMethod(
+                    "this Firestore server does not implement ListCollectionIds (the npm "
+                    "@firestore-emulator/server does not), so --firestore-live cannot find the collections: "
+                    "export the data to a file and pass --firestore-export instead"
+                ) from None
+            raise
 
     def document_names(self, collection_path: str) -> Iterator[str]:
         """Every document name of a collection, including missing parents that have subcollections.
@@ -200,8 +220,10 @@ class LiveFirestore:
                 self.retry,
                 f"PartitionQuery {collection_id}",
             )
-        except gexc.MethodNotImplemented:
-            return None
+        except gexc.GoogleAPICallError as exc:
+            if not_implemented(exc):
+                return None
+            raise
         return [
             Partition(
                 collection_id,

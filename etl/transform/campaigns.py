@@ -19,7 +19,7 @@ CAMPAIGNS = Spec(
         names=("contactIds", "contacts"),
         target="contacts",
         collection="contacts",
-        values={"added_at": "o.created_at"},
+        values={"added_at": "o.created_at", "position": "ms.position"},
     ),
     fields=(
         Field("name", ("name", "title", "campaignName"), text, default=""),

@@ -24,7 +24,11 @@ CHANNELS = Spec(
         names=("members", "participants", "memberIds"),
         target="users",
         collection="users",
-        values={"role": "CASE WHEN m.id = o.created_by THEN 'owner' ELSE 'member' END", "joined_at": "o.created_at"},
+        values={
+            "role": "CASE WHEN m.id = o.created_by THEN 'owner' ELSE 'member' END",
+            "joined_at": "o.created_at",
+            "position": "ms.position",
+        },
     ),
     fields=(
         Field("name", ("name", "title"), text),

@@ -10,7 +10,6 @@ stays in ``extra``, typed, so ``export`` can write it back exactly.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +24,12 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # Firestore reserves field names of the form __name__, so these never collide with a source field.
 DOC_PATH_KEY = "__documentPath__"
 CLAIMS_KEY = "__customClaims__"
+# What the Auth user itself held, so export gives back that user and invents nothing from the profile.
+AUTH_KEY = "__authUser__"
+NULL = {"nullValue": None}
+# Times a document may not record; the load then keeps the row's own or takes the read time.
+GUESSED_TIMES = ("created_at", "updated_at")
+ID_NAMESPACE = uuid.UUID("5b1d2c8e-6f0a-4c57-9a3e-7e1a3b5c0001")  # fixed forever: ids depend on it
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,17 +90,14 @@ class Rejected(NamedTuple):
     reason: str
 
 
-def imported_id(firebase_id: str, created_at: dt.datetime) -> uuid.UUID:
-    """A UUIDv7 made from the row's creation time and the hash of its path.
+def imported_id(firebase_id: str) -> uuid.UUID:
+    """A name-based UUID (RFC 4122 version 5) of the document's path: the source identity alone.
 
-    Deterministic, so a resumed or repeated import gives every row the id an uninterrupted one would,
-    and time-ordered like the service's own ids.
+    Every extract, resume or repeat of the same project gives every row the same id, whenever the
+    extract ran and whatever time the document records (an exported time that was guessed at load
+    would otherwise give a new id on the way back).
     """
-    millis = min(max(int((created_at - EPOCH) / dt.timedelta(milliseconds=1)), 0), 2**48 - 1)
-    raw = bytearray(millis.to_bytes(6, "big") + hashlib.blake2b(firebase_id.encode(), digest_size=10).digest())
-    raw[6] = 0x70 | (raw[6] & 0x0F)
-    raw[8] = 0x80 | (raw[8] & 0x3F)
-    return uuid.UUID(bytes=bytes(raw))
+    return uuid.uuid5(ID_NAMESPACE, firebase_id)
 
 
 def rfc3339(value: str | None) -> dt.datetime | None:
@@ -136,10 +138,15 @@ class Spec:
         return collection_pattern(doc.path) == self.pattern
 
     @property
+    def guesses_times(self) -> bool:
+        return any(f.column in GUESSED_TIMES for f in self.fields)
+
+    @property
     def columns(self) -> tuple[str, ...]:
         """Staging columns, in the order of ``Row.values``."""
         refs = [c for r in self.refs for c in (f"{r.column}__path", f"{r.column}__email", f"{r.column}__raw")]
-        return ("ord", "firebase_id", "id", *(f.column for f in self.fields), "extra", *refs)
+        guess = ("times__guess",) if self.guesses_times else ()
+        return ("ord", "firebase_id", "id", *(f.column for f in self.fields), "extra", *refs, *guess)
 
     def transform(self, doc: Document, position: int, ctx: Context, auth: AuthUser | None = None) -> Row | Rejected:
         ctx.truncated = 0
@@ -167,10 +174,11 @@ class Spec:
         values = (
             position,
             path,
-            imported_id(path, row.get("created_at") or ctx.read_time),
+            imported_id(path),
             *(row[f.column] for f in self.fields),
             extra,
             *refs,
+            *((ctx.read_time,) if self.guesses_times else ()),
         )
         return Row(values, members, ctx.truncated, tuple(kept))
 
@@ -190,6 +198,8 @@ class Spec:
             if name is not None:
                 used.add(name)
                 typed = source[name]
+                if typed == NULL:
+                    raw[name] = typed  # an explicit null: kept, so export writes it back as null
             try:
                 if auth is None:  # the common case, inlined: this loop runs for every field of every row
                     value = _python(typed, ctx)
@@ -210,11 +220,13 @@ class Spec:
         return doc.path if auth is None or auth.uid == doc.id else f"{self.pattern}/{auth.uid}"
 
     def _fill_times(self, row: dict[str, Any], doc: Document, ctx: Context) -> None:
-        """No creation time in the data: Firestore's createTime, else the snapshot's read time."""
+        """No creation time in the data: Firestore's createTime. Neither: left null here, and the load
+        keeps the time the row already has, else takes the snapshot's read time (``times__guess``), so a
+        second extract of the same files (another read time) changes nothing."""
         if "created_at" in row and row["created_at"] is None:
-            row["created_at"] = rfc3339(doc.create_time) or ctx.read_time
+            row["created_at"] = rfc3339(doc.create_time)
         if "updated_at" in row and row["updated_at"] is None:
-            row["updated_at"] = rfc3339(doc.update_time) or row.get("created_at") or ctx.read_time
+            row["updated_at"] = rfc3339(doc.update_time) or row.get("created_at")
 
     def _members(self, doc: Document, used: set[str], ctx: Context) -> list[tuple[str, int, str, TypedFields]]:
         spec = self.members
@@ -300,4 +312,6 @@ def _auth_extras(doc: Document, auth: AuthUser) -> TypedFields:
         out[DOC_PATH_KEY] = {"stringValue": doc.path}
     if auth.custom_claims:
         out[CLAIMS_KEY] = encode_python(auth.custom_claims)
+    present = [name for name, value in (("phoneNumber", auth.phone_number), ("photoUrl", auth.photo_url)) if value]
+    out[AUTH_KEY] = encode_python({"createdAt": auth.created_at, "fields": present})
     return out

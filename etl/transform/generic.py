@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from etl.snapshot import Document, collection_pattern
 from etl.transform.convert import Context
-from etl.transform.engine import EPOCH, Ref, Rejected, Row, Spec, imported_id, rfc3339
+from etl.transform.engine import Ref, Rejected, Row, Spec, imported_id, rfc3339
 from etl.values import InvalidValue
 
 
@@ -39,11 +39,10 @@ class Generic:
             updated = rfc3339(doc.update_time)
         except InvalidValue as exc:
             return Rejected(f"corrupt document times: {exc}")
-        # The id's time part is the create time when known; not the read time, which an export cannot carry.
         values = (
             position,
             doc.path,
-            imported_id(doc.path, created or EPOCH),
+            imported_id(doc.path),
             doc.collection_path,
             doc.fields,
             created,

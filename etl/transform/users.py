@@ -6,7 +6,7 @@ from typing import Any
 
 from etl.snapshot import Document
 from etl.transform.common import CREATED_AT, UPDATED_AT
-from etl.transform.convert import boolean, choice, email, non_negative, string_list, text, timestamp
+from etl.transform.convert import boolean, choice, email, non_negative, phone_e164, string_list, text, timestamp
 from etl.transform.engine import Field, Spec
 from service.db.models.users import USER_ROLES
 
@@ -28,7 +28,7 @@ USERS = Spec(
         Field("email", ("email",), email, auth="email", auth_first=True),
         Field("full_name", ("fullName", "displayName", "name"), text, auth="display_name"),
         Field("company_name", ("companyName", "company"), text),
-        Field("phone", ("phone", "phoneNumber"), text, auth="phone_number"),
+        Field("phone", ("phone", "phoneNumber"), phone_e164, auth="phone_number"),
         Field("industry", ("industry",), text),
         Field("preferred_language", ("preferredLanguage", "language"), text),
         Field("company_description", ("companyDescription",), text),
@@ -37,7 +37,14 @@ USERS = Spec(
         Field("target_market", ("targetMarket",), text),
         Field("sales_pitch", ("salesPitch",), text),
         Field("profile_picture", ("profileImage", "photoURL", "profilePicture", "photoUrl"), text, auth="photo_url"),
-        Field("role", ("role",), choice(USER_ROLES, {"user": "customer", "member": "customer"}), default="customer"),
+        Field(
+            "role",
+            ("role",),
+            choice(USER_ROLES, {"user": "customer", "member": "customer"}),
+            default="customer",
+            auth="role_claim",
+            auth_first=True,  # the claim is what Firebase's security rules enforced
+        ),
         Field("credits", ("credits", "aiCredits"), non_negative, default=0),
         Field("email_verified", (), boolean, default=False, auth="email_verified"),
         Field("disabled", (), boolean, default=False, auth="disabled"),

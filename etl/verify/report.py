@@ -21,6 +21,8 @@ class StageReport(msgspec.Struct, kw_only=True, rename="camel"):
     rejected: int | None = None  # documents kept as dead letters
     mismatched: int | None = None  # rows that differ from their document
     unaccounted: int | None = None  # documents neither loaded nor dead-lettered
+    # rows that differ because the service changed them after the first import (not an error, kept as is)
+    changed_since: int | None = None
     checksum_source: str | None = None
     checksum_target: str | None = None
     examples: list[str] = []  # paths of mismatched or unaccounted documents (a few)
@@ -62,7 +64,7 @@ def render(report: Report, console: Console) -> None:
     table = Table(title=title, title_justify="left")
     columns = ["stage", "table", "source", "inserted", "updated", "unchanged", "rejected", "orphans"]
     if report.verified:
-        columns += ["unaccounted", "mismatched", "checksum"]
+        columns += ["unaccounted", "mismatched", "changed since", "checksum"]
     for name in columns:
         table.add_column(name, justify="left" if name in ("stage", "table", "checksum") else "right")
     for stage in report.stages:
@@ -82,6 +84,7 @@ def render(report: Report, console: Console) -> None:
             cells += [
                 _flag(stage.unaccounted),
                 _flag(stage.mismatched),
+                str(stage.changed_since or 0),
                 f"[green]{stage.checksum_source}[/]"
                 if same
                 else f"[red]{stage.checksum_source} ≠ {stage.checksum_target}[/]",
@@ -98,10 +101,20 @@ def _flag(value: int | None) -> str:
 def _notes(report: Report, console: Console) -> None:
     for stage in report.stages:
         load = stage.load
+        if load.auth_read:
+            console.print(
+                f"{stage.stage}: {load.auth_read} Auth users read: {load.auth_joined} joined to their profile "
+                f"(counted under users), {load.auth_read - load.auth_joined} without a profile (the rows of this stage)"
+            )
         if load.truncated_timestamps:
             console.print(f"{stage.stage}: {load.truncated_timestamps} time(s) lost digits below the microsecond")
         for column, count in sorted(load.raw_kept.items()):
             console.print(f"{stage.stage}: {count} value(s) did not fit {stage.table}.{column}; kept in extra")
+        if stage.changed_since:
+            console.print(
+                f"{stage.stage}: {stage.changed_since} row(s) changed by the service since the import "
+                "(newer than the first load; kept as they are, not an error)"
+            )
         for path in stage.examples:
             console.print(f"[red]{stage.stage}: not accounted for or different: {path}[/]")
     if report.unknown_collections:

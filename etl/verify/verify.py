@@ -42,7 +42,15 @@ async def _verify_stage(
     db: asyncpg.Connection, batches: Batches, name: str, mapping: Mapping, counts: StageCounts, progress: Progress
 ) -> StageReport:
     report = StageReport(
-        stage=name, table=mapping.table, load=counts, source=0, matching=0, rejected=0, mismatched=0, unaccounted=0
+        stage=name,
+        table=mapping.table,
+        load=counts,
+        source=0,
+        matching=0,
+        rejected=0,
+        mismatched=0,
+        unaccounted=0,
+        changed_since=0,
     )
     sql = await batches.statements(mapping)
     statement = compare(mapping, sql.stage, sql.members_stage)
@@ -65,6 +73,8 @@ async def _verify_stage(
             got_sum = (got_sum + int(record["got"][:16], 16)) & _MASK
             if record["want"] == record["got"]:
                 report.matching = (report.matching or 0) + 1
+            elif record["changed"]:
+                report.changed_since = (report.changed_since or 0) + 1
             else:
                 report.mismatched = (report.mismatched or 0) + 1
                 _example(report, record["firebase_id"])

@@ -2,6 +2,8 @@
 
 Each cookie goes only where it is needed: the access token to /api, the refresh token to /api/auth (so it never
 travels with ordinary requests). SameSite=Lax keeps them off cross-site POSTs; Secure in production.
+The access cookie lives as long as the session: its token is accepted past its own expiry while the session
+lives (sessions.py), so the SPA's cookie-only calls keep working without a refresh.
 """
 
 from __future__ import annotations
@@ -20,12 +22,11 @@ REFRESH_PATH = "/api/auth"
 class CookiePolicy:
     def __init__(self, settings: Settings) -> None:
         self.secure = settings.is_production
-        self.access_ttl = settings.access_token_ttl_seconds
         self.refresh_ttl = settings.refresh_token_ttl_seconds
 
     def issued(self, access_token: str, refresh_token: str, csrf_token: str) -> list[Cookie]:
         return [
-            self._cookie(ACCESS_COOKIE, access_token, ACCESS_PATH, self.access_ttl, httponly=True),
+            self._cookie(ACCESS_COOKIE, access_token, ACCESS_PATH, self.refresh_ttl, httponly=True),
             self._cookie(REFRESH_COOKIE, refresh_token, REFRESH_PATH, self.refresh_ttl, httponly=True),
             # Readable by the SPA's JavaScript, which echoes it in X-CSRF-Token.
             self._cookie(CSRF_COOKIE, csrf_token, "/", self.refresh_ttl, httponly=False),

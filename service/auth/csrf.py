@@ -1,4 +1,16 @@
-"""CSRF tokens for cookie-authenticated writes: the signed double-submit pattern.
+"""Cross-site request refusal for cookie-authenticated writes.
+
+A write (POST/PUT/PATCH/DELETE) authenticated by the access cookie is accepted when the browser says it comes
+from a trusted page, or when it carries the CSRF token:
+
+- Fetch Metadata: `Sec-Fetch-Site: same-origin` (the SPA served by this service) or `none` (typed by the user).
+  Every current browser sends it and pages cannot forge it.
+- Otherwise `Origin` must be one of the trusted origins: PUBLIC_BASE_URL's and CORS_ORIGINS (an SPA on another
+  origin). A request with neither header is refused: browsers send at least one on a write.
+- Or, as before, the signed double-submit token in `X-CSRF-Token`.
+
+The cookies are also SameSite=Lax, so browsers do not attach them to cross-site POSTs at all; the check above
+also covers sibling subdomains ("same-site"), which SameSite does not.
 
 The token is an HMAC of the session id, handed to the browser in the readable `ri_csrf` cookie (and in the login
 body, for an SPA served from another origin that cannot read the API's cookies). A write authenticated by the
@@ -13,12 +25,29 @@ import base64
 import hashlib
 import hmac
 import uuid
+from collections.abc import Iterable
 
 from service.config import Settings
 
 CSRF_COOKIE = "ri_csrf"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+TRUSTED_FETCH_SITES = frozenset({b"same-origin", b"none"})
+
+
+class TrustedOrigins:
+    def __init__(self, origins: frozenset[str]) -> None:
+        self.origins = frozenset(origin.encode() for origin in origins)
+
+    def allow(self, headers: Iterable[tuple[bytes, bytes]]) -> bool:
+        """Whether the request comes from one of our own pages, by Fetch Metadata, else by Origin."""
+        origin: bytes | None = None
+        for name, value in headers:
+            if name == b"sec-fetch-site" and value in TRUSTED_FETCH_SITES:
+                return True
+            if name == b"origin":
+                origin = value
+        return origin is not None and origin in self.origins
 
 
 def _derive(secret: str) -> bytes:

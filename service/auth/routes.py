@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import uuid
 
+import msgspec
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 
 from service.auth.cookies import REFRESH_COOKIE
-from service.auth.middleware import AuthUser, credentials
+from service.auth.middleware import AuthUser, credentials, user_of
 from service.auth.schemas import (
     AuthOut,
     ForgotPasswordIn,
@@ -49,7 +50,7 @@ def auth_response(request: Request, issued: Issued, *, body_tokens: bool, status
     state = request.app.state
     csrf_token = state.authenticator.csrf.issue(issued.session_id)
     body = AuthOut(
-        user=issued.user,
+        **msgspec.structs.asdict(issued.user),
         token=issued.access_token,
         expires_in=state.settings.access_token_ttl_seconds,
         csrf_token=csrf_token,
@@ -110,7 +111,8 @@ class AuthController(Controller):
             user = await users.get_user(connection, request.user.id)
         if user is None:
             raise Unauthorized("This account no longer exists", code="invalid_token")
-        return VerifyOut(user=user, csrf_token=state.authenticator.csrf.issue(request.user.session_id))
+        csrf_token = state.authenticator.csrf.issue(request.user.session_id)
+        return VerifyOut(**msgspec.structs.asdict(user), csrf_token=csrf_token)
 
     @get("/sessions", summary="The live sessions of this account")
     async def sessions(self, request: Request[AuthUser, object, State], state: State) -> list[SessionOut]:
@@ -150,11 +152,11 @@ class AuthController(Controller):
 async def _session_of(
     request: Request, auth: AuthService, refresh_token: str | None
 ) -> tuple[uuid.UUID, uuid.UUID] | None:
-    """(session id, user id) named by a valid access token, or else by a refresh token (body, then cookie)."""
+    """(session id, user id) named by an access token we signed, expired or not, or else by a refresh token."""
     access_token, _ = credentials(request.scope)
     if access_token:
         try:
-            user, _ = request.app.state.authenticator.verify(access_token)
+            user = user_of(request.app.state.tokens.verify(access_token, allow_expired=True))
             return user.session_id, user.id
         except InvalidToken:
             pass

@@ -14,11 +14,12 @@ from litestar import Litestar
 
 from service.auth.client_ip import ClientAddress
 from service.auth.cookies import CookiePolicy
-from service.auth.csrf import CsrfTokens
+from service.auth.csrf import CsrfTokens, TrustedOrigins
 from service.auth.middleware import Authenticator
 from service.auth.passwords import Passwords
 from service.auth.revocation import RevocationFeed, RevokedSessions
 from service.auth.service import AuthService
+from service.auth.sessions import LiveSessions
 from service.auth.throttle import Throttle
 from service.config import Settings
 from service.mail import Mailer
@@ -34,7 +35,13 @@ async def auth_runtime(app: Litestar) -> AsyncIterator[None]:
     passwords = Passwords(settings)
     state.client_address = ClientAddress(settings.trusted_proxies)
     state.cookies = CookiePolicy(settings)
-    state.authenticator = Authenticator(state.tokens, revoked, CsrfTokens(settings))
+    state.authenticator = Authenticator(
+        state.tokens,
+        revoked,
+        CsrfTokens(settings),
+        TrustedOrigins(settings.trusted_origins),
+        LiveSessions(state.pool, settings.refresh_token_ttl_seconds),
+    )
     state.auth = AuthService(
         state.pool,
         settings,

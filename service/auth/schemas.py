@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from msgspec import Meta
+from msgspec import UNSET, Meta, UnsetType
 
-from service.users.schemas import Email, Name, Phone, ShortText, UserOut
+from service.users.schemas import Email, Name, ProfileFields, UserOut
 from service.web.schemas import CamelStruct
 
 # Long enough for passphrases, short enough that nobody makes the server hash a megabyte.
@@ -18,14 +18,16 @@ AnyPassword = Annotated[str, Meta(max_length=MAX_PASSWORD_LENGTH)]
 OpaqueToken = Annotated[str, Meta(max_length=200)]
 
 
-class RegisterIn(CamelStruct):
-    """`role` and any other field the client sends are ignored: everybody registers as a customer."""
+class RegisterIn(ProfileFields, kw_only=True):
+    """The account and every profile field the SPA's register form sends; any other field is a 400.
+
+    `role` is accepted and ignored: everybody registers as a customer (the answer shows the role given).
+    """
 
     email: Email
     password: NewPassword
     full_name: Name
-    company_name: ShortText | None = None
-    phone: Phone | None = None
+    role: Annotated[str, Meta(max_length=50)] | UnsetType = UNSET
 
 
 class LoginIn(CamelStruct):
@@ -51,8 +53,9 @@ class ResetPasswordIn(CamelStruct):
     password: NewPassword
 
 
-class AuthOut(CamelStruct, omit_defaults=True):
-    user: UserOut
+class AuthOut(UserOut, kw_only=True, omit_defaults=True):
+    """The user's own fields at the top level (the SPA keeps the whole body as its user), plus the tokens."""
+
     token: str
     # Seconds until `token` expires: refresh a little before.
     expires_in: int
@@ -61,8 +64,9 @@ class AuthOut(CamelStruct, omit_defaults=True):
     refresh_token: str | None = None
 
 
-class VerifyOut(CamelStruct):
-    user: UserOut
+class VerifyOut(UserOut, kw_only=True):
+    """The user itself, plus the CSRF token for clients that prefer sending the header."""
+
     csrf_token: str
 
 

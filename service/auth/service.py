@@ -22,7 +22,7 @@ from service.auth.tokens import TokenService
 from service.config import Settings
 from service.mail import Mail, Mailer, MailError
 from service.users import repository as users
-from service.users.schemas import UserOut, normalize_email, normalize_phone
+from service.users.schemas import UserOut, normalize_email
 from service.web.errors import ApiError, Conflict, Forbidden, Unauthorized
 
 log = structlog.get_logger()
@@ -78,20 +78,24 @@ class AuthService:
 
     async def register(self, data: RegisterIn, client: Client) -> Issued:
         email = normalize_email(data.email)
-        phone = normalize_phone(data.phone, self.settings.default_phone_region)
+        profile = data.profile_columns(self.settings.default_phone_region)
         password_hash = await self.passwords.hash(data.password)
         async with self.pool.acquire() as connection, connection.transaction():
             user_id = await users.insert_user(
-                connection,
-                email=email,
-                full_name=data.full_name.strip(),
-                company_name=data.company_name,
-                phone=phone,
-                password_hash=password_hash,
+                connection, email=email, full_name=data.full_name.strip(), profile=profile, password_hash=password_hash
             )
             if user_id is None:
                 raise Conflict(
                     "An account with this email already exists; log in or reset your password", code="email_taken"
+                )
+            if self.settings.initial_ai_credits:
+                await users.change_credits(
+                    connection,
+                    user_id,
+                    self.settings.initial_ai_credits,
+                    kind="grant",
+                    reason="Welcome credits",
+                    actor_id=None,
                 )
             return await self._open_session(connection, user_id, client)
 

@@ -14,6 +14,7 @@ from service.contacts.routes import list_response
 from service.db.models.campaigns import CAMPAIGN_STATUSES
 from service.web.ids import parse_id
 from service.web.pagination import decode_cursor, paginate, parse_choice, parse_limit
+from service.web.schemas import Deleted
 
 
 def campaign_id_of(raw: str) -> uuid.UUID:
@@ -54,9 +55,12 @@ async def update_campaign(request: Request, campaign_id: FromPath[str], data: JS
     return await service.update(request.app.state.pool, request.user.id, campaign_id_of(campaign_id), data)
 
 
-@delete("/{campaign_id:str}")
-async def delete_campaign(request: Request, campaign_id: FromPath[str]) -> None:
-    await service.delete(request.app.state.pool, request.user.id, campaign_id_of(campaign_id))
+@delete("/{campaign_id:str}", status_code=HTTP_200_OK)
+async def delete_campaign(request: Request, campaign_id: FromPath[str]) -> Deleted:
+    """200 with a body: the SPA's pages call `.json()` on the answer."""
+    campaign = campaign_id_of(campaign_id)
+    await service.delete(request.app.state.pool, request.user.id, campaign)
+    return Deleted(id=campaign)
 
 
 def status_route(action: str, target: str):

@@ -16,8 +16,9 @@ Text = Annotated[str, msgspec.Meta(max_length=2000)]
 ContactIds = Annotated[list[uuid.UUID], msgspec.Meta(max_length=10_000)]
 
 
-class CampaignIn(CamelStruct, kw_only=True):
+class CampaignIn(CamelStruct, kw_only=True, forbid_unknown_fields=True):
     """POST and PUT bodies. PUT changes only the fields sent; `contactIds`, when sent, replaces the membership.
+    `selectedContactIds` (what the SPA's CampaignForm sends) is the same as `contactIds`. Unknown fields are a 400.
 
     Dates are ISO 8601 strings, with or without a time ("2025-03-01" is midnight UTC).
     """
@@ -34,6 +35,11 @@ class CampaignIn(CamelStruct, kw_only=True):
     end_date: str | UnsetType | None = UNSET
     status: CampaignStatus | UnsetType = UNSET
     contact_ids: ContactIds | UnsetType = UNSET
+    selected_contact_ids: ContactIds | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        if self.contact_ids is UNSET:
+            self.contact_ids = self.selected_contact_ids
 
 
 class MembershipIn(CamelStruct):

@@ -107,9 +107,16 @@ async def transition(connection: asyncpg.Connection, campaign_id: uuid.UUID, cur
     if target == "active":
         row = await connection.fetchrow("SELECT script FROM campaigns WHERE id = $1", campaign_id)
         if not (row["script"] or "").strip():
-            raise Conflict("The campaign needs a script before it can start", code="script_required")
+            raise Conflict(
+                "The campaign needs a script before it can start: send `script`, or save it as a draft first",
+                code="script_required",
+            )
         if not await repository.live_contact_count(connection, campaign_id):
-            raise Conflict("The campaign needs at least one contact before it can start", code="contacts_required")
+            raise Conflict(
+                "The campaign needs at least one contact before it can start: send `contactIds`, or save it as a"
+                " draft first",
+                code="contacts_required",
+            )
     await connection.execute("UPDATE campaigns SET status = $2, updated_at = now() WHERE id = $1", campaign_id, target)
 
 

@@ -41,7 +41,13 @@ def clean(value: str | None) -> str | None:
     return value or None
 
 
-def normalize_phone(raw: str | None, region: str) -> tuple[str | None, str | None]:
+def wire(field: str) -> str:
+    """The camelCase name a client sent, for error messages."""
+    head, *rest = field.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def normalize_phone(raw: str | None, region: str, *, field: str = "phone") -> tuple[str | None, str | None]:
     """(E.164, its time zone) or FieldError. A possible number is enough: validity tables lag behind real plans.
 
     The zone is the one the number's area lies in, or None when it spans several (mobiles, toll-free).
@@ -51,9 +57,9 @@ def normalize_phone(raw: str | None, region: str) -> tuple[str | None, str | Non
         return None, None
     number = parse_phone(raw, region)
     if number is None:
-        raise FieldError("phone", f"{raw!r} is not a phone number")
+        raise FieldError(field, f"{raw!r} is not a phone number")
     if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
-        raise FieldError("phone", f"{raw!r} is not a complete phone number")
+        raise FieldError(field, f"{raw!r} is not a complete phone number")
     zones = phone_timezones.time_zones_for_geographical_number(number)
     zone = zones[0] if len(zones) == 1 and zones[0] != UNKNOWN_ZONE else None
     return e164(number), zone
@@ -110,9 +116,10 @@ def to_columns(data: ContactIn, region: str, *, replace: bool) -> dict[str, Any]
         columns["tags"] = normalize_tags(given["tags"])
     if "status" in given:
         columns["status"] = given["status"] or "new"
-    if "phone" in given:
+    phone_field = "phone_number" if "phone_number" in given else "phone"
+    if phone_field in given:
         # A (new) number brings its own zone, unless one is given explicitly.
-        columns["phone"], columns["timezone"] = normalize_phone(given["phone"], region)
+        columns["phone"], columns["timezone"] = normalize_phone(given[phone_field], region, field=wire(phone_field))
     if given.get("timezone") is not None:
         columns["timezone"] = normalize_timezone(given["timezone"])
 

@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from typing import IO
 
 import anyio
-from litestar import Request, Response, Router, delete, get, patch, post, put
+from litestar import HttpMethod, Request, Response, Router, delete, get, post, route
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import FromPath, FromQuery, JSONBody
-from litestar.status_codes import HTTP_201_CREATED
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from service.campaigns import repository as campaigns
 from service.contacts import repository
@@ -35,6 +35,7 @@ from service.db.models.contacts import CONTACT_STATUSES
 from service.web.errors import ApiError, NotFound
 from service.web.ids import parse_id
 from service.web.pagination import decode_cursor, paginate, parse_choice, parse_limit
+from service.web.schemas import Deleted
 
 JSON = "application/json"
 BULK_MAX_BYTES = 16 * 1024 * 1024
@@ -101,25 +102,21 @@ async def create_contact(request: Request, data: JSONBody[ContactIn]) -> Respons
     return Response(encode(contact_out(row)), media_type=JSON, status_code=HTTP_201_CREATED)
 
 
-@put("/{contact_id:str}")
-async def replace_contact(request: Request, contact_id: FromPath[str], data: JSONBody[ContactIn]) -> ContactOut:
-    columns = columns_or_400(data, region(request), replace=True)
-    row = await repository.update(request.app.state.pool, request.user.id, parse_id(contact_id, "Contact"), columns)
-    return contact_out(row)
-
-
-@patch("/{contact_id:str}")
+@route("/{contact_id:str}", http_method=[HttpMethod.PUT, HttpMethod.PATCH])
 async def update_contact(request: Request, contact_id: FromPath[str], data: JSONBody[ContactIn]) -> ContactOut:
+    """PUT and PATCH alike change only the fields sent (the SPA's pages send partial objects)."""
     columns = columns_or_400(data, region(request), replace=False)
     row = await repository.update(request.app.state.pool, request.user.id, parse_id(contact_id, "Contact"), columns)
     return contact_out(row)
 
 
-@delete("/{contact_id:str}")
-async def delete_contact(request: Request, contact_id: FromPath[str]) -> None:
-    """Soft delete: calls keep their contact, the lists stop showing it."""
-    if not await repository.soft_delete(request.app.state.pool, request.user.id, parse_id(contact_id, "Contact")):
+@delete("/{contact_id:str}", status_code=HTTP_200_OK)
+async def delete_contact(request: Request, contact_id: FromPath[str]) -> Deleted:
+    """Soft delete: calls keep their contact, the lists stop showing it. 200 with a body: the SPA reads it."""
+    contact = parse_id(contact_id, "Contact")
+    if not await repository.soft_delete(request.app.state.pool, request.user.id, contact):
         raise NotFound("Contact not found")
+    return Deleted(id=contact)
 
 
 @post("/bulk", request_max_body_size=BULK_MAX_BYTES)
@@ -128,7 +125,7 @@ async def bulk_create(request: Request, partial: FromQuery[bool] = False) -> Imp
     data = decode_bulk(await request.body())
     where = region(request)
     # Validation (phone parsing above all) is CPU work: off the event loop, other requests keep flowing.
-    batch = await anyio.to_thread.run_sync(lambda: [validate_row(i, raw, where) for i, raw in enumerate(data.contacts)])
+    batch = await anyio.to_thread.run_sync(lambda: [validate_row(i, raw, where) for i, raw in enumerate(data)])
     async with bulk_writer(request.app.state.pool, request.user.id, partial=partial) as writer:
         await writer.write(batch)
         return writer.report()
@@ -179,7 +176,6 @@ router = Router(
         search_contacts,
         get_contact,
         create_contact,
-        replace_contact,
         update_contact,
         delete_contact,
         bulk_create,

@@ -20,11 +20,12 @@ LongText = Annotated[str, msgspec.Meta(max_length=20_000)]
 Tag = Annotated[str, msgspec.Meta(max_length=100)]
 
 
-class ContactIn(CamelStruct, kw_only=True):
-    """A contact as written by POST/PUT/PATCH. UNSET (absent) differs from null only for PATCH.
+class ContactIn(CamelStruct, kw_only=True, forbid_unknown_fields=True):
+    """A contact as written by POST, PUT and PATCH (PUT and PATCH change only the fields sent).
 
-    `fullName` is split into first and last name when those are absent; `companyName` is the old name of
-    `company`.
+    The SPA's names (`shared/schema.ts`) are `fullName`, `companyName` and `phoneNumber`; `firstName`/`lastName`,
+    `company` and `phone` are accepted too. `fullName` is split into first and last name when those are absent.
+    An unknown field is a 400 naming it, so nothing is dropped silently.
     """
 
     first_name: Name | UnsetType | None = UNSET
@@ -32,6 +33,7 @@ class ContactIn(CamelStruct, kw_only=True):
     full_name: Name | UnsetType | None = UNSET
     email: Annotated[str, msgspec.Meta(max_length=320)] | UnsetType | None = UNSET
     phone: Annotated[str, msgspec.Meta(max_length=40)] | UnsetType | None = UNSET
+    phone_number: Annotated[str, msgspec.Meta(max_length=40)] | UnsetType | None = UNSET
     company: Text | UnsetType | None = UNSET
     company_name: Text | UnsetType | None = UNSET
     job_title: Text | UnsetType | None = UNSET
@@ -44,7 +46,8 @@ class ContactIn(CamelStruct, kw_only=True):
 
 
 class ContactOut(CamelStruct):
-    """Field order matches `repository.COLUMNS`, so a row builds a struct positionally."""
+    """Field order matches `repository.COLUMNS`, so a row builds a struct positionally. Attributes are column
+    names; the wire names are the SPA's (`phoneNumber`, `companyName`)."""
 
     id: uuid.UUID
     user_id: uuid.UUID
@@ -52,8 +55,8 @@ class ContactOut(CamelStruct):
     last_name: str | None
     full_name: str | None
     email: str | None
-    phone: str | None
-    company: str | None
+    phone: str | None = msgspec.field(name="phoneNumber")
+    company: str | None = msgspec.field(name="companyName")
     job_title: str | None
     industry: str | None
     notes: str | None
@@ -65,9 +68,16 @@ class ContactOut(CamelStruct):
     updated_at: datetime
 
 
+# Raw items: each is validated on its own, so `?partial=true` can keep the good ones.
+BulkItems = Annotated[list[msgspec.Raw], msgspec.Meta(max_length=MAX_BULK)]
+
+
 class BulkIn(CamelStruct):
-    # Raw items: each is validated on its own, so `?partial=true` can keep the good ones.
-    contacts: Annotated[list[msgspec.Raw], msgspec.Meta(max_length=MAX_BULK)]
+    contacts: BulkItems
+
+
+# `{"contacts": [...]}`, or the bare array the SPA's ContactUpload posts.
+BulkBody = BulkIn | BulkItems
 
 
 class Rejection(CamelStruct):

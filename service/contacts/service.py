@@ -12,7 +12,7 @@ import msgspec
 
 from service.contacts import repository
 from service.contacts.normalize import FieldError, describe_validation_error, to_columns
-from service.contacts.schemas import BulkIn, ContactIn, ContactOut, ImportReport, Rejection
+from service.contacts.schemas import BulkBody, BulkItems, ContactIn, ContactOut, ImportReport, Rejection
 from service.web.errors import ApiError, NotFound
 
 # A report lists this many rows at most (a 50 MB file of bad rows would otherwise answer with megabytes).
@@ -20,7 +20,7 @@ MAX_REPORTED = 1000
 
 _decode_contact = msgspec.json.Decoder(ContactIn).decode
 # Decoded here, not by Litestar: its decode-then-convert path cannot keep items raw.
-_decode_bulk = msgspec.json.Decoder(BulkIn).decode
+_decode_bulk = msgspec.json.Decoder(BulkBody).decode
 encode = msgspec.json.Encoder().encode
 
 
@@ -39,13 +39,14 @@ def columns_or_400(data: ContactIn, region: str, *, replace: bool) -> dict[str, 
         raise field_error(exc) from None
 
 
-def decode_bulk(body: bytes) -> BulkIn:
+def decode_bulk(body: bytes) -> BulkItems:
     try:
-        return _decode_bulk(body)
+        decoded = _decode_bulk(body)
     except msgspec.ValidationError as exc:
         raise field_error(describe_validation_error(exc)) from None
     except msgspec.DecodeError as exc:
         raise ApiError(f"The body is not JSON: {exc}", code="validation_error") from None
+    return decoded if isinstance(decoded, list) else decoded.contacts
 
 
 def contact_out(row: asyncpg.Record | None) -> ContactOut:

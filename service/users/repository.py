@@ -6,6 +6,7 @@ The f-strings below only splice column lists made from the DTOs' field names (co
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import asyncpg
 
@@ -48,20 +49,21 @@ async def insert_user(
     *,
     email: str,
     full_name: str,
-    company_name: str | None,
-    phone: str | None,
+    profile: dict[str, object],
     password_hash: str,
 ) -> uuid.UUID | None:
-    """The new user's id, or None when the e-mail is taken."""
+    """The new user's id, or None when the e-mail is taken. `profile` maps ProfileFields' columns to values."""
+    names = ", ".join(profile)
+    values = ", ".join(f"${index}" for index in range(6, 6 + len(profile)))
     user_id: uuid.UUID | None = await connection.fetchval(
-        """
-        INSERT INTO users (id, email, full_name, company_name, phone, password_hash, password_changed_at,
-                           auth_providers)
-        VALUES ($1, $2, $3, $4, $5, $6, now(), '{password}')
+        f"""
+        INSERT INTO users (id, email, full_name, password_hash, auth_providers, password_changed_at
+                           {", " + names if profile else ""})
+        VALUES ($1, $2, $3, $4, $5, now() {", " + values if profile else ""})
         ON CONFLICT (email) DO NOTHING
         RETURNING id
-        """,
-        uuid7(), email, full_name, company_name, phone, password_hash,
+        """,  # noqa: S608 - column names come from ProfileFields, never from the client
+        uuid7(), email, full_name, password_hash, ["password"], *profile.values(),
     )  # fmt: skip
     return user_id
 
@@ -125,3 +127,21 @@ async def list_users(
 async def set_disabled(connection: asyncpg.Connection, user_id: uuid.UUID, disabled: bool) -> AdminUserOut | None:
     row = await connection.fetchrow(SET_DISABLED, user_id, disabled)
     return AdminUserOut(*row) if row else None
+
+
+async def merge_settings(connection: asyncpg.Connection, user_id: uuid.UUID, update: dict[str, Any]) -> dict[str, Any]:
+    """Merge `update` (the wire shape) into the stored settings, one level deep (`notifications` keeps keys
+    not sent), under a row lock so two saves cannot lose each other's keys."""
+    async with connection.transaction():
+        stored: dict[str, Any] = await connection.fetchval(
+            "SELECT settings FROM users WHERE id = $1 FOR UPDATE", user_id
+        )
+        for key, value in update.items():
+            stored[key] = {**stored.get(key, {}), **value} if isinstance(value, dict) else value
+        await connection.execute("UPDATE users SET settings = $2, updated_at = now() WHERE id = $1", user_id, stored)
+    return stored
+
+
+async def settings_of(connection: asyncpg.Connection, user_id: uuid.UUID) -> dict[str, Any]:
+    settings: dict[str, Any] = await connection.fetchval("SELECT settings FROM users WHERE id = $1", user_id)
+    return settings

@@ -21,6 +21,7 @@ from service.users.schemas import (
     ProfileUpdate,
     UserOut,
     UserPage,
+    UserSettings,
 )
 from service.users.service import UsersService
 from service.web.errors import Forbidden
@@ -44,6 +45,14 @@ class UserController(Controller):
     @put("/profile", summary="Change profile fields (a new email needs currentPassword)")
     async def update_profile(self, request: AuthRequest, state: State, data: JSONBody[ProfileUpdate]) -> UserOut:
         return await users_of(state).update_profile(request.user, data, client_of(request))
+
+    @get("/settings", summary="The caller's settings (notifications, interface language, theme)")
+    async def get_settings(self, request: AuthRequest, state: State) -> UserSettings:
+        return await users_of(state).settings(request.user.id)
+
+    @put("/settings", summary="Change settings: what is sent is merged into what is stored")
+    async def update_settings(self, request: AuthRequest, state: State, data: JSONBody[UserSettings]) -> UserSettings:
+        return await users_of(state).update_settings(request.user.id, data)
 
     @get("/credits", summary="The caller's balance and latest ledger entries")
     async def get_credits(self, request: AuthRequest, state: State) -> CreditsOut:

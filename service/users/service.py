@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import asyncpg
+import msgspec
 from msgspec import UNSET, UnsetType
 
 from service.auth import repository as sessions
@@ -16,8 +17,8 @@ from service.users.schemas import (
     CreditChangeOut,
     ProfileUpdate,
     UserOut,
+    UserSettings,
     normalize_email,
-    normalize_phone,
 )
 from service.web.errors import ApiError, Conflict, Forbidden, NotFound
 
@@ -36,9 +37,7 @@ class UsersService:
         return user
 
     async def update_profile(self, caller: AuthUser, data: ProfileUpdate, client: Client) -> UserOut:
-        changes = data.changes()
-        if isinstance(data.phone, str):
-            changes["phone"] = normalize_phone(data.phone, self.default_phone_region)
+        changes = data.profile_columns(self.default_phone_region)
         if isinstance(data.full_name, str):
             changes["full_name"] = data.full_name.strip()
         if data.email is not UNSET:
@@ -63,6 +62,21 @@ class UsersService:
             )
         await self.auth.confirm_password(caller.id, current_password, client)
         return {"email": email, "email_verified": False}
+
+    async def settings(self, user_id: uuid.UUID) -> UserSettings:
+        async with self.pool.acquire() as connection:
+            return msgspec.convert(await repo.settings_of(connection, user_id), UserSettings)
+
+    async def update_settings(self, user_id: uuid.UUID, data: UserSettings) -> UserSettings:
+        if not isinstance(data.security, UnsetType) and data.security.two_factor_enabled is True:
+            raise ApiError(
+                "Invalid security.twoFactorEnabled: two-factor authentication is not available yet",
+                code="validation_error",
+                details=[{"field": "security.twoFactorEnabled", "message": "not available yet", "source": "body"}],
+            )
+        async with self.pool.acquire() as connection:
+            stored = await repo.merge_settings(connection, user_id, msgspec.to_builtins(data))
+        return msgspec.convert(stored, UserSettings)
 
     async def change_credits(
         self, user_id: uuid.UUID, amount: int, *, kind: str, reason: str | None, actor_id: uuid.UUID

@@ -14,6 +14,7 @@ import structlog
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.web.request_id import SCOPE_KEY, choose_request_id, current_request_id
+from service.web.spa import SPA_CSP, is_backend_path
 
 # The interactive API docs load their script from a CDN, so they get a looser policy than the JSON API.
 API_CSP = b"default-src 'none'; frame-ancestors 'none'"
@@ -37,13 +38,15 @@ def security_headers(*, hsts: bool, csp: bytes) -> list[tuple[bytes, bytes]]:
 
 
 class EdgeMiddleware:
-    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool, serves_spa: bool = False) -> None:
         self.app = app
         # Bound now, after create_app() configured logging, so each app logs with its own settings.
         self.access_log = structlog.get_logger("access").bind()
         self.log_requests = self.access_log.is_enabled_for(logging.INFO)
         self.api_headers = security_headers(hsts=hsts, csp=API_CSP)
         self.docs_headers = security_headers(hsts=hsts, csp=DOCS_CSP)
+        self.serves_spa = serves_spa
+        self.spa_headers = security_headers(hsts=hsts, csp=SPA_CSP)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,10 +57,7 @@ class EdgeMiddleware:
         request_id = choose_request_id(incoming)
         scope[SCOPE_KEY] = request_id  # type: ignore[literal-required]
         path = scope["path"]
-        added = [
-            (b"x-request-id", request_id.encode()),
-            *(self.docs_headers if path.startswith(DOCS_PREFIX) else self.api_headers),
-        ]
+        added = [(b"x-request-id", request_id.encode()), *self._security_headers(path)]
         status = 500
         started = time.perf_counter()
 
@@ -75,6 +75,13 @@ class EdgeMiddleware:
             if self.log_requests:
                 self._log(scope, path, status, started)
             current_request_id.reset(token)
+
+    def _security_headers(self, path: str) -> list[tuple[bytes, bytes]]:
+        if path.startswith(DOCS_PREFIX):
+            return self.docs_headers
+        if self.serves_spa and not is_backend_path(path):
+            return self.spa_headers
+        return self.api_headers
 
     def _log(self, scope: Scope, path: str, status: int, started: float) -> None:
         user: Any = scope.get("user")

@@ -33,7 +33,10 @@ async def ready(request: Request) -> Response:
         return _not_ready(
             request, f"schema is at {current}, code expects {state.schema_head}: run `reachimpact migrate upgrade`"
         )
-    return Response({"status": "ready", "database": "ok", "schemaRevision": current})
+    missing = state.settings.twilio_missing
+    # Calls are optional: the service serves everything else without Twilio, so this is reported, not failed.
+    twilio = f"not configured: set {', '.join(missing)}" if missing else "ok"
+    return Response({"status": "ready", "database": "ok", "schemaRevision": current, "twilio": twilio})
 
 
 def _not_ready(request: Request, reason: str) -> Response:

@@ -12,14 +12,16 @@ from tests.auth.helpers import BEARER_MODE, PASSWORD, bearer, login, new_email, 
 SECRET_FIELDS = {"password", "passwordHash", "legacyPasswordHash", "legacyPasswordSalt", "refreshTokenHash"}
 
 
-async def test_register_answers_201_with_the_user_and_a_token_whose_sub_is_the_user(client, settings):
+async def test_register_answers_201_with_the_user_and_a_token_whose_sub_is_the_user(client, settings, db):
     email = new_email()
     body = await register(client, email.upper())
-    user = body["user"]
+    user = body  # the user's own fields at the top level, beside the tokens
     assert user["email"] == email  # stored lower-case
     assert user["fullName"] == "Ada Lovelace"
-    assert user["role"] == "customer" and user["credits"] == 0
+    assert user["role"] == "customer" and user["aiCredits"] == settings.initial_ai_credits == 50
     assert not SECRET_FIELDS & set(user)
+    # The welcome credits are a ledger row like every other credit change.
+    assert await db.fetchval("SELECT delta FROM credit_ledger WHERE user_id = $1 AND kind = 'grant'", user["id"]) == 50
     claims = jwt.decode(body["token"], settings.jwt_secret, algorithms=["HS256"], audience="reachimpact-api")
     assert claims["sub"] == user["id"]
     assert body["refreshToken"] and body["expiresIn"] == settings.access_token_ttl_seconds
@@ -27,13 +29,21 @@ async def test_register_answers_201_with_the_user_and_a_token_whose_sub_is_the_u
 
 async def test_the_role_sent_by_the_client_is_ignored(client, db):
     response = await client.post(
-        "/api/auth/register",
-        json={"email": new_email(), "password": PASSWORD, "fullName": "Mallory", "role": "admin", "credits": 10**6},
+        "/api/auth/register", json={"email": new_email(), "password": PASSWORD, "fullName": "Mallory", "role": "admin"}
     )
     assert response.status_code == 201
-    assert response.json()["user"]["role"] == "customer"
-    assert response.json()["user"]["credits"] == 0
+    assert response.json()["role"] == "customer"
     assert await db.fetchval("SELECT count(*) FROM users WHERE role = 'admin'") == 0
+
+
+async def test_an_unknown_field_is_400_naming_it_and_creates_nothing(client, db):
+    response = await client.post(
+        "/api/auth/register",
+        json={"email": new_email(), "password": PASSWORD, "fullName": "Mallory", "aiCredits": 10**6},
+    )
+    assert response.status_code == 400
+    assert "aiCredits" in response.json()["message"]
+    assert await db.fetchval("SELECT count(*) FROM users") == 0
 
 
 async def test_optional_fields_are_stored_and_the_phone_normalized(client):
@@ -43,8 +53,8 @@ async def test_optional_fields_are_stored_and_the_phone_normalized(client):
               "phone": "(415) 555-0123"},
     )  # fmt: skip
     assert response.status_code == 201
-    assert response.json()["user"]["companyName"] == "Acme"
-    assert response.json()["user"]["phone"] == "+14155550123"
+    assert response.json()["companyName"] == "Acme"
+    assert response.json()["phoneNumber"] == "+14155550123"
 
 
 async def test_a_duplicate_email_is_409_whatever_its_case(client, db):
@@ -85,8 +95,8 @@ async def test_login_answers_the_user_and_a_new_session(client, db):
     response = await login(client, email.upper())
     assert response.status_code == 200
     body = response.json()
-    assert body["user"]["id"] == registered["user"]["id"]
-    assert body["user"]["lastSignInAt"]
+    assert body["id"] == registered["id"]
+    assert body["lastSignInAt"]
     assert (await client.get("/api/auth/verify", headers=bearer(body["token"]))).status_code == 200
     assert await db.fetchval("SELECT count(*) FROM auth_sessions") == 2
 

@@ -63,7 +63,7 @@ async def test_the_issued_token_works_and_names_the_user(client, make_user):
     user = await make_user()
     response = await client.get("/api/auth/verify", headers=user.headers)
     assert response.status_code == 200
-    assert response.json()["user"]["id"] == str(user.id)
+    assert response.json()["id"] == str(user.id)
     header = jwt.get_unverified_header(user.token)
     assert header["alg"] == "HS256" and header["kid"]
     assert set(jwt.decode(user.token, options={"verify_signature": False})) >= {
@@ -74,7 +74,7 @@ async def test_the_issued_token_works_and_names_the_user(client, make_user):
 @pytest.mark.parametrize(
     ("forge", "code"),
     [
-        pytest.param(lambda u, s: sign(claims(u, exp=int(time.time()) - 5), s), "token_expired", id="expired"),
+        pytest.param(lambda u, s: sign(claims(u, exp=int(time.time()) - 5), s), "session_expired", id="expired"),
         pytest.param(lambda u, s: sign(claims(u), OTHER_SECRET, kid=key_id(s)), "invalid_token", id="wrong-key"),
         pytest.param(lambda u, s: sign(claims(u), OTHER_SECRET), "invalid_token", id="unknown-kid"),
         pytest.param(
@@ -139,4 +139,4 @@ async def test_a_cached_token_is_still_refused_once_expired(client, make_user, s
     token = sign(claims(user, sid=str(uuid.uuid4()), exp=int(time.time()) + 2), settings.jwt_secret)
     assert (await status_of(client, token))[0] == 200  # now cached
     await asyncio.sleep(2.1)
-    assert await status_of(client, token) == (401, "token_expired")
+    assert await status_of(client, token) == (401, "session_expired")

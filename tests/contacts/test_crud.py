@@ -11,8 +11,8 @@ CONTACT_KEYS = {
     "lastName",
     "fullName",
     "email",
-    "phone",
-    "company",
+    "phoneNumber",
+    "companyName",
     "jobTitle",
     "industry",
     "notes",
@@ -36,7 +36,6 @@ async def test_create_normalises_and_answers_the_contact(client, db, owner):
         "tags": ["vip", " vip", ""],
         "notes": "met at the exhibition",
         "status": "interested",
-        "favouriteColour": "ignored",
     }
     response = await client.post("/api/contacts", json=body, headers=owner.headers)
 
@@ -45,9 +44,9 @@ async def test_create_normalises_and_answers_the_contact(client, db, owner):
     assert set(contact) == CONTACT_KEYS
     assert contact["firstName"] == "Ada"
     assert contact["fullName"] == "Ada Lovelace"
-    assert contact["phone"] == "+14155550100"
+    assert contact["phoneNumber"] == "+14155550100"
     assert contact["email"] == "ada@example.com"
-    assert contact["company"] == "Analytical Engines"
+    assert contact["companyName"] == "Analytical Engines"
     assert contact["tags"] == ["vip"]
     assert contact["status"] == "interested"
     assert contact["timezone"] == "America/Los_Angeles"
@@ -127,7 +126,7 @@ async def test_an_unknown_id_is_404(client, owner, contact_id):
     assert response.json()["code"] == "not_found"
 
 
-async def test_put_replaces_every_field(client, create_contact, owner):
+async def test_put_changes_only_the_fields_sent(client, create_contact, owner):
     created = await create_contact(email="a@example.com", company="Acme", tags=["x"])
     response = await client.put(
         f"/api/contacts/{created['id']}", json={"firstName": "Augusta", "phone": "+33123456789"}, headers=owner.headers
@@ -135,13 +134,17 @@ async def test_put_replaces_every_field(client, create_contact, owner):
     assert response.status_code == 200
     contact = response.json()
     assert contact["firstName"] == "Augusta"
-    assert contact["lastName"] is None
-    assert contact["email"] is None
-    assert contact["company"] is None
-    assert contact["tags"] == []
+    assert (contact["email"], contact["companyName"], contact["tags"]) == ("a@example.com", "Acme", ["x"])
     assert contact["timezone"] == "Europe/Paris"
     assert contact["createdAt"] == created["createdAt"]
     assert contact["updatedAt"] >= created["updatedAt"]
+
+
+async def test_an_unknown_field_is_400_naming_it(client, create_contact, owner):
+    created = await create_contact()
+    response = await client.put(f"/api/contacts/{created['id']}", json={"colour": "red"}, headers=owner.headers)
+    assert response.status_code == 400
+    assert "colour" in response.json()["message"]
 
 
 async def test_patch_changes_only_what_is_sent(client, create_contact, db, owner):
@@ -152,7 +155,11 @@ async def test_patch_changes_only_what_is_sent(client, create_contact, db, owner
     assert response.status_code == 200
     contact = response.json()
     assert (contact["status"], contact["notes"]) == ("contacted", "left a message")
-    assert (contact["email"], contact["company"], contact["phone"]) == ("a@example.com", "Acme", "+14155550100")
+    assert (contact["email"], contact["companyName"], contact["phoneNumber"]) == (
+        "a@example.com",
+        "Acme",
+        "+14155550100",
+    )
     row = await db.fetchrow("SELECT status, notes FROM contacts WHERE id = $1", uuid.UUID(created["id"]))
     assert tuple(row) == ("contacted", "left a message")
 
@@ -182,7 +189,7 @@ async def test_delete_is_soft_and_keeps_call_history(client, create_contact, db,
 
     response = await client.delete(f"/api/contacts/{contact_id}", headers=owner.headers)
 
-    assert response.status_code == 204
+    assert response.status_code == 200 and response.json() == {"id": str(contact_id), "deleted": True}
     assert await db.fetchval("SELECT deleted_at IS NOT NULL FROM contacts WHERE id = $1", contact_id)
     assert await db.fetchval("SELECT contact_id FROM calls WHERE user_id = $1", owner.id) == contact_id
     assert (await client.get(f"/api/contacts/{contact_id}", headers=owner.headers)).status_code == 404

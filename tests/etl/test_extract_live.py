@@ -343,3 +343,19 @@ def test_a_killed_extract_resumes_to_the_same_snapshot(
 
     assert _snapshot_docs(out) == _snapshot_docs(tmp_path / "straight") == _expected(data)
     assert Snapshot(out).manifest.collections == Snapshot(tmp_path / "straight").manifest.collections
+
+
+def test_a_server_without_collection_listing_gets_one_clear_line(emulator_env: str, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from service.cli import main
+
+    _seed(firebase_client.firestore_client(emulator_env), exact=False)
+    env = {"REACHIMPACT_DATA_DIR": str(tmp_path / "data"), "LOG_LEVEL": "WARNING"}
+    result = CliRunner().invoke(
+        main, ["etl", "extract", str(tmp_path / "snap"), "--firestore-live", "--project-id", emulator_env], env=env
+    )
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    assert "does not implement ListCollectionIds" in result.output
+    assert "--firestore-export" in result.output

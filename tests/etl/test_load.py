@@ -29,7 +29,7 @@ async def test_rows_links_orphans_and_dead_letters(db: asyncpg.Connection, snaps
     assert users["users/u2"]["email"] == "bob@example.com"  # from Auth, lower-cased
     assert users["users/u2"]["password_reset_required"] is True  # Google sign-in: no hash
     # A profile under another id, joined by e-mail: keyed by the uid (links use it), its path kept.
-    assert users["users/carol-uid"]["extra"] == {"__documentPath__": {"stringValue": "users/auto9"}}
+    assert users["users/carol-uid"]["extra"]["__documentPath__"] == {"stringValue": "users/auto9"}
     assert users["users/u4"]["disabled"] is True  # an Auth user without a profile document
 
     contacts = {r["firebase_id"]: r for r in await db.fetch("SELECT * FROM contacts")}

@@ -191,14 +191,19 @@ def test_missing_times_fall_back_to_firestore_then_to_the_read_time(ctx: Context
     with_meta = row(CONTACTS, doc("contacts/a", create_time="2023-03-03T00:00:00Z"), ctx)
     assert with_meta["created_at"] == dt.datetime(2023, 3, 3, tzinfo=dt.UTC)
     without = row(CONTACTS, doc("contacts/b"), ctx)
-    assert without["created_at"] == without["updated_at"] == READ_TIME
+    # Left to the load: the row's own time if it has one, else the read time (the guess).
+    assert without["created_at"] is None and without["updated_at"] is None
+    assert without["times__guess"] == READ_TIME
 
 
-def test_ids_are_deterministic_uuid7(ctx: Context) -> None:
-    first = imported_id("contacts/c1", READ_TIME)
-    assert first == imported_id("contacts/c1", READ_TIME) != imported_id("contacts/c2", READ_TIME)
-    assert first.version == 7
-    assert row(CONTACTS, doc("contacts/c1"), ctx)["id"] == first
+def test_ids_are_a_function_of_the_path_alone(ctx: Context) -> None:
+    first = imported_id("contacts/c1")
+    assert first == imported_id("contacts/c1") != imported_id("contacts/c2")
+    assert first.version == 5
+    # Whatever time the document records, and whenever the extract ran.
+    assert row(CONTACTS, doc("contacts/c1", createdAt=1_700_000_000_000), ctx)["id"] == first
+    later = Context(read_time=READ_TIME + dt.timedelta(days=3))
+    assert row(CONTACTS, doc("contacts/c1"), later)["id"] == first
 
 
 def test_unknown_collections_go_to_the_generic_mapping(ctx: Context) -> None:

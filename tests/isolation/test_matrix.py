@@ -54,6 +54,18 @@ PROBES = [
     Probe("POST", "/api/campaigns/{own_campaign}/contacts", {"contactIds": ["{contact}"]}, owner_control=False),
     Probe("PUT", "/api/campaigns/{own_campaign}", {"contactIds": ["{contact}"]}, owner_control=False),
     Probe("POST", "/api/campaigns", {"name": "Mallory", "contactIds": ["{contact}"]}, owner_control=False),
+    Probe("GET", "/api/calls/{call}"),
+    Probe("GET", "/api/call/{call}"),
+    Probe("GET", "/api/calls/contact/{contact}"),
+    Probe("GET", "/api/calls/campaign/{campaign}"),
+    Probe("GET", "/api/calls?campaignId={campaign}"),
+    Probe("POST", "/api/calls", {"contactId": "{contact}", "status": "Completed"}),
+    Probe(
+        "POST",
+        "/api/calls",
+        {"contactId": "{own_contact}", "campaignId": "{campaign}", "status": "Completed"},
+        owner_control=False,
+    ),
     Probe("GET", "/api/chat/rooms/{room}"),
     Probe("DELETE", "/api/chat/rooms/{room}"),
     Probe("GET", "/api/chat/rooms/{room}/members"),
@@ -94,6 +106,9 @@ async def make_world(client, user, status: str) -> dict[str, str]:
     campaign_id = campaign.json()["id"]
     if status == "paused":
         await client.post(f"/api/campaigns/{campaign_id}/pause", headers=user.headers)
+    call = await client.post(
+        "/api/calls", json={"contactId": contact.json()["id"], "status": "Completed"}, headers=user.headers
+    )
     room = await client.post("/api/chat/rooms", json={"kind": "channel", "name": "Theirs"}, headers=user.headers)
     message = await client.post(
         f"/api/chat/rooms/{room.json()['id']}/messages", json={"content": "Victim"}, headers=user.headers
@@ -101,6 +116,7 @@ async def make_world(client, user, status: str) -> dict[str, str]:
     return {
         "contact": contact.json()["id"],
         "campaign": campaign_id,
+        "call": call.json()["id"],
         "room": room.json()["id"],
         "message": message.json()["id"],
     }
@@ -143,6 +159,7 @@ async def test_lists_and_search_show_only_the_callers_rows(client, make_user):
         "/api/contacts",
         "/api/contacts/search?q=victim",
         "/api/campaigns",
+        "/api/calls",
         "/api/chat/rooms",
         "/api/chat/messages",
         f"/api/chat/messages/{victim.id}",
@@ -150,7 +167,7 @@ async def test_lists_and_search_show_only_the_callers_rows(client, make_user):
     for path in lists:
         response = await client.get(path, headers=intruder.headers)
         assert (response.status_code, response.json()) == (200, []), path
-    for path in lists[:5]:
+    for path in lists[:6]:
         assert len((await client.get(path, headers=victim.headers)).json()) == 1, path
     unread = await client.get("/api/chat/messages/unread/count", headers=intruder.headers)
     assert unread.json() == {"count": 0}

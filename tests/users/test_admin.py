@@ -57,7 +57,7 @@ async def test_bad_listing_parameters_are_400(client, make_user, params):
 async def test_disabling_ends_every_session_at_once_and_enabling_lets_them_back(client, make_user):
     admin = await make_user(role="admin")
     body = await register(client)
-    user_id, email = body["user"]["id"], body["user"]["email"]
+    user_id, email = body["id"], body["email"]
 
     disabled = await client.post(f"/api/admin/users/{user_id}/disable", headers=admin.headers)
     assert disabled.status_code == 200 and disabled.json()["disabled"] is True
@@ -101,4 +101,4 @@ def test_create_admin_creates_then_promotes(settings, database_url):
 
 async def role_after_login(settings, email: str) -> str:
     async with AsyncTestClient(app=create_app(settings)) as client:
-        return (await login(client, email)).json()["user"]["role"]
+        return (await login(client, email)).json()["role"]

@@ -1,11 +1,13 @@
 """SQLAlchemy models: the schema's source of truth for Alembic. One module per aggregate."""
 
+from service.db.models.ai import CallAnalysis
 from service.db.models.analytics import AnalyticsEvent
 from service.db.models.base import Base
-from service.db.models.calls import Call, CallEvent, SmsMessage
+from service.db.models.calls import Call, CallEvent, DoNotCallNumber, SmsMessage
 from service.db.models.campaigns import Campaign, CampaignContact
 from service.db.models.chat import ChatMessage, ChatParticipant, ChatRoom
 from service.db.models.contacts import Contact
+from service.db.models.credits import CreditReservation
 from service.db.models.etl import EtlCheckpoint, EtlDeadLetter, EtlRun, FirestoreDocument
 from service.db.models.realtime import RealtimeEvent
 from service.db.models.users import (
@@ -22,6 +24,7 @@ __all__ = [
     "AuthSession",
     "Base",
     "Call",
+    "CallAnalysis",
     "CallEvent",
     "Campaign",
     "CampaignContact",
@@ -30,6 +33,8 @@ __all__ = [
     "ChatRoom",
     "Contact",
     "CreditLedgerEntry",
+    "CreditReservation",
+    "DoNotCallNumber",
     "EtlCheckpoint",
     "EtlDeadLetter",
     "EtlRun",

@@ -10,7 +10,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, UniqueConstraint, tex
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.db.models.base import Base, Imported, Timestamps, UUIDPrimaryKey, one_of, uuid7
+from service.db.models.base import Base, CreatedAt, Imported, Timestamps, UUIDPrimaryKey, one_of, uuid7
 
 # Twilio's call statuses; completed, busy, failed, no-answer and canceled are terminal.
 CALL_STATUSES = (
@@ -75,6 +75,16 @@ class Call(UUIDPrimaryKey, Timestamps, Imported, Base):
     notes: Mapped[str | None]
     started_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
+    # What the call says (placeholders already filled from the contact) and whether it records the answer.
+    script: Mapped[str | None]
+    recording_enabled: Mapped[bool] = mapped_column(server_default="false")
+    # The highest SequenceNumber of Twilio's status callbacks applied so far: an older one changes nothing.
+    last_sequence_number: Mapped[int | None]
+    # Answering-machine detection's verdict: human, machine_start, machine_end_*, fax, unknown.
+    answered_by: Mapped[str | None]
+    credit_reservation_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("credit_reservations.id", ondelete="SET NULL")
+    )
 
 
 class CallEvent(Base):
@@ -112,3 +122,18 @@ class SmsMessage(UUIDPrimaryKey, Timestamps, Imported, Base):
     to_number: Mapped[str | None]
     body: Mapped[str]
     status: Mapped[str] = mapped_column(server_default="queued")
+    error_code: Mapped[int | None]
+    credit_reservation_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("credit_reservations.id", ondelete="SET NULL")
+    )
+
+
+class DoNotCallNumber(CreatedAt, Base):
+    """An account's own do-not-call list: numbers its calls (and the dialer) must never ring."""
+
+    __tablename__ = "do_not_call_numbers"
+    __table_args__ = (CheckConstraint(r"phone ~ '^\+[1-9][0-9]{1,14}$'", name="phone_e164"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    phone: Mapped[str] = mapped_column(primary_key=True)
+    reason: Mapped[str | None]

@@ -49,3 +49,4 @@ class CampaignContact(Base):
     campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
     contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
     added_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    position: Mapped[int | None]  # the contact's place in the imported contactIds array (export keeps the order)

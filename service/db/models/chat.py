@@ -36,6 +36,7 @@ class ChatParticipant(Base):
     role: Mapped[str] = mapped_column(server_default="member")
     joined_at: Mapped[datetime] = mapped_column(server_default=func.now())
     last_read_at: Mapped[datetime | None]
+    position: Mapped[int | None]  # the member's place in the imported members array (export keeps the order)
 
 
 class ChatMessage(UUIDPrimaryKey, CreatedAt, Imported, Base):

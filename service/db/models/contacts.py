@@ -65,3 +65,5 @@ class Contact(UUIDPrimaryKey, Timestamps, Imported, Base):
     timezone: Mapped[str | None]
     search_text: Mapped[str] = mapped_column(Computed(SEARCH_TEXT, persisted=True))
     deleted_at: Mapped[datetime | None]
+    # Set by an SMS opt-out (STOP) or a Twilio error meaning the number cannot be reached; START clears it.
+    opted_out_at: Mapped[datetime | None]

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db.models.base import Base, CreatedAt, UUIDPrimaryKey, one_of
 
-RUN_STATUSES = ("running", "succeeded", "failed")
+RUN_STATUSES = ("running", "succeeded", "failed", "interrupted")
 
 
 class EtlRun(UUIDPrimaryKey, Base):

@@ -37,6 +37,8 @@ class User(UUIDPrimaryKey, Timestamps, Imported, Base):
     target_market: Mapped[str | None]
     sales_pitch: Mapped[str | None]
     profile_picture: Mapped[str | None]
+    # The SPA's settings page (notifications, interface language, theme), as PUT /api/user/settings stores them.
+    settings: Mapped[dict[str, Any]] = mapped_column(server_default="{}")
     role: Mapped[str] = mapped_column(server_default="customer")
     credits: Mapped[int] = mapped_column(server_default="0")
     email_verified: Mapped[bool] = mapped_column(server_default="false")

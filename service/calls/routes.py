@@ -1,0 +1,214 @@
+"""/api/calls (the Fastify plan's paths), /api/call and /api/sms (the older pages'), and Twilio's webhooks."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qsl
+
+from litestar import Request, Response, Router, get, post
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+
+from service.calls import twiml
+from service.calls.schemas import CallIn, CallOut, CallStatusOut, EndOut, SmsIn, SmsOut
+from service.calls.service import CallService, call_out, status_out
+from service.errors import Forbidden, ServiceUnavailable
+from service.twilio import signature_is_valid
+from service.web.ids import parse_id
+from service.web.pagination import decode_cursor, paginate, parse_limit
+
+XML = "text/xml"
+
+
+def calls_of(request: Request) -> CallService:
+    state = request.app.state
+    return CallService(state.pool, state.settings, state.twilio)
+
+
+async def page(
+    request: Request, *, contact_id: uuid.UUID | None = None, campaign_id: uuid.UUID | None = None
+) -> Response[list[CallOut]]:
+    query = request.query_params
+    limit = parse_limit(query.get("limit"))
+    cursor = query.get("cursor")
+    rows = await calls_of(request).list(
+        request.user.id,
+        contact_id=contact_id,
+        campaign_id=campaign_id,
+        after=decode_cursor(cursor) if cursor else None,
+        limit=limit,
+    )
+    shown, headers = paginate(rows, limit, request.scope["path"], query)
+    return Response([call_out(row) for row in shown], headers=headers)
+
+
+@get("/")
+async def list_calls(request: Request) -> Response[list[CallOut]]:
+    """Newest first; `limit` (100, max 1000) and `cursor`, like the contacts. `?campaignId=` filters."""
+    raw = request.query_params.get("campaignId")
+    return await page(request, campaign_id=parse_id(raw, "Campaign") if raw else None)
+
+
+@get("/contact/{contact_id:str}")
+async def list_for_contact(request: Request, contact_id: FromPath[str]) -> Response[list[CallOut]]:
+    return await page(request, contact_id=parse_id(contact_id, "Contact"))
+
+
+@get("/campaign/{campaign_id:str}")
+async def list_for_campaign(request: Request, campaign_id: FromPath[str]) -> Response[list[CallOut]]:
+    return await page(request, campaign_id=parse_id(campaign_id, "Campaign"))
+
+
+@get("/{key:str}")
+async def get_call(request: Request, key: FromPath[str]) -> CallOut:
+    """By Twilio's sid or by id. Webhooks keep it current, so the SPA's poller reads the database only."""
+    return call_out(await calls_of(request).get(request.user.id, key))
+
+
+@post("/", status_code=HTTP_201_CREATED)
+async def place_or_log_call(request: Request, data: JSONBody[CallIn]) -> Response[CallOut]:
+    """Places a call; with a `status` label, logs a finished one instead (CallInterface's use)."""
+    service = calls_of(request)
+    if isinstance(data.status, str):
+        row, created = await service.log_finished(request.user.id, data)
+        return Response(call_out(row), status_code=HTTP_201_CREATED if created else HTTP_200_OK)
+    return Response(call_out(await service.place(request.user.id, data)), status_code=HTTP_201_CREATED)
+
+
+@post("/{key:str}/end", status_code=HTTP_200_OK)
+async def end_call(request: Request, key: FromPath[str]) -> EndOut:
+    sid, status = await calls_of(request).end(request.user.id, key)
+    return EndOut(success=True, sid=sid, status=status)
+
+
+@post("/sms", status_code=HTTP_201_CREATED)
+async def send_sms(request: Request, data: JSONBody[SmsIn]) -> SmsOut:
+    return await calls_of(request).send_sms(request.user.id, data)
+
+
+# -- the older pages' paths (client/src/lib/twilio.ts) -----------------------------------------------------------
+@post("/api/call", status_code=HTTP_201_CREATED)
+async def legacy_place(request: Request, data: JSONBody[CallIn]) -> CallStatusOut:
+    row = await calls_of(request).place(request.user.id, data)
+    return status_out(row, request.app.state.settings.twilio_phone_number)
+
+
+@get("/api/call/{key:str}")
+async def legacy_status(request: Request, key: FromPath[str]) -> CallStatusOut:
+    row = await calls_of(request).get(request.user.id, key)
+    return status_out(row, request.app.state.settings.twilio_phone_number)
+
+
+@post("/api/call/{key:str}/end", status_code=HTTP_200_OK)
+async def legacy_end(request: Request, key: FromPath[str]) -> EndOut:
+    sid, status = await calls_of(request).end(request.user.id, key)
+    return EndOut(success=True, sid=sid, status=status)
+
+
+@post("/api/sms", status_code=HTTP_201_CREATED)
+async def legacy_sms(request: Request, data: JSONBody[SmsIn]) -> SmsOut:
+    return await calls_of(request).send_sms(request.user.id, data)
+
+
+# -- Twilio's webhooks: no user, Twilio's signature instead ------------------------------------------------------
+async def verified(request: Request) -> dict[str, str]:
+    """The form Twilio posted, once its X-Twilio-Signature matches the public URL; else 403 and nothing done."""
+    settings = request.app.state.settings
+    if not settings.twilio_auth_token:
+        raise ServiceUnavailable("Twilio is not configured on this server: set TWILIO_AUTH_TOKEN")
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    # Behind a proxy request.url is the internal one; Twilio signed the URL it was given.
+    url = settings.public_base_url + request.scope["path"] + (f"?{query}" if query else "")
+    params = (
+        dict(parse_qsl((await request.body()).decode(), keep_blank_values=True)) if request.method == "POST" else {}
+    )
+    if not signature_is_valid(settings.twilio_auth_token, url, params, request.headers.get("x-twilio-signature")):
+        raise Forbidden("Invalid Twilio signature", code="invalid_signature")
+    return params
+
+
+def xml(body: str) -> Response[str]:
+    return Response(body, media_type=XML)
+
+
+async def ingest(
+    request: Request, apply: Callable[[CallService, dict[str, str]], Awaitable[None]], answer: str
+) -> Response[str]:
+    """A verified webhook handed to the service; Twilio gets TwiML back whatever the route."""
+    await apply(calls_of(request), await verified(request))
+    return xml(answer)
+
+
+@post("/api/calls/status", exclude_from_auth=True, status_code=HTTP_200_OK)
+async def status_webhook(request: Request) -> Response[str]:
+    """Call progress. Stored raw, applied once; an unknown CallSid is stored and answered 200."""
+    return await ingest(request, CallService.status_callback, twiml.empty())
+
+
+@get("/api/twilio/twiml", exclude_from_auth=True)
+async def call_twiml(request: Request) -> Response[str]:
+    await verified(request)
+    query = request.query_params
+    row = await calls_of(request).twiml_for(query.get("callId"))
+    settings = request.app.state.settings
+    if row is None:  # the Fastify plan's form: ?script=&language=
+        script, language, record = query.get("script"), query.get("language"), bool(query.get("script"))
+    else:
+        script, language, record = row["script"], row["language"], row["recording_enabled"]
+    return xml(
+        twiml.call_script(
+            script,
+            language,
+            record=record,
+            recording_action=f"{settings.public_base_url}/api/twilio/recording-status",
+            transcription_callback=f"{settings.public_base_url}/api/twilio/transcription",
+        )
+    )
+
+
+@post("/api/twilio/recording-status", exclude_from_auth=True, status_code=HTTP_200_OK)
+async def recording_webhook(request: Request) -> Response[str]:
+    """Both <Record>'s action (which must answer TwiML) and a recording status callback."""
+    return await ingest(request, CallService.recording, twiml.hang_up())
+
+
+@post("/api/twilio/transcription", exclude_from_auth=True, status_code=HTTP_200_OK)
+async def transcription_webhook(request: Request) -> Response[str]:
+    return await ingest(request, CallService.transcription, twiml.empty())
+
+
+@get("/api/twilio/conference/{room:str}", exclude_from_auth=True)
+async def conference(request: Request, room: FromPath[str]) -> Response[str]:
+    await verified(request)
+    if not room.replace("-", "").replace("_", "").isalnum() or len(room) > 64:
+        return xml(twiml.message("Sorry, this conference room does not exist."))
+    return xml(twiml.conference(room))
+
+
+@post("/api/twilio/sms", exclude_from_auth=True, status_code=HTTP_200_OK)
+async def inbound_sms_webhook(request: Request) -> Response[str]:
+    """The number's "A message comes in" webhook: stored, linked to the contact, STOP/START applied."""
+    return await ingest(request, CallService.inbound_sms, twiml.empty())
+
+
+@post("/api/twilio/sms-status", exclude_from_auth=True, status_code=HTTP_200_OK)
+async def sms_status_webhook(request: Request) -> Response[str]:
+    return await ingest(request, CallService.sms_status, twiml.empty())
+
+
+webhooks = [
+    status_webhook,
+    call_twiml,
+    recording_webhook,
+    transcription_webhook,
+    conference,
+    inbound_sms_webhook,
+    sms_status_webhook,
+]
+calls_router = Router(
+    path="/api/calls",
+    route_handlers=[list_calls, list_for_contact, list_for_campaign, get_call, place_or_log_call, end_call, send_sms],
+    tags=["calls"],
+)
+legacy_routes = [legacy_place, legacy_status, legacy_end, legacy_sms]

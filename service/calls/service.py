@@ -1,0 +1,473 @@
+"""Call and SMS rules: who may be called, credits before dialing, the webhook state machine, opt-outs.
+
+A call is recorded with its credits reserved in one transaction, dialed outside any transaction (no database
+lock waits on Twilio), then either given its sid or, when Twilio refuses, removed with its credits refunded.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import asyncpg
+import phonenumbers
+
+from service.calls import repository
+from service.calls.schemas import CallIn, CallOut, CallStatusOut, SmsIn, SmsOut
+from service.calls.twiml import fill_placeholders
+from service.campaigns import repository as campaigns
+from service.config import Settings
+from service.contacts import repository as contacts
+from service.credits import service as credits
+from service.errors import Conflict, FieldError, NotFound, ServiceUnavailable, UpstreamFailed, ValidationFailed
+from service.jobs import enqueue
+from service.phones import e164, parse_phone
+from service.realtime import publish
+from service.twilio import TwilioClient, TwilioError, TwilioNotConfigured
+
+# Labels the SPA's pages show, from the outcome when one is known, else from Twilio's status (docs/calls.md).
+OUTCOME_LABELS = {
+    "appointment_set": "Appointment Set",
+    "callback": "Callback",
+    "voicemail": "Voicemail",
+    "no_answer": "No Answer",
+    "interested": "Interested",
+    "not_interested": "Not Interested",
+    "other": "Completed",
+}
+STATUS_LABELS = {
+    "queued": "Queued",
+    "initiated": "Queued",
+    "ringing": "Ringing",
+    "in-progress": "In Progress",
+    "completed": "Completed",
+    "busy": "Busy",
+    "failed": "Failed",
+    "no-answer": "No Answer",
+    "canceled": "Canceled",
+}
+# A label the SPA posts for a finished call -> (Twilio status, outcome).
+LOGGED_LABELS = {
+    "completed": ("completed", None),
+    "no answer": ("no-answer", "no_answer"),
+    "appointment set": ("completed", "appointment_set"),
+    "callback": ("completed", "callback"),
+    "voicemail": ("completed", "voicemail"),
+    "busy": ("busy", None),
+    "failed": ("failed", None),
+}
+# Twilio errors that mean the number cannot take our messages: unsubscribed, blocked, unknown, not mobile.
+UNREACHABLE_ERRORS = {21610, 30004, 30005, 30006}
+OPT_OUT_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "REVOKE", "OPTOUT", "CANCEL"}
+OPT_IN_WORDS = {"START", "UNSTOP"}
+
+
+def label(status: str, outcome: str | None) -> str:
+    return OUTCOME_LABELS.get(outcome or "") or STATUS_LABELS.get(status, status)
+
+
+def call_out(row: asyncpg.Record) -> CallOut:
+    values = dict(row)
+    values["sid"] = values.pop("twilio_sid")
+    values["twilio_status"] = values["status"]
+    values["status"] = label(row["status"], row["outcome"])
+    return CallOut(**values)
+
+
+def status_out(row: asyncpg.Record, caller_id: str) -> CallStatusOut:
+    return CallStatusOut(
+        id=row["id"],
+        sid=row["twilio_sid"],
+        status=row["status"],
+        duration=row["duration"],
+        direction=row["direction"],
+        from_=caller_id,
+        to=row["phone_number"],
+        start_time=row["started_at"],
+        end_time=row["ended_at"],
+        contact_id=row["contact_id"],
+        campaign_id=row["campaign_id"],
+    )
+
+
+def owned_id(raw: str | int | None, what: str) -> uuid.UUID | None:
+    if raw is None:
+        return None
+    try:
+        return uuid.UUID(str(raw))
+    except ValueError:
+        raise NotFound(what) from None
+
+
+def phone_or_400(raw: str, region: str) -> str:
+    number = parse_phone(raw, region)
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise ValidationFailed(
+            f"Invalid phoneNumber: {raw!r} is not a valid phone number",
+            [FieldError("phoneNumber", "not a valid phone number")],
+        )
+    return e164(number)
+
+
+def upstream(exc: TwilioError) -> UpstreamFailed:
+    suffix = f" (Twilio error {exc.code})" if exc.code else ""
+    return UpstreamFailed("twilio", f"Twilio refused the request: {exc.message}{suffix}")
+
+
+class CallService:
+    def __init__(self, pool: asyncpg.Pool, settings: Settings, twilio: TwilioClient) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.twilio = twilio
+
+    def url(self, path: str) -> str:
+        return f"{self.settings.public_base_url}{path}"
+
+    def require_twilio(self, *, caller_id: bool = False) -> None:
+        try:
+            self.twilio.require(caller_id=caller_id)
+        except TwilioNotConfigured as exc:
+            raise ServiceUnavailable(str(exc), code="twilio_not_configured") from None
+
+    async def _dialable(self, owner: uuid.UUID, contact_id: uuid.UUID | None, raw_phone: str | None) -> tuple[Any, str]:
+        """The caller's own contact and the E.164 number to reach, refused when opted out or do-not-call."""
+        contact = await contacts.get(self.pool, owner, contact_id) if contact_id else None
+        if contact_id and contact is None:
+            raise NotFound("Contact")
+        raw = raw_phone or (contact["phone"] if contact else None)
+        if not raw:
+            raise ValidationFailed("phoneNumber is required", [FieldError("phoneNumber", "required")])
+        phone = phone_or_400(raw, self.settings.default_phone_region)
+        reason = await repository.refusal(self.pool, owner, phone)
+        if reason:
+            raise Conflict(reason, code="do_not_contact")
+        return contact, phone
+
+    # -- calls ------------------------------------------------------------------------------------------------------
+    async def list(
+        self, owner: uuid.UUID, *, contact_id: uuid.UUID | None = None, campaign_id: uuid.UUID | None = None,
+        after: tuple[Any, uuid.UUID] | None = None, limit: int,
+    ) -> list[asyncpg.Record]:  # fmt: skip
+        """A filter naming another user's contact or campaign is 404, like any of their ids."""
+        if contact_id and await contacts.get(self.pool, owner, contact_id) is None:
+            raise NotFound("Contact")
+        if campaign_id and not await campaigns.exists(self.pool, owner, campaign_id):
+            raise NotFound("Campaign")
+        return await repository.list_page(
+            self.pool, owner, contact_id=contact_id, campaign_id=campaign_id, after=after, limit=limit
+        )
+
+    async def get(self, owner: uuid.UUID, key: str) -> asyncpg.Record:
+        row = await repository.get_by_sid_or_id(self.pool, owner, key)
+        if row is None:
+            raise NotFound("Call")
+        return row
+
+    async def place(self, owner: uuid.UUID, data: CallIn) -> asyncpg.Record:
+        self.require_twilio(caller_id=True)
+        contact_id = owned_id(data.contact_id, "Contact")
+        campaign_id = owned_id(data.campaign_id, "Campaign")
+        contact, phone = await self._dialable(owner, contact_id, data.phone_number)
+        campaign = await campaigns.get(self.pool, owner, campaign_id) if campaign_id else None
+        if campaign_id and campaign is None:
+            raise NotFound("Campaign")
+        script = data.script or (campaign["script"] if campaign else None)
+        filled = twiml_fill(script, contact) if script else None
+        language = data.language or (campaign["language"] if campaign else None)
+        async with self.pool.acquire() as connection, connection.transaction():
+            reservation = await credits.reserve(connection, owner, self.settings.call_credits, "call")
+            call_id = await repository.insert_call(
+                connection,
+                owner,
+                {
+                    "contact_id": contact_id,
+                    "campaign_id": campaign_id,
+                    "phone_number": phone,
+                    "language": language,
+                    "script": filled,
+                    "recording_enabled": data.recording_enabled,
+                    "credit_reservation_id": reservation,
+                },
+            )
+        try:
+            placed = await self.twilio.place_call(
+                phone,
+                twiml_url=self.url(f"/api/twilio/twiml?callId={call_id}"),
+                status_callback=self.url("/api/calls/status"),
+                machine_detection=self.settings.twilio_machine_detection,
+            )
+        except (TwilioError, TwilioNotConfigured) as exc:
+            # Nothing half-written: the call goes, its credits come back (the ledger keeps both moves).
+            async with self.pool.acquire() as connection, connection.transaction():
+                await credits.refund(connection, reservation)
+                await repository.delete_call(connection, call_id)
+            if isinstance(exc, TwilioNotConfigured):
+                raise ServiceUnavailable(str(exc), code="twilio_not_configured") from None
+            raise upstream(exc) from None
+        async with self.pool.acquire() as connection, connection.transaction():
+            await repository.record_dialed(connection, call_id, placed.sid, placed.status)
+            await publish(
+                connection, [owner], "call.status", {"id": str(call_id), "sid": placed.sid, "status": placed.status}
+            )
+            # Callbacks that raced ahead of this write were stored unlinked; the newest one applies now.
+            for payload in (await repository.adopt_early_events(connection, call_id, placed.sid))[:1]:
+                await self._apply_status(connection, call_id, payload)
+            return await repository.get(connection, owner, call_id)
+
+    async def log_finished(self, owner: uuid.UUID, data: CallIn) -> tuple[asyncpg.Record, bool]:
+        """The SPA posts a label when its call ends. A call placed through Twilio in the last hour already holds
+        the truth (webhooks fed it): the label only adds an outcome. Otherwise a manual call is recorded.
+        Returns (call, created)."""
+        status_label = str(data.status).strip().lower()
+        if status_label not in LOGGED_LABELS:
+            allowed = ", ".join(label.title() for label in LOGGED_LABELS)
+            raise ValidationFailed(f"Invalid status: expected one of {allowed}", [FieldError("status", "unknown")])
+        status, outcome = LOGGED_LABELS[status_label]
+        contact_id = owned_id(data.contact_id, "Contact")
+        campaign_id = owned_id(data.campaign_id, "Campaign")
+        contact = await contacts.get(self.pool, owner, contact_id) if contact_id else None
+        if contact is None:
+            raise NotFound("Contact")
+        if campaign_id and not await campaigns.exists(self.pool, owner, campaign_id):
+            raise NotFound("Campaign")
+        async with self.pool.acquire() as connection, connection.transaction():
+            recent = await repository.recent_dialed_call(connection, owner, contact["id"])
+            if recent is not None:
+                await repository.set_outcome(connection, recent["id"], outcome, data.notes)
+                return await repository.get(connection, owner, recent["id"]), False
+            call_id = await repository.insert_call(
+                connection,
+                owner,
+                {
+                    "contact_id": contact["id"],
+                    "campaign_id": campaign_id,
+                    "phone_number": contact["phone"],
+                    "status": status,
+                    "duration": data.duration,
+                    "outcome": outcome,
+                    "notes": data.notes,
+                },
+            )
+            return await repository.get(connection, owner, call_id), True
+
+    async def end(self, owner: uuid.UUID, key: str) -> tuple[str, str]:
+        self.require_twilio()
+        call = await self.get(owner, key)
+        if not call["twilio_sid"]:
+            raise Conflict("This call was never placed through Twilio", code="not_dialed")
+        if call["status"] in repository.TERMINAL:
+            raise Conflict("The call is already over", code="call_over")
+        try:
+            ended = await self.twilio.end_call(call["twilio_sid"])
+        except TwilioError as exc:
+            if exc.code == 21220:  # "not in progress": it ended meanwhile
+                raise Conflict("The call is already over", code="call_over") from None
+            raise upstream(exc) from None
+        # The status itself arrives by webhook, with the duration; the state machine applies it once.
+        return ended.sid, ended.status
+
+    # -- status webhooks ----------------------------------------------------------------------------------------
+    async def status_callback(self, params: Mapping[str, str]) -> None:
+        sid = params.get("CallSid", "")
+        sequence = _integer(params.get("SequenceNumber"))
+        async with self.pool.acquire() as connection, connection.transaction():
+            stored, call_id = await repository.insert_event(connection, sid, sequence, "status", dict(params))
+            if stored and call_id is not None:
+                await self._apply_status(connection, call_id, params)
+
+    async def _apply_status(
+        self, connection: asyncpg.Connection, call_id: uuid.UUID, params: Mapping[str, str]
+    ) -> None:
+        status = params.get("CallStatus", "")
+        if status not in STATUS_LABELS:
+            return
+        answered_by = params.get("AnsweredBy") or None
+        outcome = None
+        if status == "no-answer":
+            outcome = "no_answer"
+        elif answered_by and answered_by.startswith("machine"):
+            outcome = "voicemail"
+        # Without a SequenceNumber (older accounts) the status order itself is the sequence.
+        sequence = _integer(params.get("SequenceNumber"))
+        if sequence is None:
+            sequence = list(STATUS_LABELS).index(status)
+        changed = await repository.apply_status(
+            connection,
+            call_id,
+            status,
+            sequence,
+            duration=_integer(params.get("CallDuration")),
+            answered_by=answered_by,
+            outcome=outcome,
+        )
+        if changed is None:
+            return
+        await announce(connection, changed)
+        if status == "completed" and changed["recording_url"]:
+            await queue_analysis(connection, call_id)
+        reservation = changed["credit_reservation_id"]
+        if reservation is not None and status in repository.TERMINAL:
+            # A call that never connected costs nothing.
+            if status == "completed":
+                await credits.charge(connection, reservation)
+            else:
+                await credits.refund(connection, reservation)
+
+    async def recording(self, params: Mapping[str, str]) -> None:
+        sid = params.get("CallSid", "")
+        async with self.pool.acquire() as connection, connection.transaction():
+            await repository.insert_event(connection, sid, None, "recording", dict(params))
+            url = params.get("RecordingUrl")
+            if url and params.get("RecordingStatus", "completed") == "completed":
+                call = await repository.set_recording(connection, sid, params.get("RecordingSid"), url)
+                if call is not None and call["status"] == "completed":
+                    await queue_analysis(connection, call["id"])
+
+    async def transcription(self, params: Mapping[str, str]) -> None:
+        sid = params.get("CallSid", "")
+        async with self.pool.acquire() as connection, connection.transaction():
+            await repository.insert_event(connection, sid, None, "transcription", dict(params))
+            text = params.get("TranscriptionText")
+            if text and params.get("TranscriptionStatus", "completed") == "completed":
+                await repository.set_transcript(connection, sid, text)
+
+    async def twiml_for(self, call_id: str | None) -> Any:
+        row = None
+        if call_id:
+            try:
+                row = await repository.call_for_twiml(self.pool, uuid.UUID(call_id))
+            except ValueError:
+                row = None
+        return row
+
+    # -- SMS --------------------------------------------------------------------------------------------------------
+    async def send_sms(self, owner: uuid.UUID, data: SmsIn) -> SmsOut:
+        self.require_twilio()
+        contact_id = owned_id(data.contact_id, "Contact")
+        contact, phone = await self._dialable(owner, contact_id, data.phone_number)
+        async with self.pool.acquire() as connection, connection.transaction():
+            linked = contact["id"] if contact else await repository.contact_by_phone(connection, owner, phone)
+            reservation = await credits.reserve(connection, owner, self.settings.sms_credits, "sms")
+            sms_id = await repository.insert_sms(
+                connection,
+                owner,
+                contact_id=linked,
+                direction="outbound",
+                from_number=self.settings.twilio_phone_number or None,
+                to_number=phone,
+                body=data.message,
+                status="queued",
+                reservation_id=reservation,
+            )
+            assert sms_id is not None, "a message without a sid never conflicts"
+        try:
+            sent = await self.twilio.send_sms(phone, data.message, status_callback=self.url("/api/twilio/sms-status"))
+        except TwilioError as exc:
+            async with self.pool.acquire() as connection, connection.transaction():
+                await credits.refund(connection, reservation)
+                await repository.delete_sms(connection, sms_id)
+                if exc.code in UNREACHABLE_ERRORS:
+                    await repository.set_opted_out(connection, phone, True)
+            if exc.code in UNREACHABLE_ERRORS:
+                raise Conflict(
+                    f"This number cannot receive our messages: {exc.message}", code="do_not_contact"
+                ) from None
+            raise upstream(exc) from None
+        async with self.pool.acquire() as connection, connection.transaction():
+            row = await repository.sms_sent(connection, sms_id, sent.sid, sent.status)
+            await credits.charge(connection, reservation)  # Twilio bills a message once it accepts it
+        return SmsOut(
+            success=True,
+            id=row["id"],
+            sid=row["twilio_sid"],
+            status=row["status"],
+            contact_id=row["contact_id"],
+            to=row["to_number"],
+            body=row["body"],
+            created_at=row["created_at"],
+        )
+
+    async def sms_status(self, params: Mapping[str, str]) -> None:
+        sid = params.get("MessageSid") or params.get("SmsSid") or ""
+        status = params.get("MessageStatus") or params.get("SmsStatus") or ""
+        error_code = _integer(params.get("ErrorCode"))
+        async with self.pool.acquire() as connection, connection.transaction():
+            await repository.insert_event(connection, sid, None, "sms.status", dict(params))
+            changed = await repository.apply_sms_status(connection, sid, status, error_code)
+            if changed is not None and error_code in UNREACHABLE_ERRORS and changed["to_number"]:
+                await repository.set_opted_out(connection, changed["to_number"], True)
+
+    async def inbound_sms(self, params: Mapping[str, str]) -> None:
+        sid = params.get("MessageSid") or params.get("SmsSid") or ""
+        sender = params.get("From", "")
+        body = params.get("Body", "")
+        word = body.strip().upper()
+        opt_out_type = (params.get("OptOutType") or "").upper()
+        async with self.pool.acquire() as connection, connection.transaction():
+            await repository.insert_event(connection, sid, None, "sms.inbound", dict(params))
+            if opt_out_type == "STOP" or word in OPT_OUT_WORDS:
+                await repository.set_opted_out(connection, sender, True)
+            elif opt_out_type == "START" or word in OPT_IN_WORDS:
+                await repository.set_opted_out(connection, sender, False)
+            conversation = await repository.last_sender_to(connection, sender)
+            if conversation is None:
+                return  # nobody wrote to this number: the raw event is all we keep
+            owner = conversation["user_id"]
+            contact_id = conversation["contact_id"] or await repository.contact_by_phone(connection, owner, sender)
+            await repository.insert_sms(
+                connection,
+                owner,
+                contact_id=contact_id,
+                direction="inbound",
+                from_number=sender,
+                to_number=params.get("To"),
+                body=body,
+                status="received",
+                sid=sid or None,
+            )
+
+
+async def announce(connection: asyncpg.Connection, call: asyncpg.Record) -> None:
+    """The owner's browsers follow the call live (GET /api/events); the pollers still read GET /:sid."""
+    await publish(
+        connection,
+        [call["user_id"]],
+        "call.status",
+        {
+            "id": str(call["id"]),
+            "sid": call["twilio_sid"],
+            "status": label(call["status"], call["outcome"]),
+            "twilioStatus": call["status"],
+            "duration": call["duration_seconds"] or 0,
+        },
+    )
+
+
+async def queue_analysis(connection: asyncpg.Connection, call_id: uuid.UUID) -> None:
+    """A completed call with a recording goes to post-call analysis once (recording and status race)."""
+    await enqueue(
+        connection, "calls.analyse_recording", {"callId": str(call_id)}, dedupe_key=f"calls.analyse_recording:{call_id}"
+    )
+
+
+def twiml_fill(script: str, contact: Any) -> str:
+    if contact is None:
+        return fill_placeholders(script, {})
+    values = {
+        "firstName": contact["first_name"],
+        "lastName": contact["last_name"],
+        "fullName": contact["full_name"],
+        "name": contact["full_name"],
+        "company": contact["company"],
+        "companyName": contact["company"],
+        "email": contact["email"],
+    }
+    return fill_placeholders(script, values)
+
+
+def _integer(raw: str | None) -> int | None:
+    try:
+        return int(raw) if raw not in (None, "") else None
+    except ValueError:
+        return None

@@ -1,0 +1,70 @@
+"""Credit reservations in SQL: each statement moves the balance, the reservation and the ledger together.
+
+The balance check is inside the UPDATE (`credits >= amount`), which PostgreSQL re-evaluates on the locked row,
+so concurrent reservations can never take the balance below zero; the CHECK constraints back this up.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+from service.db.models.base import uuid7
+
+RESERVE = """
+WITH moved AS (
+    UPDATE users SET credits = credits - $2, updated_at = now()
+    WHERE id = $1 AND credits >= $2
+    RETURNING credits
+), held AS (
+    INSERT INTO credit_reservations (id, user_id, amount, purpose) SELECT $3, $1, $2, $4 FROM moved
+), ledger AS (
+    INSERT INTO credit_ledger (id, user_id, delta, balance_after, kind, reason, details)
+    SELECT $5, $1, -$2::bigint, moved.credits, 'debit', $4, jsonb_build_object('reservationId', $3::uuid)
+    FROM moved WHERE $2 > 0
+)
+SELECT credits FROM moved
+"""
+CHARGE = """
+UPDATE credit_reservations SET status = 'charged', settled_at = now() WHERE id = $1 AND status = 'reserved'
+"""
+REFUND = """
+WITH settled AS (
+    UPDATE credit_reservations SET status = 'refunded', settled_at = now()
+    WHERE id = $1 AND status = 'reserved'
+    RETURNING user_id, amount, purpose
+), moved AS (
+    UPDATE users SET credits = users.credits + settled.amount, updated_at = now()
+    FROM settled WHERE users.id = settled.user_id AND settled.amount > 0
+    RETURNING users.credits
+), ledger AS (
+    INSERT INTO credit_ledger (id, user_id, delta, balance_after, kind, reason, details)
+    SELECT $2, settled.user_id, settled.amount, moved.credits, 'refund', settled.purpose,
+           jsonb_build_object('reservationId', $1::uuid)
+    FROM settled, moved
+)
+SELECT count(*) FROM settled
+"""
+
+
+async def reserve(connection: asyncpg.Connection, user_id: uuid.UUID, amount: int, purpose: str) -> uuid.UUID | None:
+    """The new reservation's id, or None when the balance is too small (or the user is gone)."""
+    reservation_id = uuid7()
+    balance = await connection.fetchval(RESERVE, user_id, amount, reservation_id, purpose, uuid7())
+    return None if balance is None else reservation_id
+
+
+async def balance(connection: asyncpg.Connection, user_id: uuid.UUID) -> int:
+    value = await connection.fetchval("SELECT credits FROM users WHERE id = $1", user_id)
+    return int(value or 0)
+
+
+async def charge(connection: asyncpg.Connection, reservation_id: uuid.UUID) -> bool:
+    """True when this call settled it; False when it was already charged or refunded."""
+    return bool(await connection.execute(CHARGE, reservation_id) == "UPDATE 1")
+
+
+async def refund(connection: asyncpg.Connection, reservation_id: uuid.UUID) -> bool:
+    """True when this call gave the credits back; False when it was already settled (or held nothing)."""
+    return bool(await connection.fetchval(REFUND, reservation_id, uuid7()))
