@@ -122,6 +122,12 @@ def _source_options(command: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--firestore-live", is_flag=True, help="Read Firestore live (every collection, any depth)."),
         click.option("--project-id", help="The Firebase project (live sources; else from the credentials)."),
+        click.option(
+            "--collections",
+            multiple=True,
+            help="With --firestore-live: read these collection paths instead of discovering them "
+            "(comma-separated; '*' for every document id, e.g. users,users/*/orders).",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -286,6 +292,8 @@ def _default_snapshot_dir(sources: dict[str, Any]) -> Path:
 
     key = hashlib.sha256()
     for name, value in sorted(sources.items()):
+        if value == ():  # an unused --collections keeps the key of earlier versions
+            continue
         key.update(f"{name}={value}".encode())
         if isinstance(value, Path):
             stat = value.stat()
