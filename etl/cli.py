@@ -246,7 +246,12 @@ def export_command(out_dir: Path, to_firestore: bool, project_id: str | None, ha
         f"exported {sum(manifest.collections.values())} documents and {manifest.auth_users} Auth users to {out_dir}"
     )
     if to_firestore:
-        written, failures = push_snapshot(_snapshot(out_dir), config, project_id)
+        from etl.push import PushRefused
+
+        try:
+            written, failures = push_snapshot(_snapshot(out_dir), config, project_id)
+        except PushRefused as exc:
+            raise click.ClickException(str(exc)) from None
         console.print(f"wrote {written} documents to Firestore")
         for uid, reason in failures:
             console.print(f"[red]Auth user {uid} not imported: {reason}[/]")

@@ -30,7 +30,7 @@ from google.cloud.firestore_v1 import GeoPoint
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from etl.extract import ExtractOptions, extract
-from etl.snapshot import Snapshot, SnapshotWriter
+from etl.snapshot import Document, Snapshot, SnapshotWriter
 from etl.sources import firebase_client
 from etl.sources.auth_admin import REDACTED, iter_admin_users, user_from_record
 from etl.sources.firestore_live import CursorNotAdvancing, LiveFirestore, RetryPolicy
@@ -285,6 +285,25 @@ def test_emulator_named_collections_extract_everything(emulator_env: str, tmp_pa
     assert again.exit_code == 0 and "nothing was read" in again.output
 
 
+def test_etl_run_loads_the_npm_emulator_and_verifies(emulator_env: str, database_url: str, tmp_path: Path) -> None:
+    from etl.push import push_to_firestore
+    from tests.etl.helpers import reachimpact_documents
+    from tests.etl.test_cli import _sql
+
+    # The emulator cannot hold integers past 2^53 (see test_push), so those fields stay out.
+    docs = [
+        Document(path=d.path, fields={k: v for k, v in d.fields.items() if k != "big"}) for d in reachimpact_documents()
+    ]
+    push_to_firestore(docs, firebase_client.firestore_client(emulator_env))
+    named = ",".join(sorted({d.path.rsplit("/", 1)[0] for d in docs}))
+    arguments = ["etl", "run", "--firestore-live", "--project-id", emulator_env, "--collections", named]
+    result = _cli([*arguments, "--snapshot-dir", str(tmp_path / "snap")], tmp_path, DATABASE_URL=database_url)
+    assert result.exit_code == 0, result.output
+    assert "Every source document is accounted for" in result.output
+    contacts = sum(d.path.count("/") == 1 and d.path.startswith("contacts/") for d in docs)
+    assert _sql(database_url, "SELECT count(*) FROM contacts") == contacts
+
+
 def test_bad_collection_paths_get_one_line(emulator_env: str, tmp_path: Path) -> None:
     result = _cli(
         [
@@ -415,12 +434,12 @@ def test_a_killed_extract_resumes_to_the_same_snapshot(
     assert Snapshot(out).manifest.collections == Snapshot(tmp_path / "straight").manifest.collections
 
 
-def _cli(args: list[str], tmp_path: Path) -> Any:
+def _cli(args: list[str], tmp_path: Path, **env: str) -> Any:
     from click.testing import CliRunner
 
     from service.cli import main
 
-    env = {"REACHIMPACT_DATA_DIR": str(tmp_path / "data"), "LOG_LEVEL": "WARNING"}
+    env = {"REACHIMPACT_DATA_DIR": str(tmp_path / "data"), "LOG_LEVEL": "WARNING", "COLUMNS": "200", **env}
     return CliRunner().invoke(main, args, env=env)
 
 
