@@ -35,6 +35,7 @@ from service.db.embedded import normalize_url, start_embedded_server  # noqa: E4
 DATA = ROOT / "bench" / ".data"
 STATUSES = ("new", "contacted", "interested", "Not Interested", "converted")
 CALL_STATUSES = ("completed", "busy", "no-answer", "failed")
+CREATED_MS = 1_700_000_000_000
 
 
 def _when(rng: random.Random) -> dict[str, int]:
@@ -60,7 +61,7 @@ def generate(directory: Path, documents: int) -> None:
         auth.write('{"users": [\n')
         auth.write(
             ",\n".join(
-                json.dumps({"localId": f"u{i}", "email": f"user{i}@example.com", "createdAt": str(1_700_000_000_000 + i)})
+                json.dumps({"localId": f"u{i}", "email": f"user{i}@example.com", "createdAt": str(CREATED_MS + i)})
                 for i in range(users)
             )
         )
@@ -98,7 +99,8 @@ def generate(directory: Path, documents: int) -> None:
             out.write(_line(f"calls/x{i}", data, ["createdAt"]) + "\n")
         for i in range(channels):
             members = [f"u{rng.randrange(users)}" for _ in range(3)]
-            out.write(_line(f"channels/h{i}", {"name": f"Room {i}", "createdBy": members[0], "members": members}) + "\n")
+            room = {"name": f"Room {i}", "createdBy": members[0], "members": members}
+            out.write(_line(f"channels/h{i}", room) + "\n")
             for m in range(8):
                 data = {"text": f"message {m}", "senderId": rng.choice(members), "createdAt": _when(rng)}
                 out.write(_line(f"channels/h{i}/messages/m{m}", data, ["createdAt"]) + "\n")
@@ -127,7 +129,8 @@ def main() -> None:
     project = DATA / f"mixed-{args.documents}"
     if not (project / "firestore.ndjson").exists():
         generate(project, args.documents)
-    documents = sum(1 for _ in open(project / "firestore.ndjson"))
+    with open(project / "firestore.ndjson", "rb") as export:
+        documents = sum(1 for _ in export)
     url = os.environ.get("DATABASE_URL")
     server = normalize_url(url) if url else start_embedded_server(DATA / "pg", "postgres")
     dsn = asyncio.run(_fresh_database(server, f"bench_mixed_{args.documents}"))

@@ -50,6 +50,14 @@ FAST = ExtractOptions(
 )
 NANOS = DatetimeWithNanoseconds.from_timestamp_pb(Timestamp(seconds=1_700_000_000, nanos=123_456_789))
 WHOLE_SECONDS = dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.UTC)
+SEEDED_COLLECTIONS = {  # what _seed writes, per collection pattern
+    "a/*/b/*/c": 1,
+    "channels/*/messages": 5,
+    "tags": 1,
+    "users": 10,
+    "users/*/orders": 6,
+    "users/*/tags": 1,
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,42 +254,12 @@ def test_emulator_named_collections_extract_everything(emulator_env: str, tmp_pa
     """No ListCollectionIds, ListDocuments or PartitionQuery: --collections names the paths."""
     data = _seed(firebase_client.firestore_client(emulator_env), exact=False)
     named = "users,users/*/orders,users/*/tags,users/ghost/orders,channels/c1/messages,tags,a/x/b/y/c"
-    result = _cli(
-        [
-            "etl",
-            "extract",
-            str(tmp_path / "snap"),
-            "--firestore-live",
-            "--project-id",
-            emulator_env,
-            "--collections",
-            named,
-        ],
-        tmp_path,
-    )
+    arguments = ["etl", "extract", str(tmp_path / "snap"), "--firestore-live", "--project-id", emulator_env]
+    result = _cli([*arguments, "--collections", named], tmp_path)
     assert result.exit_code == 0, result.output
     assert _snapshot_docs(tmp_path / "snap") == _expected(data)
-    assert Snapshot(tmp_path / "snap").manifest.collections == {
-        "a/*/b/*/c": 1,
-        "channels/*/messages": 5,
-        "tags": 1,
-        "users": 10,
-        "users/*/orders": 6,
-        "users/*/tags": 1,
-    }
-    again = _cli(
-        [
-            "etl",
-            "extract",
-            str(tmp_path / "snap"),
-            "--firestore-live",
-            "--project-id",
-            emulator_env,
-            "--collections",
-            named,
-        ],
-        tmp_path,
-    )
+    assert Snapshot(tmp_path / "snap").manifest.collections == SEEDED_COLLECTIONS
+    again = _cli([*arguments, "--collections", named], tmp_path)
     assert again.exit_code == 0 and "nothing was read" in again.output
 
 
@@ -335,14 +313,7 @@ def test_partitioned_extract_reads_every_collection_at_one_read_time(
     summary = extract(tmp_path / "snap", firestore_live=True, project_id=fake_env, options=FAST)
     assert summary.complete and summary.documents == len(data)
     assert _snapshot_docs(tmp_path / "snap") == _expected(data)
-    assert summary.collections == {
-        "a/*/b/*/c": 1,
-        "channels/*/messages": 5,
-        "tags": 1,
-        "users": 10,
-        "users/*/orders": 6,
-        "users/*/tags": 1,
-    }
+    assert summary.collections == SEEDED_COLLECTIONS
     assert firestore_fake.calls["PartitionQuery"] >= 1
     read_times = {seconds for _, seconds in firestore_fake.read_times}
     assert len(read_times) == 1
