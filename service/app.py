@@ -13,6 +13,8 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 
+from service.ai.routes import legacy_routes as ai_legacy_routes
+from service.ai.routes import openai_router
 from service.auth.middleware import AuthMiddleware
 from service.auth.routes import AuthController
 from service.auth.runtime import auth_runtime
@@ -26,6 +28,7 @@ from service.db.migrations import head_revision
 from service.db.pool import create_pool
 from service.jobs.registry import load_jobs
 from service.logging import configure_logging
+from service.openai import OpenAIClient
 from service.twilio import TwilioClient
 from service.users.routes import AdminController, UserController
 from service.web.edge import EdgeMiddleware
@@ -62,6 +65,10 @@ async def freeze_startup_heap(app: Litestar) -> AsyncIterator[None]:
         gc.unfreeze()  # an app stopped in-process (tests) becomes collectable again
 
 
+async def close_openai(app: Litestar) -> None:
+    await app.state.openai.close()
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)
@@ -78,8 +85,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             calls_router,
             *legacy_routes,
             *webhooks,
+            openai_router,
+            *ai_legacy_routes,
         ],
         lifespan=[database, auth_runtime, freeze_startup_heap],
+        on_shutdown=[close_openai],
         # Anchored: an unanchored pattern would also exempt any path that merely contains it.
         middleware=[DefineMiddleware(AuthMiddleware, exclude=["^/schema(/|$)"])],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
@@ -101,6 +111,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "schema_head": head_revision(),
                 "tokens": TokenService(settings),
                 "twilio": TwilioClient(settings),
+                "openai": OpenAIClient(settings),
             }
         ),
     )
