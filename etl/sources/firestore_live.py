@@ -279,21 +279,25 @@ class LiveFirestore:
         Cursors: ``{"after": name, "count": n}`` while name-ordered paging works, ``{"unordered": n,
         "last": name}`` once the server has shown it ignores the cursor or the order.
         """
+        if isinstance(cursor, str):  # a checkpoint of an earlier version: the name alone, no count
+            cursor = {"after": cursor, "count": None}
         cursor = cursor or {}
-        count: int = cursor.get("count", cursor.get("unordered", 0))
         if "unordered" in cursor:
-            yield from self._unordered(collection_path, count, cursor["last"])
+            yield from self._unordered(collection_path, cursor["unordered"], cursor["last"])
             return
+        count: int | None = cursor.get("count", 0)
         pages = self._pages(
             self.client.collection(collection_path).order_by("__name__"), cursor.get("after"), None, collection_path
         )
         last = cursor.get("after")
         try:
             for doc in pages:
-                count += 1
+                count = None if count is None else count + 1
                 last = doc.path
                 yield doc, {"after": doc.path, "count": count}
         except CursorNotAdvancing:
+            if count is None:
+                raise
             log.info("firestore.unordered", collection=collection_path, fallback="one unordered stream")
             yield from self._unordered(collection_path, count, last)
 

@@ -248,6 +248,8 @@ def test_emulator_ignoring_start_after_is_read_as_one_unordered_stream(emulator_
     assert resumed == paths[7:]
     with pytest.raises(CursorNotAdvancing, match="order changed"):
         list(reader.read_collection_resumable("users", {"unordered": 6, "last": paths[2]}))
+    with pytest.raises(CursorNotAdvancing):  # an earlier version's name-only cursor: no count to skip by
+        list(reader.read_collection_resumable("users", paths[3]))
 
 
 def test_emulator_named_collections_extract_everything(emulator_env: str, tmp_path: Path) -> None:
