@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import secrets
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 BIN = Path(sys.executable).parent
 
@@ -61,3 +66,28 @@ def wrk(
 def _percentile(wrk_output: str, label: str) -> float:
     value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", wrk_output).groups()
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+async def _admin(url: str, statement: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@contextmanager
+def fresh_database(server_url: str, prefix: str) -> Iterator[str]:
+    """A new empty database on `server_url` (or on the embedded server when empty), dropped afterwards."""
+    if not server_url:
+        from service.db.embedded import start_embedded_server
+
+        server_url = start_embedded_server(Path(".data"))
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    asyncio.run(_admin(server_url, f"CREATE DATABASE {name}"))
+    try:
+        yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+    finally:
+        asyncio.run(_admin(server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))

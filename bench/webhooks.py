@@ -20,11 +20,10 @@ import secrets
 import signal
 import tempfile
 import uuid
-from pathlib import Path
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
 import asyncpg
-from harness import BIN, free_port, start_server, wrk
+from harness import BIN, free_port, fresh_database, start_server, wrk
 from twilio.request_validator import RequestValidator
 
 ACCOUNT_SID = "AC" + "0" * 32
@@ -79,14 +78,6 @@ async def verify(dsn: str, calls: int) -> tuple[int, int]:
         await connection.close()
 
 
-async def admin(url: str, statement: str) -> None:
-    connection = await asyncpg.connect(url)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
@@ -95,14 +86,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
 
-    server_url = args.database_url
-    if not server_url:
-        from service.db.embedded import start_embedded_server
+    with fresh_database(args.database_url, "bench_webhooks") as dsn:
+        run(dsn, args)
 
-        server_url = start_embedded_server(Path(".data"))
-    name = f"bench_webhooks_{secrets.token_hex(4)}"
-    asyncio.run(admin(server_url, f"CREATE DATABASE {name}"))
-    dsn = urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+
+def run(dsn: str, args: argparse.Namespace) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = dict(
@@ -139,7 +127,6 @@ def main() -> None:
     finally:
         os.killpg(service.pid, signal.SIGTERM)
         service.wait(30)
-        asyncio.run(admin(server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
     sent = figures["rate"] * args.seconds
     print(f"callbacks: {len(deliveries)} in the list ({args.calls} calls x 4 statuses x 2), ~{sent:.0f} sent")
     print(f"rate {figures['rate']:.0f}/s  p50 {figures['p50']:.1f} ms  p99 {figures['p99']:.1f} ms")

@@ -122,6 +122,12 @@ def _source_options(command: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--firestore-live", is_flag=True, help="Read Firestore live (every collection, any depth)."),
         click.option("--project-id", help="The Firebase project (live sources; else from the credentials)."),
+        click.option(
+            "--collections",
+            multiple=True,
+            help="With --firestore-live: read these collection paths instead of discovering them "
+            "(comma-separated; '*' for every document id, e.g. users,users/*/orders).",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -240,7 +246,12 @@ def export_command(out_dir: Path, to_firestore: bool, project_id: str | None, ha
         f"exported {sum(manifest.collections.values())} documents and {manifest.auth_users} Auth users to {out_dir}"
     )
     if to_firestore:
-        written, failures = push_snapshot(_snapshot(out_dir), config, project_id)
+        from etl.push import PushRefused
+
+        try:
+            written, failures = push_snapshot(_snapshot(out_dir), config, project_id)
+        except PushRefused as exc:
+            raise click.ClickException(str(exc)) from None
         console.print(f"wrote {written} documents to Firestore")
         for uid, reason in failures:
             console.print(f"[red]Auth user {uid} not imported: {reason}[/]")
@@ -286,6 +297,8 @@ def _default_snapshot_dir(sources: dict[str, Any]) -> Path:
 
     key = hashlib.sha256()
     for name, value in sorted(sources.items()):
+        if value == ():  # an unused --collections keeps the key of earlier versions
+            continue
         key.update(f"{name}={value}".encode())
         if isinstance(value, Path):
             stat = value.stat()

@@ -67,6 +67,7 @@ def extract(
     firestore_export: Path | None = None,
     firestore_live: bool = False,
     project_id: str | None = None,
+    collections: Iterable[str] = (),
     progress: Progress | None = None,
     options: ExtractOptions | None = None,
 ) -> ExtractSummary:
@@ -75,9 +76,14 @@ def extract(
     At most one Auth source (``auth_export`` file or ``auth_admin``) and one Firestore source
     (``firestore_export`` file or ``firestore_live``). Live sources reach Firebase through
     ``etl.sources.firebase_client`` (so the emulator variables are honoured). ``progress(phase,
-    count)`` is called after every record, with phase ``"auth"`` or ``"firestore"``.
+    count)`` is called after every record, with phase ``"auth"`` or ``"firestore"``. ``collections``
+    (live only) names the collection paths to read instead of discovering them (``*`` for every
+    document id), for servers without ListCollectionIds.
     """
     options = options or ExtractOptions()
+    collections = [c for item in collections for c in item.split(",") if c.strip()]
+    if collections and not firestore_live:
+        raise ExtractError("--collections names what --firestore-live reads; it needs --firestore-live")
     sources = _sources(auth_export, auth_admin, firestore_export, firestore_live, project_id)
     warnings: list[str] = []
     report = progress or (lambda _phase, _count: None)
@@ -97,8 +103,8 @@ def extract(
             _write_counted(writer, "firestore", docs, writer.write_document, report)
         if firestore_live:
             try:
-                _extract_firestore_live(writer, project_id, options, report)
-            except (ServerLacksMethod, CursorNotAdvancing) as exc:
+                _extract_firestore_live(writer, project_id, collections, options, report)
+            except (ServerLacksMethod, CursorNotAdvancing, ValueError) as exc:
                 raise ExtractError(f"{exc} (what was read so far is kept; rerun continues)") from None
         manifest = writer.finish()
     return _summary(manifest, Path(out_dir), resumed=writer.resumed, warnings=warnings)
@@ -159,7 +165,7 @@ def _extract_auth_admin(
 
 
 def _extract_firestore_live(
-    writer: SnapshotWriter, project_id: str | None, options: ExtractOptions, report: Progress
+    writer: SnapshotWriter, project_id: str | None, collections: list[str], options: ExtractOptions, report: Progress
 ) -> None:
     if writer.read_time is None:
         # Whole seconds: a read time Firestore accepts for an hour (and, with PITR, for 7 days).
@@ -174,7 +180,9 @@ def _extract_firestore_live(
     )
     plan = writer.get_state(_PLAN)
     if plan is None:
-        plan = _plan(reader, reader.discover(options.workers))
+        plan = (
+            _sequential(reader.expand(collections)) if collections else _plan(reader, reader.discover(options.workers))
+        )
         writer.set_state(_PLAN, plan)
     counter = itertools.count(sum(writer.manifest.collections.values()) + 1)
 
@@ -184,11 +192,12 @@ def _extract_firestore_live(
             return
         after = writer.unit_cursor(name)
         if unit["kind"] == "collection":
-            docs: Iterator[Document] = reader.read_collection(unit["path"], after=after)
+            docs: Iterator[tuple[Document, Any]] = reader.read_collection_resumable(unit["path"], after)
         else:
-            docs = reader.read_partition(msgspec.convert(unit["partition"], Partition), after=after)
-        for doc in docs:
-            writer.write_document(doc, unit=name, cursor=doc.path)
+            partition = msgspec.convert(unit["partition"], Partition)
+            docs = ((doc, doc.path) for doc in reader.read_partition(partition, after=after))
+        for doc, cursor in docs:
+            writer.write_document(doc, unit=name, cursor=cursor)
             report("firestore", next(counter))
         writer.finish_unit(name)
 
@@ -204,13 +213,18 @@ def _plan(reader: LiveFirestore, collection_paths: list[str]) -> dict[str, Any]:
         parts = reader.partitions(collection_id)
         if parts is None:
             log.info("firestore.no_partition_query", fallback="sequential per collection")
-            units = [{"name": f"collection:{p}", "kind": "collection", "path": p} for p in collection_paths]
-            return {"mode": "sequential", "collections": collection_paths, "units": units}
+            return _sequential(collection_paths)
         partitioned += [
             {"name": f"partition:{collection_id}:{i}", "kind": "partition", "partition": msgspec.to_builtins(part)}
             for i, part in enumerate(parts)
         ]
     return {"mode": "partitioned", "collections": collection_paths, "units": partitioned}
+
+
+def _sequential(collection_paths: list[str]) -> dict[str, Any]:
+    """One work unit per collection path, each read on its own."""
+    units = [{"name": f"collection:{p}", "kind": "collection", "path": p} for p in collection_paths]
+    return {"mode": "sequential", "collections": collection_paths, "units": units}
 
 
 def _summary(manifest: Manifest, directory: Path, *, resumed: bool, warnings: list[str]) -> ExtractSummary:

@@ -14,13 +14,14 @@ imported without a password.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
-from typing import Protocol
+from collections.abc import Iterable, Iterator
+from typing import Any, Protocol
 
 import firebase_admin
 import msgspec
 import structlog
 from firebase_admin import auth
+from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from etl.snapshot import AuthUser, Document
@@ -30,7 +31,12 @@ from etl.values import fields_to_firestore
 
 MAX_BATCH_WRITES = 500
 MAX_IMPORT_USERS = 1000
+JS_SAFE_INTEGER = 2**53 - 1
 log = structlog.get_logger()
+
+
+class PushRefused(RuntimeError):
+    """The server refused a batch for a reason the message names; nothing of that batch was written."""
 
 
 class HashParams(Protocol):
@@ -61,10 +67,33 @@ def push_to_firestore(
         batch = client.batch()
         for doc in chunk:
             batch.set(client.document(doc.path), fields_to_firestore(doc.fields, client))
-        with_retry(batch.commit, retry or RetryPolicy(), f"Commit {len(chunk)} documents")
+        try:
+            with_retry(batch.commit, retry or RetryPolicy(), f"Commit {len(chunk)} documents")
+        except gexc.GoogleAPICallError as exc:
+            unsafe = next((found for doc in chunk for found in _unsafe_integers(doc.path, doc.fields)), None)
+            if unsafe is None:
+                raise
+            raise PushRefused(
+                f"the server refused a batch holding the integer {unsafe[1]} ({unsafe[0]}), past 2^53 "
+                f"({type(exc).__name__}): the npm @firestore-emulator/server keeps numbers as JS doubles, "
+                f"real Firestore stores int64. {written} documents were written before it, none of this batch; "
+                "values are never changed to fit, so push to a server that stores int64"
+            ) from None
         written += len(chunk)
         log.debug("push.documents", written=written)
     return written
+
+
+def _unsafe_integers(where: str, fields: dict[str, Any]) -> Iterator[tuple[str, int]]:
+    """(field path, value) of every integer a JavaScript number cannot hold exactly."""
+    for name, typed in fields.items():
+        if "integerValue" in typed and abs(int(typed["integerValue"])) > JS_SAFE_INTEGER:
+            yield f"{where} {name}", int(typed["integerValue"])
+        elif "mapValue" in typed:
+            yield from _unsafe_integers(f"{where} {name}", typed["mapValue"].get("fields", {}))
+        elif "arrayValue" in typed:
+            values = typed["arrayValue"].get("values", [])
+            yield from _unsafe_integers(f"{where} {name}", {f"[{i}]": v for i, v in enumerate(values)})
 
 
 def push_auth_users(

@@ -13,12 +13,15 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 
+from service.ai.routes import legacy_routes as ai_legacy_routes
+from service.ai.routes import openai_router
 from service.auth.middleware import AuthMiddleware
 from service.auth.routes import AuthController
 from service.auth.runtime import auth_runtime
 from service.auth.tokens import TokenService
 from service.calls.routes import calls_router, legacy_routes, webhooks
 from service.campaigns.routes import router as campaigns_router
+from service.chat.routes import router as chat_router
 from service.config import Settings
 from service.contacts.routes import router as contacts_router
 from service.db.embedded import resolve_database_url
@@ -26,6 +29,7 @@ from service.db.migrations import head_revision
 from service.db.pool import create_pool
 from service.jobs.registry import load_jobs
 from service.logging import configure_logging
+from service.openai import OpenAIClient
 from service.realtime.routes import router as realtime_router
 from service.realtime.runtime import listening, realtime_runtime
 from service.twilio import TwilioClient
@@ -64,6 +68,10 @@ async def freeze_startup_heap(app: Litestar) -> AsyncIterator[None]:
         gc.unfreeze()  # an app stopped in-process (tests) becomes collectable again
 
 
+async def close_openai(app: Litestar) -> None:
+    await app.state.openai.close()
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)
@@ -74,15 +82,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ready,
             contacts_router,
             campaigns_router,
+            chat_router,
             AuthController,
             UserController,
             AdminController,
             calls_router,
             *legacy_routes,
             *webhooks,
+            openai_router,
+            *ai_legacy_routes,
             realtime_router,
         ],
         lifespan=[database, realtime_runtime, auth_runtime, listening, freeze_startup_heap],
+        on_shutdown=[close_openai],
         # Anchored: an unanchored pattern would also exempt any path that merely contains it.
         middleware=[DefineMiddleware(AuthMiddleware, exclude=["^/schema(/|$)"])],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
@@ -104,6 +116,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "schema_head": head_revision(),
                 "tokens": TokenService(settings),
                 "twilio": TwilioClient(settings),
+                "openai": OpenAIClient(settings),
             }
         ),
     )

@@ -23,6 +23,27 @@ MIN_SECRET_LENGTH = 32
 OWASP_ARGON2_MEMORY_KIB = 19456
 OWASP_ARGON2_TIME_COST = 2
 DEV_SECRET_FILE = "jwt_secret"  # noqa: S105 - a file name, not a secret
+# The AI features, each with its model (OPENAI_MODEL_<FEATURE>) and its price in credits (AI_PRICE_<FEATURE>).
+AI_MODELS = {
+    "chat": "gpt-4o",
+    "multilingual_chat": "gpt-4o",
+    "translate": "gpt-4o",
+    "sentiment": "gpt-4o",
+    "parse_contacts": "gpt-4o",
+    "generate_script": "gpt-4o",
+    "transcribe": "whisper-1",
+    "call_analysis": "gpt-4o",
+}
+AI_PRICES = {
+    "chat": 1,
+    "multilingual_chat": 2,
+    "translate": 1,
+    "sentiment": 1,
+    "parse_contacts": 2,
+    "generate_script": 3,
+    "transcribe": 5,
+    "call_analysis": 3,
+}
 
 
 class ConfigError(Exception):
@@ -61,6 +82,9 @@ class Settings:
     login_max_failures_per_ip: int = 50
     login_failure_window_seconds: int = 15 * 60
     password_hash_concurrency: int = 4
+    # Chat sends per user and window, counted in Postgres so every instance shares the budget.
+    chat_max_messages_per_window: int = 60
+    chat_message_window_seconds: int = 60
     # argon2id cost; only tests lower it (production refuses less than OWASP's).
     argon2_memory_kib: int = OWASP_ARGON2_MEMORY_KIB
     argon2_time_cost: int = OWASP_ARGON2_TIME_COST
@@ -88,6 +112,16 @@ class Settings:
     # Credits reserved per call placed and per SMS sent (charged on success, refunded on failure).
     call_credits: int = 10
     sms_credits: int = 1
+
+    # OpenAI: without a key the service runs, and the AI routes answer 503.
+    openai_api_key: str = ""
+    # Any OpenAI-compatible server (the tests' loopback fake, a proxy) can stand in for the real API.
+    openai_base_url: str = "https://api.openai.com/v1"
+    # The SDK's defaults (600 s, 2 retries) would hold a request for half an hour; these bound it.
+    openai_timeout_seconds: int = 30
+    openai_max_retries: int = 2
+    openai_models: dict[str, str] = field(default_factory=lambda: dict(AI_MODELS))
+    ai_prices: dict[str, int] = field(default_factory=lambda: dict(AI_PRICES))
 
     @property
     def is_production(self) -> bool:
@@ -144,6 +178,8 @@ class Settings:
             login_max_failures_per_ip=reader.integer("LOGIN_MAX_FAILURES_PER_IP", 50, minimum=1),
             login_failure_window_seconds=reader.integer("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60, minimum=1),
             password_hash_concurrency=reader.integer("PASSWORD_HASH_CONCURRENCY", 4, minimum=1),
+            chat_max_messages_per_window=reader.integer("CHAT_MAX_MESSAGES_PER_WINDOW", 60, minimum=1),
+            chat_message_window_seconds=reader.integer("CHAT_MESSAGE_WINDOW_SECONDS", 60, minimum=1),
             argon2_memory_kib=reader.integer("ARGON2_MEMORY_KIB", OWASP_ARGON2_MEMORY_KIB, minimum=8),
             argon2_time_cost=reader.integer("ARGON2_TIME_COST", OWASP_ARGON2_TIME_COST, minimum=1),
             password_reset_url=reader.text("PASSWORD_RESET_URL"),
@@ -161,6 +197,16 @@ class Settings:
             twilio_machine_detection=reader.boolean("TWILIO_MACHINE_DETECTION", False),
             call_credits=reader.integer("CALL_CREDITS", 10, minimum=0),
             sms_credits=reader.integer("SMS_CREDITS", 1, minimum=0),
+            openai_api_key=reader.text("OPENAI_API_KEY"),
+            openai_base_url=(reader.text("OPENAI_BASE_URL") or "https://api.openai.com/v1").rstrip("/"),
+            openai_timeout_seconds=reader.integer("OPENAI_TIMEOUT_SECONDS", 30, minimum=1),
+            openai_max_retries=reader.integer("OPENAI_MAX_RETRIES", 2, minimum=0),
+            openai_models={
+                name: reader.text(f"OPENAI_MODEL_{name.upper()}") or model for name, model in AI_MODELS.items()
+            },
+            ai_prices={
+                name: reader.integer(f"AI_PRICE_{name.upper()}", price, minimum=0) for name, price in AI_PRICES.items()
+            },
         )
         return settings.finalized()
 

@@ -162,7 +162,8 @@ def _document(events: Events, doc_path: str, path: Path, skipped: Callable[[], N
     yield _checked(Document(path=doc_path, fields=fields), path)
 
 
-def _encode(value: Any, where: str, path: Path) -> dict[str, Any]:
+def _encode(value: Any, where: str, path: object) -> dict[str, Any]:
+    """``path`` names the source in an error only (a str or Path; never built per field, it is hot)."""
     try:
         return encode_datatype_json(value, where)
     except InvalidValue as exc:
@@ -206,7 +207,7 @@ def _backfire_document(line: str, where: str) -> Document:
                 value = "/".join(value["_path"]["segments"]) if isinstance(value, dict) else value
             container[name] = {"__datatype__": kind, "value": value}
     doc_path = raw["path"].strip("/")
-    fields = {k: _encode(v, f"{doc_path}:{k}", Path(where)) for k, v in data.items()}
+    fields = {k: _encode(v, f"{doc_path}:{k}", where) for k, v in data.items()}
     return _checked(Document(path=doc_path, fields=fields), where)
 
 

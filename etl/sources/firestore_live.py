@@ -4,9 +4,13 @@
   collection *including documents that do not exist but have subcollections*
   (``list_documents`` asks ListDocuments with ``show_missing``) its subcollections
   (``doc.collections()``), at any depth.
+- **Named collections** (``collections=``): no discovery; a ``*`` segment stands for every document
+  of the collection before it (ListDocuments, or a RunQuery walk where ListDocuments is missing).
 - **Paging**: by document name only: ``order_by("__name__")``, ``limit(page_size)`` and a
-  ``start_after`` cursor; never offsets. A page whose first document is not past the cursor (or a
-  page out of name order) raises ``CursorNotAdvancing`` rather than loop or duplicate.
+  ``start_after`` cursor; never offsets. A server that ignores the cursor or the order (the npm
+  @firestore-emulator/server) is read as one unlimited, unordered stream instead, skipping what was
+  already written by count; the last written name must sit at that position, else
+  ``CursorNotAdvancing`` stops the read rather than duplicate or drop documents.
 - **One read time**: every call carries the same ``read_time``, so the snapshot is consistent.
 - **Partitions**: where the server answers PartitionQuery, each collection id is read as a
   collection group split into partitions, in parallel. Where it answers UNIMPLEMENTED, each
@@ -162,7 +166,8 @@ class LiveFirestore:
                 raise ServerLacksMethod(
                     "this Firestore server does not implement ListCollectionIds (the npm "
                     "@firestore-emulator/server does not), so --firestore-live cannot find the collections: "
-                    "export the data to a file and pass --firestore-export instead"
+                    "name them with --collections (e.g. --collections users,users/*/orders), or export the "
+                    "data to a file and pass --firestore-export instead"
                 ) from None
             raise
 
@@ -182,6 +187,35 @@ class LiveFirestore:
                 return
             except RETRYABLE as exc:
                 _wait_or_raise(pauses, exc, f"ListDocuments {collection_path}")
+            except gexc.GoogleAPICallError as exc:
+                if not not_implemented(exc):
+                    raise
+                # No ListDocuments: the existing documents only (a missing parent must be named in full).
+                log.info("firestore.no_list_documents", collection=collection_path, fallback="RunQuery")
+                yield from (doc.path for doc, _ in self.read_collection_resumable(collection_path))
+                return
+
+    def expand(self, patterns: Iterable[str]) -> list[str]:
+        """Collection paths named by ``patterns``; a ``*`` segment is every document of its collection."""
+        found: set[str] = set()
+        for pattern in patterns:
+            segments = pattern.strip("/").split("/")
+            if len(segments) % 2 == 0 or any(not s or (s == "*" and i % 2 == 0) for i, s in enumerate(segments)):
+                raise ValueError(
+                    f"--collections: {pattern!r} is not a collection path (collection/doc/collection..., "
+                    "'*' only in document positions)"
+                )
+            prefixes = [segments[0]]
+            for i in range(1, len(segments), 2):
+                documents = (
+                    [p for prefix in prefixes for p in self.document_names(prefix)]
+                    if segments[i] == "*"
+                    else [f"{prefix}/{segments[i]}" for prefix in prefixes]
+                )
+                prefixes = [f"{doc}/{segments[i + 1]}" for doc in documents]
+            found.update(prefixes)
+        log.info("firestore.named", collections=len(found))
+        return sorted(found)
 
     def subcollections(self, document_path: str) -> list[str]:
         return with_retry(
@@ -235,9 +269,66 @@ class LiveFirestore:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def read_collection(self, collection_path: str, *, after: str | None = None) -> Iterator[Document]:
-        """One collection's documents in name order, starting after the document ``after``."""
-        return self._pages(self.client.collection(collection_path).order_by("__name__"), after, None, collection_path)
+    def read_collection(self, collection_path: str) -> Iterator[Document]:
+        """One collection's documents (in name order where the server keeps it)."""
+        return (doc for doc, _ in self.read_collection_resumable(collection_path))
+
+    def read_collection_resumable(self, collection_path: str, cursor: Any = None) -> Iterator[tuple[Document, Any]]:
+        """One collection's documents after ``cursor``, each with the cursor that resumes after it.
+
+        Cursors: ``{"after": name, "count": n}`` while name-ordered paging works, ``{"unordered": n,
+        "last": name}`` once the server has shown it ignores the cursor or the order.
+        """
+        if isinstance(cursor, str):  # a checkpoint of an earlier version: the name alone, no count
+            cursor = {"after": cursor, "count": None}
+        cursor = cursor or {}
+        if "unordered" in cursor:
+            yield from self._unordered(collection_path, cursor["unordered"], cursor["last"])
+            return
+        count: int | None = cursor.get("count", 0)
+        pages = self._pages(
+            self.client.collection(collection_path).order_by("__name__"), cursor.get("after"), None, collection_path
+        )
+        last = cursor.get("after")
+        try:
+            for doc in pages:
+                count = None if count is None else count + 1
+                last = doc.path
+                yield doc, {"after": doc.path, "count": count}
+        except CursorNotAdvancing:
+            if count is None:
+                raise
+            log.info("firestore.unordered", collection=collection_path, fallback="one unordered stream")
+            yield from self._unordered(collection_path, count, last)
+
+    def _unordered(self, collection_path: str, skip: int, last: str | None) -> Iterator[tuple[Document, Any]]:
+        """The collection as one stream in the server's own order, skipping the ``skip`` already written.
+
+        A retryable error restarts the stream and skips again; the ``skip``-th name must be ``last``.
+        """
+        pauses = _pauses(self.retry)
+        while True:
+            try:
+                stream = self.client.collection(collection_path).stream(retry=None, read_time=self.read_time)
+                position = 0
+                for position, snapshot in enumerate(stream, 1):
+                    if position < skip:
+                        continue
+                    if position == skip:
+                        if snapshot.reference.path != last:
+                            raise CursorNotAdvancing(
+                                f"{collection_path}: the server's order changed between reads (expected "
+                                f"{last!r} at position {skip}, got {snapshot.reference.path!r}); extract into a "
+                                "new directory"
+                            )
+                        continue
+                    skip, last = position, snapshot.reference.path
+                    yield to_document(snapshot), {"unordered": position, "last": last}
+                if position < skip:
+                    raise CursorNotAdvancing(f"{collection_path}: fewer documents than were already read")
+                return
+            except RETRYABLE as exc:
+                _wait_or_raise(pauses, exc, f"RunQuery {collection_path}")
 
     def read_partition(self, partition: Partition, *, after: str | None = None) -> Iterator[Document]:
         """One partition of a collection group in name order, starting after ``after``."""

@@ -9,6 +9,7 @@ with Retry-After, before any hashing, so a flood costs one cheap query per reque
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 
 import asyncpg
 
@@ -42,6 +43,14 @@ def address_bucket(ip: str) -> str:
     return str(address)
 
 
+async def count_hits(connection: asyncpg.Connection, keys: Sequence[str], window_seconds: int) -> list[asyncpg.Record]:
+    """Count one hit on each key: rows of (key, hits, retry_after).
+
+    Sorted, so concurrent upserts of the same rows always lock them in the same order.
+    """
+    return await connection.fetch(COUNT_ATTEMPT, sorted(keys), window_seconds)
+
+
 class Throttle:
     def __init__(self, settings: Settings) -> None:
         self.window = settings.login_failure_window_seconds
@@ -55,9 +64,7 @@ class Throttle:
     async def attempt(self, connection: asyncpg.Connection, action: str, email: str, ip: str) -> None:
         """Count one attempt; raise 429 when the account or the address is over its limit."""
         account, address = self.keys(action, email, ip)
-        # Sorted, so concurrent upserts of the same two rows always lock them in the same order.
-        rows = await connection.fetch(COUNT_ATTEMPT, sorted((account, address)), self.window)
-        for key, hits, retry_after in rows:
+        for key, hits, retry_after in await count_hits(connection, (account, address), self.window):
             if hits > (self.account_limit if key == account else self.address_limit):
                 raise TooManyRequests(
                     "Too many attempts; try again later",

@@ -7,6 +7,7 @@ from typing import Any
 
 import structlog
 
+from service.ai.jobs import analyse_call
 from service.calls import repository
 from service.credits import service as credits
 from service.jobs import JobContext, job, periodic
@@ -18,11 +19,9 @@ STALE_DIAL_MINUTES = 10
 
 @job("calls.analyse_recording", max_attempts=5)
 async def analyse_recording(ctx: JobContext, payload: dict[str, Any]) -> None:
-    """The post-call analysis hand-off. Until the AI feature exists it records, once, that it has nothing to do."""
-    call_id = uuid.UUID(payload["callId"])
-    async with ctx.pool.acquire() as connection, connection.transaction():
-        noted = await repository.note_analysis_pending(connection, call_id)
-    log.info("post-call analysis not available yet", call_id=str(call_id), noted=noted)
+    """The post-call analysis hand-off to the AI feature (idempotent; raises, so retries, on upstream errors)."""
+    verdict = await analyse_call(ctx, uuid.UUID(payload["callId"]))
+    log.info("post-call analysis", call_id=payload["callId"], verdict=verdict)
 
 
 @periodic("calls.release_stale_dials", cron="*/5 * * * *")

@@ -207,23 +207,6 @@ async def set_transcript(connection: asyncpg.Connection, sid: str, text: str) ->
     )
 
 
-async def note_analysis_pending(connection: asyncpg.Connection, call_id: uuid.UUID) -> bool:
-    """One 'analysis.pending' event per call (the job may run twice); True when this run wrote it."""
-    written = await connection.fetchval(
-        """
-        INSERT INTO call_events (id, call_id, call_sid, event_type, payload)
-        SELECT $1, c.id, c.twilio_sid, 'analysis.pending', '{"reason": "no post-call analysis feature yet"}'::jsonb
-        FROM calls c
-        WHERE c.id = $2 AND c.twilio_sid IS NOT NULL
-          AND NOT EXISTS (SELECT 1 FROM call_events e WHERE e.call_id = $2 AND e.event_type = 'analysis.pending')
-        RETURNING id
-        """,
-        uuid7(),
-        call_id,
-    )
-    return written is not None
-
-
 async def lost_dials(connection: asyncpg.Connection, minutes: int) -> list[tuple[uuid.UUID, uuid.UUID | None]]:
     rows = await connection.fetch(
         "SELECT id, credit_reservation_id FROM calls WHERE twilio_sid IS NULL AND status = 'queued' "

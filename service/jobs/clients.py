@@ -9,7 +9,13 @@ from typing import Any
 
 from service.config import Settings
 from service.mail import Mailer
+from service.openai import OpenAIClient
+from service.twilio import TwilioClient
 
 
 def build_clients(settings: Settings) -> dict[str, Any]:
-    return {"mailer": Mailer(settings.smtp_url, settings.mail_from, production=settings.is_production)}
+    return {
+        "mailer": Mailer(settings.smtp_url, settings.mail_from, production=settings.is_production),
+        "openai": OpenAIClient(settings),
+        "twilio": TwilioClient(settings),
+    }

@@ -167,6 +167,27 @@ class TwilioClient:
         message = await self._call(self._client.messages.create_async(**options))
         return MessageResource(message.sid, message.status)
 
+    async def download_recording(self, url: str) -> bytes:
+        """A recording's audio as MP3 (Twilio serves recordings to the account's credentials). The SDK's
+        responses are text, so this one GET goes through aiohttp itself."""
+        self.require()
+        if url.startswith(TWILIO_BASE_URL):
+            url = self.settings.twilio_api_base_url + url[len(TWILIO_BASE_URL) :]
+        auth = aiohttp.encode_basic_auth(self.settings.twilio_account_sid, self.settings.twilio_auth_token)
+        timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS * 6)
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.get(f"{url.removesuffix('.mp3')}.mp3", headers={"Authorization": auth}) as response,
+            ):
+                if response.status != 200:
+                    raise TwilioError(
+                        response.status, None, f"Twilio did not deliver the recording ({response.status})"
+                    )
+                return await response.read()
+        except (OSError, TimeoutError) as exc:
+            raise TwilioError(503, None, f"Twilio is unreachable: {exc.__class__.__name__}") from None
+
     async def close(self) -> None:
         await self._http.close()
 

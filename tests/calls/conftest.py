@@ -1,8 +1,6 @@
-from dataclasses import replace
-
 import pytest
 
-from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, CALLER_ID, TwilioFake
+from tests.fakes.twilio import TwilioFake, pointed_at
 
 
 @pytest.fixture
@@ -15,13 +13,7 @@ async def twilio():
 @pytest.fixture
 def settings(settings, twilio):
     """The service pointed at the loopback Twilio, with fast retries."""
-    return replace(
-        settings,
-        twilio_account_sid=ACCOUNT_SID,
-        twilio_auth_token=AUTH_TOKEN,
-        twilio_phone_number=CALLER_ID,
-        twilio_api_base_url=twilio.base_url,
-    )
+    return pointed_at(settings, twilio)
 
 
 @pytest.fixture

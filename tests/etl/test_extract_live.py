@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import firebase_admin
 import grpc
@@ -29,7 +30,7 @@ from google.cloud.firestore_v1 import GeoPoint
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from etl.extract import ExtractOptions, extract
-from etl.snapshot import Snapshot, SnapshotWriter
+from etl.snapshot import Document, Snapshot, SnapshotWriter
 from etl.sources import firebase_client
 from etl.sources.auth_admin import REDACTED, iter_admin_users, user_from_record
 from etl.sources.firestore_live import CursorNotAdvancing, LiveFirestore, RetryPolicy
@@ -49,6 +50,14 @@ FAST = ExtractOptions(
 )
 NANOS = DatetimeWithNanoseconds.from_timestamp_pb(Timestamp(seconds=1_700_000_000, nanos=123_456_789))
 WHOLE_SECONDS = dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.UTC)
+SEEDED_COLLECTIONS = {  # what _seed writes, per collection pattern
+    "a/*/b/*/c": 1,
+    "channels/*/messages": 5,
+    "tags": 1,
+    "users": 10,
+    "users/*/orders": 6,
+    "users/*/tags": 1,
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,15 +233,75 @@ def test_emulator_named_collection_reads_every_type(emulator_env: str) -> None:
     assert not client.document("users/ghost").get().exists
 
 
-def test_emulator_ignoring_start_after_trips_the_cursor_check(emulator_env: str) -> None:
+def test_emulator_ignoring_start_after_is_read_as_one_unordered_stream(emulator_env: str) -> None:
     client = firebase_client.firestore_client(emulator_env)
-    _seed(client, exact=False)
+    data = _seed(client, exact=False)
     reader = LiveFirestore(client, read_time=dt.datetime.now(dt.UTC), page_size=4)
-    seen = []
-    with pytest.raises(CursorNotAdvancing, match=r"returned 'users/u00' after cursor 'users/u03'"):
-        for doc in reader.read_collection("users"):
-            seen.append(doc.path)
-    assert seen == ["users/u00", "users/u01", "users/u02", "users/u03"]  # nothing duplicated
+    read = list(reader.read_collection_resumable("users"))
+    paths = [doc.path for doc, _ in read]
+    assert sorted(paths) == sorted(p for p in data if p.count("/") == 1 and p.startswith("users/"))
+    assert len(set(paths)) == len(paths) == 10  # the ignored cursor repeats nothing
+    assert read[3][1] == {"after": paths[3], "count": 4}  # the first page was name-ordered paging
+    assert read[-1][1] == {"unordered": 10, "last": paths[-1]}
+
+    resumed = [doc.path for doc, _ in reader.read_collection_resumable("users", read[6][1])]
+    assert resumed == paths[7:]
+    with pytest.raises(CursorNotAdvancing, match="order changed"):
+        list(reader.read_collection_resumable("users", {"unordered": 6, "last": paths[2]}))
+    with pytest.raises(CursorNotAdvancing):  # an earlier version's name-only cursor: no count to skip by
+        list(reader.read_collection_resumable("users", paths[3]))
+
+
+def test_emulator_named_collections_extract_everything(emulator_env: str, tmp_path: Path) -> None:
+    """No ListCollectionIds, ListDocuments or PartitionQuery: --collections names the paths."""
+    data = _seed(firebase_client.firestore_client(emulator_env), exact=False)
+    named = "users,users/*/orders,users/*/tags,users/ghost/orders,channels/c1/messages,tags,a/x/b/y/c"
+    arguments = ["etl", "extract", str(tmp_path / "snap"), "--firestore-live", "--project-id", emulator_env]
+    result = _cli([*arguments, "--collections", named], tmp_path)
+    assert result.exit_code == 0, result.output
+    assert _snapshot_docs(tmp_path / "snap") == _expected(data)
+    assert Snapshot(tmp_path / "snap").manifest.collections == SEEDED_COLLECTIONS
+    again = _cli([*arguments, "--collections", named], tmp_path)
+    assert again.exit_code == 0 and "nothing was read" in again.output
+
+
+def test_etl_run_loads_the_npm_emulator_and_verifies(emulator_env: str, database_url: str, tmp_path: Path) -> None:
+    from etl.push import push_to_firestore
+    from tests.etl.helpers import reachimpact_documents
+    from tests.etl.test_cli import _sql
+
+    # The emulator cannot hold integers past 2^53 (see test_push), so those fields stay out.
+    docs = [
+        Document(path=d.path, fields={k: v for k, v in d.fields.items() if k != "big"}) for d in reachimpact_documents()
+    ]
+    push_to_firestore(docs, firebase_client.firestore_client(emulator_env))
+    named = ",".join(sorted({d.path.rsplit("/", 1)[0] for d in docs}))
+    arguments = ["etl", "run", "--firestore-live", "--project-id", emulator_env, "--collections", named]
+    result = _cli([*arguments, "--snapshot-dir", str(tmp_path / "snap")], tmp_path, DATABASE_URL=database_url)
+    assert result.exit_code == 0, result.output
+    assert "Every source document is accounted for" in result.output
+    contacts = sum(d.path.count("/") == 1 and d.path.startswith("contacts/") for d in docs)
+    assert _sql(database_url, "SELECT count(*) FROM contacts") == contacts
+
+
+def test_bad_collection_paths_get_one_line(emulator_env: str, tmp_path: Path) -> None:
+    result = _cli(
+        [
+            "etl",
+            "extract",
+            str(tmp_path / "snap"),
+            "--firestore-live",
+            "--project-id",
+            emulator_env,
+            "--collections",
+            "users/u01",
+        ],
+        tmp_path,
+    )
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "'users/u01' is not a collection path" in result.output
+    files = _cli(["etl", "extract", str(tmp_path / "snap2"), "--collections", "users"], tmp_path)
+    assert files.exit_code == 1 and "needs --firestore-live" in files.output
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,14 +315,7 @@ def test_partitioned_extract_reads_every_collection_at_one_read_time(
     summary = extract(tmp_path / "snap", firestore_live=True, project_id=fake_env, options=FAST)
     assert summary.complete and summary.documents == len(data)
     assert _snapshot_docs(tmp_path / "snap") == _expected(data)
-    assert summary.collections == {
-        "a/*/b/*/c": 1,
-        "channels/*/messages": 5,
-        "tags": 1,
-        "users": 10,
-        "users/*/orders": 6,
-        "users/*/tags": 1,
-    }
+    assert summary.collections == SEEDED_COLLECTIONS
     assert firestore_fake.calls["PartitionQuery"] >= 1
     read_times = {seconds for _, seconds in firestore_fake.read_times}
     assert len(read_times) == 1
@@ -345,17 +407,21 @@ def test_a_killed_extract_resumes_to_the_same_snapshot(
     assert Snapshot(out).manifest.collections == Snapshot(tmp_path / "straight").manifest.collections
 
 
-def test_a_server_without_collection_listing_gets_one_clear_line(emulator_env: str, tmp_path: Path) -> None:
+def _cli(args: list[str], tmp_path: Path, **env: str) -> Any:
     from click.testing import CliRunner
 
     from service.cli import main
 
+    env = {"REACHIMPACT_DATA_DIR": str(tmp_path / "data"), "LOG_LEVEL": "WARNING", "COLUMNS": "200", **env}
+    return CliRunner().invoke(main, args, env=env)
+
+
+def test_a_server_without_collection_listing_gets_one_clear_line(emulator_env: str, tmp_path: Path) -> None:
     _seed(firebase_client.firestore_client(emulator_env), exact=False)
-    env = {"REACHIMPACT_DATA_DIR": str(tmp_path / "data"), "LOG_LEVEL": "WARNING"}
-    result = CliRunner().invoke(
-        main, ["etl", "extract", str(tmp_path / "snap"), "--firestore-live", "--project-id", emulator_env], env=env
+    result = _cli(
+        ["etl", "extract", str(tmp_path / "snap"), "--firestore-live", "--project-id", emulator_env], tmp_path
     )
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
     assert "does not implement ListCollectionIds" in result.output
-    assert "--firestore-export" in result.output
+    assert "--collections" in result.output and "--firestore-export" in result.output

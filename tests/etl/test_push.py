@@ -11,7 +11,7 @@ import firebase_admin
 import pytest
 from firebase_admin import auth
 
-from etl.push import push_auth_users, push_to_firestore
+from etl.push import PushRefused, push_auth_users, push_to_firestore
 from etl.snapshot import AuthUser, Document, Snapshot
 from etl.sources import firebase_client
 from etl.sources.auth_admin import iter_admin_users
@@ -61,6 +61,16 @@ def test_push_to_the_npm_emulator_with_commit_batches(emulator_env: str) -> None
     assert push_to_firestore(docs, client, batch_size=2) == 5
     assert _read_back(client, [d.path for d in docs]) == {d.path: d.fields for d in docs}
     assert not client.document("channels/c1").get().exists  # parents stay missing, as in the source
+
+
+def test_the_npm_emulator_refusing_int64_gets_one_line_naming_the_value(emulator_env: str) -> None:
+    safe = Document(path="a/ok", fields={"n": {"integerValue": str(2**53 - 1)}})
+    big = Document(path="b/big", fields={"deep": {"arrayValue": {"values": [{"integerValue": str(-(2**63))}]}}})
+    client = firebase_client.firestore_client(emulator_env)
+    with pytest.raises(PushRefused, match=r"integer -9223372036854775808 \(b/big deep \[0\]\).*1 documents were"):
+        push_to_firestore([safe, big], client, batch_size=1)
+    assert client.document("a/ok").get().to_dict() == {"n": 2**53 - 1}
+    assert not client.document("b/big").get().exists  # never written as something else
 
 
 def test_push_refuses_oversized_batches() -> None:

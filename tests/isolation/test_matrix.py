@@ -15,13 +15,14 @@ from typing import Any
 import pytest
 
 # Tables whose rows must not change when an intruder calls.
-TABLES = ("contacts", "campaigns", "campaign_contacts")
+TABLES = ("contacts", "campaigns", "campaign_contacts", "chat_rooms", "chat_participants", "chat_messages")
 
 
 @dataclass(frozen=True)
 class Probe:
     method: str
-    # Placeholders: {contact} and {campaign} are the victim's; {own_contact} and {own_campaign} the caller's.
+    # Placeholders: {contact}, {campaign}, {room} (a channel) and {message} (in it) are the victim's;
+    # {own_contact}, {own_campaign} and {own_room} the caller's, {intruder} the caller's user id.
     path: str
     body: Any = None
     # The victim's campaign is put in this status first, so that the owner's control request is a valid one.
@@ -65,6 +66,19 @@ PROBES = [
         {"contactId": "{own_contact}", "campaignId": "{campaign}", "status": "Completed"},
         owner_control=False,
     ),
+    Probe("GET", "/api/chat/rooms/{room}"),
+    Probe("DELETE", "/api/chat/rooms/{room}"),
+    Probe("GET", "/api/chat/rooms/{room}/members"),
+    Probe("POST", "/api/chat/rooms/{room}/members", {"userIds": ["{intruder}"]}),
+    Probe("GET", "/api/chat/rooms/{room}/messages"),
+    Probe("POST", "/api/chat/rooms/{room}/messages", {"content": "Mallory was here"}),
+    Probe("PUT", "/api/chat/rooms/{room}/read"),
+    Probe("POST", "/api/chat/rooms/{room}/typing"),
+    Probe("POST", "/api/chat/messages", {"roomId": "{room}", "content": "Mallory was here"}),
+    Probe("PATCH", "/api/chat/messages/{message}", {"content": "Mallory was here"}),
+    Probe("DELETE", "/api/chat/messages/{message}"),
+    # The intruder's own room, the victim's message: no read marker moves to it.
+    Probe("PUT", "/api/chat/rooms/{own_room}/read", {"messageId": "{message}"}, owner_control=False),
 ]
 
 
@@ -79,7 +93,8 @@ async def snapshot(db) -> dict[str, list]:
 
 
 async def make_world(client, user, status: str) -> dict[str, str]:
-    """A contact "Victim" and a campaign holding it (with a script, in `status`), through the API."""
+    """A contact "Victim", a campaign holding it (with a script, in `status`), and a chat channel of the user's
+    with a message "Victim", through the API."""
     contact = await client.post(
         "/api/contacts", json={"firstName": "Victim", "phone": "+14155550100"}, headers=user.headers
     )
@@ -94,7 +109,17 @@ async def make_world(client, user, status: str) -> dict[str, str]:
     call = await client.post(
         "/api/calls", json={"contactId": contact.json()["id"], "status": "Completed"}, headers=user.headers
     )
-    return {"contact": contact.json()["id"], "campaign": campaign_id, "call": call.json()["id"]}
+    room = await client.post("/api/chat/rooms", json={"kind": "channel", "name": "Theirs"}, headers=user.headers)
+    message = await client.post(
+        f"/api/chat/rooms/{room.json()['id']}/messages", json={"content": "Victim"}, headers=user.headers
+    )
+    return {
+        "contact": contact.json()["id"],
+        "campaign": campaign_id,
+        "call": call.json()["id"],
+        "room": room.json()["id"],
+        "message": message.json()["id"],
+    }
 
 
 async def call(client, user, probe: Probe, ids: dict[str, str]):
@@ -107,7 +132,13 @@ async def test_another_users_ids_are_404_and_change_nothing(client, db, make_use
     victim, intruder = await make_user(), await make_user()
     theirs = await make_world(client, victim, probe.campaign_status)
     mine = await make_world(client, intruder, "paused")
-    ids = {**theirs, "own_contact": mine["contact"], "own_campaign": mine["campaign"]}
+    ids = {
+        **theirs,
+        "own_contact": mine["contact"],
+        "own_campaign": mine["campaign"],
+        "own_room": mine["room"],
+        "intruder": str(intruder.id),
+    }
     before = await snapshot(db)
 
     response = await call(client, intruder, probe, ids)
@@ -124,7 +155,31 @@ async def test_another_users_ids_are_404_and_change_nothing(client, db, make_use
 async def test_lists_and_search_show_only_the_callers_rows(client, make_user):
     victim, intruder = await make_user(), await make_user()
     await make_world(client, victim, "paused")
-    for path in ("/api/contacts", "/api/contacts/search?q=victim", "/api/campaigns", "/api/calls"):
+    lists = (
+        "/api/contacts",
+        "/api/contacts/search?q=victim",
+        "/api/campaigns",
+        "/api/calls",
+        "/api/chat/rooms",
+        "/api/chat/messages",
+        f"/api/chat/messages/{victim.id}",
+    )
+    for path in lists:
         response = await client.get(path, headers=intruder.headers)
         assert (response.status_code, response.json()) == (200, []), path
+    for path in lists[:6]:
         assert len((await client.get(path, headers=victim.headers)).json()) == 1, path
+    unread = await client.get("/api/chat/messages/unread/count", headers=intruder.headers)
+    assert unread.json() == {"count": 0}
+
+
+async def test_a_read_receipt_for_someone_elses_conversation_changes_nothing(client, db, make_user):
+    alice, bob, intruder = await make_user(), await make_user(), await make_user()
+    await client.post(
+        "/api/chat/messages", json={"content": "Victim", "recipientId": str(bob.id)}, headers=alice.headers
+    )
+    before = await snapshot(db)
+    response = await client.put(f"/api/chat/messages/read/{alice.id}", headers=intruder.headers)
+    assert response.status_code == 200
+    assert await snapshot(db) == before
+    assert (await client.get("/api/chat/messages/unread/count", headers=bob.headers)).json() == {"count": 1}

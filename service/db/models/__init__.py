@@ -1,5 +1,6 @@
 """SQLAlchemy models: the schema's source of truth for Alembic. One module per aggregate."""
 
+from service.db.models.ai import CallAnalysis
 from service.db.models.analytics import AnalyticsEvent
 from service.db.models.base import Base
 from service.db.models.calls import Call, CallEvent, DoNotCallNumber, SmsMessage
@@ -23,6 +24,7 @@ __all__ = [
     "AuthSession",
     "Base",
     "Call",
+    "CallAnalysis",
     "CallEvent",
     "Campaign",
     "CampaignContact",

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, func
+from sqlalchemy import ForeignKey, Index, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db.models.base import Base, CreatedAt, Imported, Timestamps, UUIDPrimaryKey, one_of
 
 ROOM_KINDS = ("direct", "group", "channel")
 PARTICIPANT_ROLES = ("member", "owner")
+MESSAGE_TYPES = ("text", "image", "file")
 
 
 class ChatRoom(UUIDPrimaryKey, Timestamps, Imported, Base):
@@ -21,6 +23,8 @@ class ChatRoom(UUIDPrimaryKey, Timestamps, Imported, Base):
     name: Mapped[str | None]
     kind: Mapped[str] = mapped_column(server_default="channel")
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # A deleted room keeps its rows (history, audits) but answers 404 to everyone.
+    deleted_at: Mapped[datetime | None]
 
 
 class ChatParticipant(Base):
@@ -37,7 +41,12 @@ class ChatParticipant(Base):
 
 class ChatMessage(UUIDPrimaryKey, CreatedAt, Imported, Base):
     __tablename__ = "chat_messages"
-    __table_args__ = (Index("ix_chat_messages_room_id_created_at", "room_id", "created_at"),)
+    __table_args__ = (
+        one_of("type", MESSAGE_TYPES),
+        Index("ix_chat_messages_room_id_created_at", "room_id", "created_at"),
+        # A client retrying a send with the same id gets the message it already created.
+        UniqueConstraint("sender_id", "client_id"),
+    )
 
     # Messages from the flat Firestore `messages` collection may name no room.
     room_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("chat_rooms.id", ondelete="CASCADE"))
@@ -45,5 +54,8 @@ class ChatMessage(UUIDPrimaryKey, CreatedAt, Imported, Base):
     sender_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     recipient_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     body: Mapped[str]
+    type: Mapped[str] = mapped_column(server_default="text")
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", server_default="{}")
+    client_id: Mapped[uuid.UUID | None]
     edited_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]

@@ -14,7 +14,7 @@ import random
 import secrets
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -27,6 +27,17 @@ AUTH_TOKEN = "fake-twilio-auth-token-0123456789"
 CALLER_ID = "+15005550006"
 OPTED_OUT_ERROR = 21610
 TERMINAL = {"completed", "busy", "failed", "no-answer", "canceled"}
+
+
+def pointed_at(settings: Any, fake: TwilioFake) -> Any:
+    """`settings` with the account, caller id and base URL of the loopback Twilio `fake`."""
+    return replace(
+        settings,
+        twilio_account_sid=ACCOUNT_SID,
+        twilio_auth_token=AUTH_TOKEN,
+        twilio_phone_number=CALLER_ID,
+        twilio_api_base_url=fake.base_url,
+    )
 
 
 class Poster(Protocol):
@@ -127,6 +138,7 @@ class TwilioFake:
         app.router.add_get(f"{prefix}/Calls/{{sid}}.json", self._fetch_call)
         app.router.add_post(f"{prefix}/Calls/{{sid}}.json", self._update_call)
         app.router.add_post(f"{prefix}/Messages.json", self._create_message)
+        app.router.add_get(f"{prefix}/Recordings/{{sid}}.mp3", self._recording_audio)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         port = free_port()
@@ -199,6 +211,12 @@ class TwilioFake:
     async def _fetch_call(self, request: web.Request) -> web.Response:
         call = await self._known_call(request)
         return call if isinstance(call, web.Response) else web.json_response(self._call_json(call))
+
+    async def _recording_audio(self, request: web.Request) -> web.Response:
+        """Any recording's media: a few bytes of MP3 frame header (the OpenAI fake does not listen)."""
+        if (refused := await self._guard(request)) is not None:
+            return refused
+        return web.Response(body=b"\xff\xfb\x90\x00" * 64, content_type="audio/mpeg")
 
     async def _update_call(self, request: web.Request) -> web.Response:
         call = await self._known_call(request)

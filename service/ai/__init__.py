@@ -1,0 +1,1 @@
+"""AI features on OpenAI (chat, translation, sentiment, contact parsing, scripts, transcription, call analysis)."""

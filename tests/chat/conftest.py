@@ -1,0 +1,31 @@
+"""Two real service processes on one database, as in production behind the load balancer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import TEST_JWT_SECRET
+from tests.test_serve import start_service, stop
+
+# Small enough for a test to reach, through both processes together.
+SEND_LIMIT = 6
+
+
+@pytest.fixture
+def two_services(database_url) -> Iterator[tuple[str, str]]:
+    env = {
+        "DATABASE_URL": database_url,
+        "JWT_SECRET": TEST_JWT_SECRET,
+        "CHAT_MAX_MESSAGES_PER_WINDOW": str(SEND_LIMIT),
+    }
+    first, first_url = start_service(env, "--no-migrate")
+    try:
+        second, second_url = start_service(env, "--no-migrate")
+        try:
+            yield first_url, second_url
+        finally:
+            stop(second)
+    finally:
+        stop(first)
