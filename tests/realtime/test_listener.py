@@ -10,9 +10,7 @@ from service.realtime.listener import APPLICATION_NAME
 LISTENER = "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()"
 
 
-async def test_events_committed_while_the_listener_is_down_arrive_after_it_reconnects(
-    app, client, db, make_user
-):
+async def test_events_committed_while_the_listener_is_down_arrive_after_it_reconnects(app, client, db, make_user):
     user = await make_user()
     hub, listener = app.state.events, app.state.realtime
     with hub.subscription(user.id, uuid.uuid4()) as subscriber:
