@@ -13,6 +13,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 
+from service import __version__
 from service.auth.middleware import AuthMiddleware
 from service.auth.routes import AuthController
 from service.auth.runtime import auth_runtime
@@ -80,7 +81,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         else None,
         openapi_config=OpenAPIConfig(
             title="ReachImpact API",
-            version="1.0.0",
+            version=__version__,
             path="/schema",
             render_plugins=[ScalarRenderPlugin()],
         ),
