@@ -29,6 +29,7 @@ from service.users.routes import AdminController, UserController
 from service.web.edge import EdgeMiddleware
 from service.web.errors import EXCEPTION_HANDLERS
 from service.web.health import health, ready
+from service.web.listening import DOCS_PATH
 
 
 @asynccontextmanager
@@ -82,7 +83,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         openapi_config=OpenAPIConfig(
             title="ReachImpact API",
             version=__version__,
-            path="/schema",
+            path=DOCS_PATH,
             render_plugins=[ScalarRenderPlugin()],
         ),
         request_max_body_size=settings.max_request_body_bytes,

@@ -9,7 +9,6 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-
 # The top-level alembic/ folder, installed under this name (setup.py): the checkout's folder in an editable
 # install, a copy in site-packages from a wheel or in the image. Never looked up relative to the working directory.
 SCRIPTS_PACKAGE = "reachimpact_alembic"

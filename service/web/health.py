@@ -15,13 +15,25 @@ READY_TIMEOUT_SECONDS = 2.0
 PROBE_METHODS = [HttpMethod.GET, HttpMethod.HEAD]
 
 
-@route("/health", http_method=PROBE_METHODS, exclude_from_auth=True, tags=["health"], summary="Liveness: the process answers")
+@route(
+    "/health",
+    http_method=PROBE_METHODS,
+    exclude_from_auth=True,
+    tags=["health"],
+    summary="Liveness: the process answers",
+)
 async def health() -> dict[str, str]:
     # Deliberately touches nothing: a database outage must not get healthy machines restarted.
     return {"status": "ok"}
 
 
-@route("/ready", http_method=PROBE_METHODS, exclude_from_auth=True, tags=["health"], summary="Readiness: database reachable, schema at head")
+@route(
+    "/ready",
+    http_method=PROBE_METHODS,
+    exclude_from_auth=True,
+    tags=["health"],
+    summary="Readiness: database reachable, schema at head",
+)
 async def ready(request: Request) -> Response:
     state = request.app.state
     try:
