@@ -5,9 +5,10 @@ Alembic library when the checkout is on sys.path). A wheel copies it into site-p
 the name to the checkout's own folder. service/db/migrations.py finds it by that name in both cases.
 """
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
+# Namespace discovery, as pyproject.toml's default: a feature folder without __init__.py still ships.
 setup(
-    packages=[*find_packages(include=["service*", "etl*"]), "reachimpact_alembic"],
+    packages=[*find_namespace_packages(include=["service*", "etl*"]), "reachimpact_alembic"],
     package_dir={"reachimpact_alembic": "alembic"},
 )

@@ -56,8 +56,10 @@ def test_fly_toml_migrates_on_release_and_checks_health():
 
 def test_dockerfile_is_multi_stage_slim_non_root_and_runs_a_real_command():
     dockerfile = (REPO / "Dockerfile").read_text()
+    base = re.search(r"^ARG PYTHON_IMAGE=(\S+)", dockerfile, re.M).group(1)
     stages = re.findall(r"^FROM (\S+)", dockerfile, re.M)
-    assert len(stages) >= 2 and all("slim" in image for image in stages)
+    assert len(stages) >= 2 and all(image == "${PYTHON_IMAGE}" for image in stages)
+    assert base.startswith("python:3.11") and base.endswith("-slim")
     users = re.findall(r"^USER (\S+)", dockerfile, re.M)
     assert users and users[-1] not in ("root", "0")
     assert "[dev]" not in dockerfile and "embedded" not in dockerfile
