@@ -38,6 +38,14 @@ def test_readme_opens_with_the_serve_and_test_commands():
     assert "pytest" in test
 
 
+def test_the_docs_need_nothing_outside_the_clone():
+    for doc in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        text = doc.read_text()
+        assert "../shared" not in text and "/work/" not in text, doc
+        for target in re.findall(r"\]\(([^)#:]+)\)", text):  # relative links point at files of the repository
+            assert (doc.parent / target).exists(), f"{doc.name} links to missing {target}"
+
+
 def test_ci_runs_exactly_the_readme_test_command():
     ci_script = (REPO / ".ci" / "run").read_text().strip().splitlines()
     assert ci_script[-1] == readme_commands()[1]
