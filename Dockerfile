@@ -1,20 +1,25 @@
 # syntax=docker/dockerfile:1
-# Build stage: resolve and install the pinned runtime dependencies into a virtualenv (no dev extras).
-FROM python:3.11-slim AS build
+# The base image is an argument only so that a machine without Docker Hub can build on its own copy of it
+# (bench/README.md says how the image was tried here); Fly's builder uses the default.
+ARG PYTHON_IMAGE=python:3.11-slim
+
+# Build stage: build the wheel (the migrations ship inside it), install it with its runtime dependencies only.
+FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /venv
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY service ./service
 COPY etl ./etl
-RUN /venv/bin/pip install .
+COPY alembic ./alembic
+RUN /venv/bin/pip wheel --no-deps --wheel-dir /wheels . \
+ && /venv/bin/pip install /wheels/reachimpact-*.whl
 
-# Runtime stage: the virtualenv and the migrations only, run by an unprivileged user.
-FROM python:3.11-slim AS runtime
+# Runtime stage: the virtualenv only, run by an unprivileged user; no sources, no compiler, no dev extras.
+FROM ${PYTHON_IMAGE} AS runtime
 RUN useradd --system --uid 10001 --no-create-home --home-dir /app reachimpact
 COPY --from=build /venv /venv
 WORKDIR /app
-COPY alembic ./alembic
 ENV PATH="/venv/bin:$PATH" \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -13,6 +13,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 
+from service import __version__
 from service.ai.routes import legacy_routes as ai_legacy_routes
 from service.ai.routes import openai_router
 from service.auth.middleware import AuthMiddleware
@@ -37,6 +38,7 @@ from service.users.routes import AdminController, UserController
 from service.web.edge import EdgeMiddleware
 from service.web.errors import EXCEPTION_HANDLERS
 from service.web.health import health, ready
+from service.web.listening import DOCS_PATH
 from service.web.spa import SpaFiles
 
 
@@ -103,8 +105,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         else None,
         openapi_config=OpenAPIConfig(
             title="ReachImpact API",
-            version="1.0.0",
-            path="/schema",
+            version=__version__,
+            path=DOCS_PATH,
             render_plugins=[ScalarRenderPlugin()],
         ),
         request_max_body_size=settings.max_request_body_bytes,

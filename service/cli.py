@@ -14,8 +14,11 @@ from service.db.embedded import resolve_database_url
 from service.jobs.cli import jobs, worker
 from service.logging import configure_logging
 from service.users.cli import users
+from service.web.listening import check_port_free, docs_url
 
 APP_FACTORY = "service.app:create_app"
+# How long in-flight requests get after SIGTERM; fly.toml's kill_timeout must be longer (a test checks).
+GRACEFUL_SHUTDOWN_SECONDS = 30
 
 
 def load_settings() -> Settings:
@@ -52,20 +55,27 @@ def serve(host: str | None, port: int | None, workers: int, no_migrate: bool) ->
     from granian.constants import Interfaces
 
     settings = load_settings()
+    host, port = host or settings.host, port or settings.port
+    try:
+        check_port_free(host, port)
+    except ConfigError as exc:
+        click.echo(f"cannot serve: {exc}", err=True)
+        sys.exit(2)
     dsn = database_url(settings)
     if settings.migrate_on_start and not no_migrate:
         migrations.upgrade(dsn)
     # Workers are separate processes: hand them the resolved database instead of starting a server each.
     os.environ["DATABASE_URL"] = dsn
+    click.echo(f"serving on {host}:{port}; interactive API docs at {docs_url(host, port)}", err=True)
     Granian(
         APP_FACTORY,
         factory=True,
-        address=host or settings.host,
-        port=port or settings.port,
+        address=host,
+        port=port,
         workers=workers,
         interface=Interfaces.ASGI,
         log_level=settings.log_level.lower(),  # type: ignore[arg-type]
-        workers_kill_timeout=30,
+        workers_kill_timeout=GRACEFUL_SHUTDOWN_SECONDS,
     ).serve()
 
 

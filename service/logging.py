@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import Any, TextIO, cast
 
 import msgspec
 import structlog
@@ -20,6 +20,23 @@ _encode = msgspec.json.Encoder().encode
 
 def _json_dumps(event: Any, **_: Any) -> str:
     return _encode(event).decode()
+
+
+class _CurrentStdout:
+    """Writes to whatever sys.stdout is at the moment of writing.
+
+    Loggers are cached on first use, so a stream bound at configuration time would outlive any later swap of
+    sys.stdout (a test's capture, click's CliRunner) and send every later line to a closed or stale buffer.
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+_STDOUT = cast(TextIO, _CurrentStdout())
 
 
 def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
@@ -39,11 +56,11 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level]),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(_STDOUT),
         cache_logger_on_first_use=True,
     )
 
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(_STDOUT)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[*shared[:1], structlog.stdlib.add_logger_name, *shared[1:]],

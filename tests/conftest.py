@@ -74,6 +74,15 @@ async def fresh_database(server_url: str, template_database: str, prefix: str) -
 
 
 @pytest.fixture
+def empty_database(server_url: str) -> Iterator[str]:
+    """A new database without any schema, for the migrations themselves."""
+    name = f"ri_empty_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(server_url, f"CREATE DATABASE {name}"))
+    yield with_database(server_url, name)
+    asyncio.run(_admin(server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@pytest.fixture
 async def database_url(server_url: str, template_database: str) -> AsyncIterator[str]:
     async with fresh_database(server_url, template_database, "ri_test") as url:
         yield url

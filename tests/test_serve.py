@@ -23,13 +23,16 @@ from tests.fakes.ports import free_port
 REACHIMPACT = str(Path(sys.executable).parent / "reachimpact")
 
 
-def start_service(env: dict[str, str], *extra: str) -> tuple[subprocess.Popen, str]:
+def start_service(
+    env: dict[str, str], *extra: str, program: str = REACHIMPACT, cwd: Path | None = None
+) -> tuple[subprocess.Popen, str]:
     port = free_port()
     process = subprocess.Popen(
-        [REACHIMPACT, "serve", "--host", "127.0.0.1", "--port", str(port), *extra],
+        [program, "serve", "--host", "127.0.0.1", "--port", str(port), *extra],
         env={**os.environ, "LOG_LEVEL": "WARNING", **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        cwd=cwd,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -84,6 +87,28 @@ async def test_sigterm_lets_in_flight_requests_finish(database_url):
         await blocker.close()
         if process.poll() is None:
             process.kill()
+
+
+def test_a_second_server_on_a_taken_port_refuses_with_one_line(database_url):
+    env = {"DATABASE_URL": database_url, "JWT_SECRET": "x" * 40}
+    first, base = start_service(env, "--no-migrate")
+    port = base.rsplit(":", 1)[1]
+    try:
+        second = subprocess.run(
+            [REACHIMPACT, "serve", "--host", "127.0.0.1", "--port", port, "--no-migrate"],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 2
+        assert second.stderr.strip().splitlines() == [
+            f"cannot serve: port {port} on 127.0.0.1 is already in use (another server?); choose --port or PORT"
+        ]
+        assert httpx.get(base + "/health").status_code == 200  # the first one keeps serving, alone
+    finally:
+        assert stop(first) == 0
+    assert f"interactive API docs at {base}/schema" in first.stderr.read().decode()
 
 
 def test_embedded_server_is_shared_and_stops_with_the_last_service(tmp_path):

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
+# The top-level alembic/ folder, installed under this name (setup.py): the checkout's folder in an editable
+# install, a copy in site-packages from a wheel or in the image. Never looked up relative to the working directory.
+SCRIPTS_PACKAGE = "reachimpact_alembic"
 
-def _script_location() -> Path:
-    # In a checkout (and the Docker image) alembic/ sits beside service/; fall back to the working directory.
-    beside_package = Path(__file__).resolve().parents[2] / "alembic"
-    return beside_package if beside_package.is_dir() else Path.cwd() / "alembic"
+
+def script_location() -> Path:
+    spec = find_spec(SCRIPTS_PACKAGE)
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        if (Path(folder) / "env.py").is_file():
+            return Path(folder)
+    raise RuntimeError(f"the migrations ({SCRIPTS_PACKAGE}) are not installed: reinstall the reachimpact package")
 
 
 def alembic_config(dsn: str | None = None) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(_script_location()))
+    config.set_main_option("script_location", str(script_location()))
     if dsn:
         config.attributes["dsn"] = dsn
     return config

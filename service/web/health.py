@@ -5,21 +5,35 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
-from litestar import Request, get
+from litestar import HttpMethod, Request, route
 from litestar.response import Response
 
 from service.web.errors import error_body
 
 READY_TIMEOUT_SECONDS = 2.0
+# Checks and load balancers often probe with HEAD; the server sends the status and headers without the body.
+PROBE_METHODS = [HttpMethod.GET, HttpMethod.HEAD]
 
 
-@get("/health", exclude_from_auth=True, tags=["health"], summary="Liveness: the process answers")
+@route(
+    "/health",
+    http_method=PROBE_METHODS,
+    exclude_from_auth=True,
+    tags=["health"],
+    summary="Liveness: the process answers",
+)
 async def health() -> dict[str, str]:
     # Deliberately touches nothing: a database outage must not get healthy machines restarted.
     return {"status": "ok"}
 
 
-@get("/ready", exclude_from_auth=True, tags=["health"], summary="Readiness: database reachable, schema at head")
+@route(
+    "/ready",
+    http_method=PROBE_METHODS,
+    exclude_from_auth=True,
+    tags=["health"],
+    summary="Readiness: database reachable, schema at head",
+)
 async def ready(request: Request) -> Response:
     state = request.app.state
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 
 import pytest
@@ -45,6 +46,15 @@ async def test_health_answers_without_touching_the_database(client):
     response = await client.get("/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+async def test_health_and_ready_answer_head_probes_without_a_body(client, db):
+    health = await client.head("/health")
+    ready = await client.head("/ready")
+    assert (health.status_code, health.content) == (200, b"")
+    assert (ready.status_code, ready.content) == (200, b"")
+    await db.execute("UPDATE alembic_version SET version_num = 'older'")
+    assert (await client.head("/ready")).status_code == 503
 
 
 async def test_ready_reports_the_schema_head(client, app):
@@ -172,6 +182,7 @@ async def test_openapi_document_and_ui_are_served(client):
     spec = await client.get("/schema/openapi.json")
     assert spec.status_code == 200
     assert "/health" in spec.json()["paths"]
+    assert spec.json()["info"]["version"] == importlib.metadata.version("reachimpact")
     ui = await client.get("/schema")
     assert ui.status_code == 200 and "<html" in ui.text.lower()
 
