@@ -61,7 +61,11 @@ def test_fly_toml_migrates_on_release_and_checks_health():
     assert fly["kill_signal"] == "SIGTERM"
     assert int(fly["kill_timeout"].removesuffix("s")) > GRACEFUL_SHUTDOWN_SECONDS
     assert service["processes"] == ["app"]
-    assert command_exists(fly["processes"]["app"])
+    # One image, two process groups: the API (behind the HTTP service) and the job worker.
+    assert set(fly["processes"]) == {"app", "worker"}
+    assert all(command_exists(command) for command in fly["processes"].values())
+    worker_grace = int(shlex.split(fly["processes"]["worker"])[-1])
+    assert int(fly["kill_timeout"].removesuffix("s")) > worker_grace
     assert fly["env"]["ENV"] == "production"
     for secret in ("JWT_SECRET", "DATABASE_URL"):
         assert secret not in fly["env"], "secrets belong in `fly secrets`, not fly.toml"
