@@ -26,6 +26,8 @@ from service.db import migrations
 from service.db.embedded import normalize_url, start_embedded_server
 from service.db.pool import connect
 
+pytest_plugins = ["tests.fakes.twilio.fixtures"]
+
 REPO = Path(__file__).resolve().parents[1]
 TEST_JWT_SECRET = "test-secret-" + "x" * 40
 

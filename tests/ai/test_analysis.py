@@ -19,19 +19,12 @@ from service.errors import UpstreamFailed
 from service.openai import OpenAIClient
 from service.twilio import TwilioClient
 from tests.fakes.openai import API_KEY, STRUCTURED_DEFAULTS
-from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, CALLER_ID, TwilioFake, deliver, pointed_at
+from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, CALLER_ID, deliver, pointed_at
 from tests.jobs.test_jobs import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 REACHIMPACT = str(Path(sys.executable).parent / "reachimpact")
 ANALYSIS = STRUCTURED_DEFAULTS["CallAnalysisAnswer"]
-
-
-@pytest.fixture
-async def twilio():
-    fake = await TwilioFake().start()
-    yield fake
-    await fake.stop()
 
 
 @pytest.fixture

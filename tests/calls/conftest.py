@@ -1,13 +1,6 @@
 import pytest
 
-from tests.fakes.twilio import TwilioFake, pointed_at
-
-
-@pytest.fixture
-async def twilio():
-    fake = await TwilioFake().start()
-    yield fake
-    await fake.stop()
+from tests.fakes.twilio import pointed_at
 
 
 @pytest.fixture
