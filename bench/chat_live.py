@@ -112,7 +112,7 @@ async def stream(port: int, user: uuid.UUID, headers: dict[str, str], receipts: 
         if not line.startswith(b"data:") or b'"clientId"' not in line:
             continue
         now = time.monotonic()
-        client_id = decode(line[5:]).get("data", {}).get("message", {}).get("clientId")
+        client_id = decode(line[5:]).get("message", {}).get("clientId")
         if client_id in receipts.sent:
             key = (user, client_id)
             receipts.seen[key] = receipts.seen.get(key, 0) + 1
