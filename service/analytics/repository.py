@@ -47,10 +47,10 @@ def overview_sql(owner: uuid.UUID | None, by_campaign: bool) -> str:
          WHERE {owned("user_id", owner)} AND created_at >= $2 AND created_at < $3) AS sms_sent,
         (SELECT count(*) FILTER (WHERE direction = 'inbound') FROM sms_messages
          WHERE {owned("user_id", owner)} AND created_at >= $2 AND created_at < $3) AS sms_received,
-        (SELECT coalesce(-sum(delta), 0) FROM credit_ledger
+        (SELECT coalesce(-sum(delta), 0)::bigint FROM credit_ledger
          WHERE {owned("user_id", owner)} AND created_at >= $2 AND created_at < $3
            AND kind IN ('debit', 'refund') AND reason LIKE 'ai.%') AS ai_credits_spent,
-        (SELECT coalesce(-sum(delta), 0) FROM credit_ledger
+        (SELECT coalesce(-sum(delta), 0)::bigint FROM credit_ledger
          WHERE {owned("user_id", owner)} AND created_at >= $2 AND created_at < $3
            AND kind IN ('debit', 'refund')) AS credits_spent,
         (SELECT count(DISTINCT user_id) FROM calls
