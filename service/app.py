@@ -16,6 +16,8 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from service import __version__
 from service.ai.routes import legacy_routes as ai_legacy_routes
 from service.ai.routes import openai_router
+from service.analytics.routes import admin_router as analytics_admin_router
+from service.analytics.routes import router as analytics_router
 from service.auth.middleware import AuthMiddleware
 from service.auth.routes import AuthController
 from service.auth.runtime import auth_runtime
@@ -94,6 +96,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             openai_router,
             *ai_legacy_routes,
             realtime_router,
+            analytics_router,
+            analytics_admin_router,
         ],
         lifespan=[database, realtime_runtime, auth_runtime, listening, freeze_startup_heap],
         on_shutdown=[close_openai],

@@ -60,6 +60,9 @@ PROBES = [
     Probe("GET", "/api/calls/campaign/{campaign}"),
     Probe("GET", "/api/calls?campaignId={campaign}"),
     Probe("POST", "/api/calls", {"contactId": "{contact}", "status": "Completed"}),
+    Probe("GET", "/api/analytics/campaigns/{campaign}"),
+    Probe("GET", "/api/analytics/overview?campaignId={campaign}"),
+    Probe("GET", "/api/analytics/series?campaignId={campaign}"),
     Probe(
         "POST",
         "/api/calls",

@@ -1,0 +1,1 @@
+"""Analytics over the raw calls, contacts, messages and credits: overview, time series, campaign funnels."""

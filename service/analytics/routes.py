@@ -1,0 +1,68 @@
+"""/api/analytics/* (the dashboard and analytics pages) and /api/admin/analytics/* (all accounts).
+
+Query parameters everywhere: `from`, `to` (ISO date or date-time; [from, to)), `tz` (IANA, default UTC).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from litestar import Request, Router, get
+from litestar.datastructures import State
+from litestar.params import FromPath
+
+from service.analytics.schemas import AdminOverview, CampaignAnalytics, Overview, Series
+from service.analytics.service import AnalyticsService, Period, period
+from service.auth.guards import admin_only
+from service.web.ids import parse_id
+
+
+def when(request: Request) -> Period:
+    query = request.query_params
+    return period(query.get("from"), query.get("to"), query.get("tz"))
+
+
+def campaign_of(request: Request) -> uuid.UUID | None:
+    raw = request.query_params.get("campaignId")
+    return parse_id(raw, "Campaign") if raw else None
+
+
+def interval_of(request: Request) -> str:
+    return request.query_params.get("interval") or "day"
+
+
+@get("/overview")
+async def overview(request: Request, state: State) -> Overview:
+    """Calls by outcome, talk time, conversion, contacts, SMS and AI credits; `?campaignId=` narrows the calls."""
+    return await AnalyticsService(state.pool).overview(request.user.id, when(request), campaign_of(request))
+
+
+@get("/series")
+async def series(request: Request, state: State) -> Series:
+    """Calls by outcome and conversion per `interval` (hour, day, week) in `tz`, empty buckets included."""
+    return await AnalyticsService(state.pool).series(
+        request.user.id, when(request), interval_of(request), campaign_of(request)
+    )
+
+
+@get("/campaigns/{campaign_id:str}")
+async def campaign(request: Request, state: State, campaign_id: FromPath[str]) -> CampaignAnalytics:
+    """Funnel (to call, dialed, answered, appointment), outcome mix, calls by local hour and the best hours."""
+    return await AnalyticsService(state.pool).campaign(
+        request.user.id, parse_id(campaign_id, "Campaign"), when(request)
+    )
+
+
+@get("/overview")
+async def admin_overview(request: Request, state: State) -> AdminOverview:
+    """The overview across all accounts, plus active users (who made a call) and all credits spent."""
+    return await AnalyticsService(state.pool).admin_overview(when(request))
+
+
+@get("/series")
+async def admin_series(request: Request, state: State) -> Series:
+    return await AnalyticsService(state.pool).series(None, when(request), interval_of(request))
+
+
+router = Router("/api/analytics", route_handlers=[overview, series, campaign])
+admin_router = Router("/api/admin/analytics", route_handlers=[admin_overview, admin_series], guards=[admin_only])

@@ -1,0 +1,76 @@
+"""Analytics DTOs: what the dashboard and analytics pages read (camelCase)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from service.web.schemas import CamelStruct
+
+
+class Overview(CamelStruct, kw_only=True):
+    calls_made: int
+    answered: int
+    appointment_set: int
+    callback: int
+    voicemail: int
+    no_answer: int
+    failed: int
+    talk_time_seconds: int
+    # Over answered calls; 0 when none was answered.
+    average_duration_seconds: float
+    # Appointments per call made, in percent (as the SPA's analytics page computes it).
+    conversion_rate: float
+    contacts_added: int
+    sms_sent: int
+    sms_received: int
+    ai_credits_spent: int
+
+
+class AdminOverview(Overview, kw_only=True):
+    active_users: int
+    credits_spent: int
+
+
+class Bucket(CamelStruct, kw_only=True):
+    # The bucket's first instant, written in the caller's time zone (with its offset).
+    start: str
+    calls_made: int
+    answered: int
+    appointment_set: int
+    callback: int
+    voicemail: int
+    no_answer: int
+    failed: int
+    conversion_rate: float
+
+
+class Series(CamelStruct, kw_only=True):
+    interval: str
+    tz: str
+    buckets: list[Bucket]
+
+
+class Funnel(CamelStruct, kw_only=True):
+    to_call: int
+    dialed: int
+    answered: int
+    appointment_set: int
+
+
+class HourOfDay(CamelStruct, kw_only=True):
+    hour: int
+    calls_made: int
+    answered: int
+    appointment_set: int
+    answer_rate: float
+
+
+class CampaignAnalytics(CamelStruct, kw_only=True):
+    campaign_id: str
+    period_start: datetime
+    period_end: datetime
+    funnel: Funnel
+    outcomes: dict[str, int]
+    by_hour: list[HourOfDay]
+    # Up to three hours of day with the best answer rate among those with calls.
+    best_hours: list[int]
