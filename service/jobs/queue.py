@@ -16,6 +16,7 @@ import msgspec
 from pgqueuer.adapters.drivers.asyncpg import AsyncpgDriver
 from pgqueuer.adapters.persistence import qb
 from pgqueuer.adapters.persistence.queries import Queries
+from pgqueuer.domain import models
 
 from service.jobs.registry import JOBS
 
@@ -27,9 +28,38 @@ _encode = msgspec.json.Encoder().encode
 ENQUEUE = _BUILDERS["qbq"].build_enqueue_query("skip")  # type: ignore[attr-defined]
 
 
-def queries(connection: asyncpg.Connection) -> Queries:
+class WakingQueries(Queries):
+    """pgqueuer's queries, except that putting a job back on the queue wakes the workers.
+
+    pgqueuer's trigger is statement-level, where OLD and NEW are NULL, so its `UPDATE ... IS DISTINCT FROM` test
+    never fires: a retry (`retry_job`) or a requeue of a failed job sends no NOTIFY, and an idle worker would only
+    see it on its next poll. These send the same notice its trigger sends for an INSERT, after the UPDATE; the
+    worker then reads the job's `execute_after` and sleeps exactly until it is due.
+    """
+
+    async def retry_job(self, job: models.Job, delay: timedelta, traceback_record: Any) -> None:
+        await super().retry_job(job, delay, traceback_record)
+        await self.announce_change()
+
+    async def requeue_jobs(self, ids: list[Any]) -> None:
+        await super().requeue_jobs(ids)
+        await self.announce_change()
+
+    async def announce_change(self) -> None:
+        channel = self.qbq.settings.channel
+        event = models.TableChangedEvent(
+            channel=channel,
+            sent_at=models.utc_now(),
+            type="table_changed_event",
+            operation="update",
+            table=self.qbq.settings.queue_table,
+        )
+        await self.driver.notify(channel, event.model_dump_json())
+
+
+def queries(connection: asyncpg.Connection) -> WakingQueries:
     """pgqueuer's queries on this connection (and whatever transaction it is in)."""
-    return Queries(AsyncpgDriver(connection), **_BUILDERS)  # type: ignore[arg-type]
+    return WakingQueries(AsyncpgDriver(connection), **_BUILDERS)  # type: ignore[arg-type]
 
 
 async def enqueue(

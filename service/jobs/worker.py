@@ -30,6 +30,7 @@ from pgqueuer.domain.models import Job, Schedule
 from service.config import Settings
 from service.db.pool import create_pool
 from service.jobs.clients import build_clients
+from service.jobs.queue import queries
 from service.jobs.registry import JOBS, PERIODIC, JobContext, JobDefinition, PeriodicDefinition
 
 log = structlog.get_logger("worker")
@@ -37,10 +38,11 @@ log = structlog.get_logger("worker")
 APPLICATION_NAME = "reachimpact-worker"
 RECONNECT_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
 EXIT_GRACE_EXPIRED = 3
-# New jobs wake the worker at once (pgqueuer's INSERT trigger NOTIFYs). Its trigger is statement-level, so the
-# UPDATE that schedules a retry sends nothing (OLD/NEW are NULL there): without this poll, a retry would wait
-# for pgqueuer's 30 s default. One cheap query a second per idle worker.
-POLL_SECONDS = 1.0
+# Every change that makes a job runnable wakes the worker by NOTIFY: new jobs by pgqueuer's INSERT trigger,
+# retries and requeues by WakingQueries (queue.py), and a deferred job by its own `execute_after`, which pgqueuer
+# sleeps until. The one thing nothing announces is a worker dying mid-job: its job becomes runnable again when
+# its heartbeat goes stale, so an idle worker looks that often (a fraction of the heartbeat timeout).
+STALE_CHECKS_PER_TIMEOUT = 2
 _decode = msgspec.json.Decoder().decode
 
 RELEASE_PICKED = """
@@ -93,19 +95,21 @@ class Worker:
     async def _run_queue(self) -> None:
         connection = await asyncpg.connect(self.dsn, server_settings={"application_name": APPLICATION_NAME})
         try:
-            pgq = PgQueuer.from_asyncpg_connection(connection)
+            waking = queries(connection)
+            pgq = PgQueuer(connection=waking.driver, queries=waking)
             for definition in JOBS.values():
                 pgq.entrypoint(definition.name, on_failure="hold", accepts_context=False)(self._entrypoint(definition))
             for periodic in PERIODIC.values():
                 pgq.schedule(periodic.name, periodic.cron, accepts_context=False)(self._tick(periodic))
             batch = max(1, self.options.concurrency // 2)
+            heartbeat_timeout = self.options.heartbeat_timeout_seconds
             running = asyncio.create_task(
                 pgq.run(
-                    dequeue_timeout=timedelta(seconds=POLL_SECONDS),
+                    dequeue_timeout=timedelta(seconds=heartbeat_timeout / STALE_CHECKS_PER_TIMEOUT),
                     batch_size=batch,
                     max_concurrent_tasks=batch * 2,
                     shutdown_on_listener_failure=True,
-                    heartbeat_timeout=timedelta(seconds=self.options.heartbeat_timeout_seconds),
+                    heartbeat_timeout=timedelta(seconds=heartbeat_timeout),
                 )
             )
             stop = asyncio.create_task(self.stopping.wait())
