@@ -85,6 +85,10 @@ class Settings:
     # Chat sends per user and window, counted in Postgres so every instance shares the budget.
     chat_max_messages_per_window: int = 60
     chat_message_window_seconds: int = 60
+    # Event streams (service/realtime): a comment this often on a quiet stream, and how far a client may fall
+    # behind before it is cut off (it then resumes by id).
+    events_heartbeat_seconds: int = 15
+    events_max_queued: int = 256
     # argon2id cost; only tests lower it (production refuses less than OWASP's).
     argon2_memory_kib: int = OWASP_ARGON2_MEMORY_KIB
     argon2_time_cost: int = OWASP_ARGON2_TIME_COST
@@ -180,6 +184,8 @@ class Settings:
             password_hash_concurrency=reader.integer("PASSWORD_HASH_CONCURRENCY", 4, minimum=1),
             chat_max_messages_per_window=reader.integer("CHAT_MAX_MESSAGES_PER_WINDOW", 60, minimum=1),
             chat_message_window_seconds=reader.integer("CHAT_MESSAGE_WINDOW_SECONDS", 60, minimum=1),
+            events_heartbeat_seconds=reader.integer("EVENTS_HEARTBEAT_SECONDS", 15, minimum=1),
+            events_max_queued=reader.integer("EVENTS_MAX_QUEUED", 256, minimum=1),
             argon2_memory_kib=reader.integer("ARGON2_MEMORY_KIB", OWASP_ARGON2_MEMORY_KIB, minimum=8),
             argon2_time_cost=reader.integer("ARGON2_TIME_COST", OWASP_ARGON2_TIME_COST, minimum=1),
             password_reset_url=reader.text("PASSWORD_RESET_URL"),

@@ -107,6 +107,7 @@ async def events_ws(socket: WebSocket[AuthUser, object, State]) -> None:
                     next_event = await subscriber.next(hub.heartbeat_seconds)
                 except StreamClosed as closed:
                     if closed.reason != "client_gone":
+                        gone.cancel()  # a receive() still pending holds granian's close back: stop reading first
                         await socket.close(CLOSE_CODES.get(closed.reason, 1000), closed.reason)
                     return
                 await socket.send_text(next_event.json() if next_event else '{"type":"heartbeat"}')

@@ -18,7 +18,12 @@ from service.realtime.listener import Listener
 @asynccontextmanager
 async def realtime_runtime(app: Litestar) -> AsyncIterator[None]:
     app.state.realtime = Listener(app.state.dsn)
-    app.state.events = EventHub(app.state.pool)
+    settings = app.state.settings
+    app.state.events = EventHub(
+        app.state.pool,
+        max_queued=settings.events_max_queued,
+        heartbeat_seconds=settings.events_heartbeat_seconds,
+    )
     app.state.events.attach(app.state.realtime)
     app.state.events.start()
     try:
