@@ -41,8 +41,9 @@ chmod -R u+w "$work"
 (cd "$work/fastify-ref" && npm ci --silent --no-audit --no-fund >/dev/null)
 admin_sql "CREATE DATABASE $database"
 
-# Access logs at INFO would cost the service a log line per request; the reference logs nothing (logger: false).
-LOG_LEVEL=${LOG_LEVEL:-WARNING} python3 "$work/compare.py" \
+# As production runs: compare.py turns the access log on (LOG_LEVEL=INFO, LOG_FORMAT=json, to a file) unless these
+# are set; the reference logs nothing (logger: false).
+python3 "$work/compare.py" \
   --database-url "$database_url" \
   --project-cmd "$venv_bin/reachimpact serve --host 127.0.0.1 --port {port} --workers 1" \
   "$@" 2> >(grep -v -e '^\[INFO\]' >&2)

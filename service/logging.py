@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TextIO, cast
 
 import msgspec
@@ -39,7 +41,11 @@ class _CurrentStdout:
 _STDOUT = cast(TextIO, _CurrentStdout())
 
 
+_configured: dict[str, Any] = {"level": logging.INFO, "format": "console"}
+
+
 def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
+    _configured.update(level=logging.getLevelNamesMapping()[level], format=fmt)
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         add_request_id,
@@ -70,3 +76,51 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+
+
+class AccessLine(msgspec.Struct, omit_defaults=True):
+    """One access-log line: per request, and per stream (SSE, WebSocket) when it ends."""
+
+    event: str
+    method: str
+    path: str
+    status: int
+    duration_ms: float
+    user_id: str | None
+    request_id: str
+    level: str
+    timestamp: datetime
+    stream: str | None = None  # "websocket" (its status is the handshake's: 101 accepted, 403 refused)
+    close_code: int | None = None  # how a WebSocket ended
+
+
+_encode_line = msgspec.json.Encoder().encode
+
+
+def _write_json_line(line: AccessLine) -> None:
+    """The line as JSON, in one write. The access line is the one log call on every request, so it skips
+    structlog's processor chain (about 35 us a line) for a struct encoded by msgspec, with the same fields."""
+    data = _encode_line(line) + b"\n"
+    out = sys.stdout
+    buffer = getattr(out, "buffer", None)
+    if buffer is None:  # a text-only stream (a test's capture)
+        out.write(data.decode())
+        out.flush()
+    else:
+        buffer.write(data)
+        buffer.flush()  # one write(2) per line, like every other line: nothing is left in a buffer at a crash
+
+
+def _log_with_structlog(line: AccessLine) -> None:
+    fields = {name: getattr(line, name) for name in ("method", "path", "status", "duration_ms", "user_id")}
+    for name in ("stream", "close_code"):
+        if getattr(line, name) is not None:
+            fields[name] = getattr(line, name)
+    structlog.get_logger("access").info(line.event, request_id=line.request_id, **fields)
+
+
+def access_log_writer() -> Callable[[AccessLine], None] | None:
+    """How to write access lines under the configured logging; None when INFO is off."""
+    if _configured["level"] > logging.INFO:
+        return None
+    return _write_json_line if _configured["format"] == "json" else _log_with_structlog

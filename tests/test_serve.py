@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -24,13 +25,14 @@ REACHIMPACT = str(Path(sys.executable).parent / "reachimpact")
 
 
 def start_service(
-    env: dict[str, str], *extra: str, program: str = REACHIMPACT, cwd: Path | None = None
+    env: dict[str, str], *extra: str, program: str = REACHIMPACT, cwd: Path | None = None, stdout: Any = None
 ) -> tuple[subprocess.Popen, str]:
+    """`reachimpact serve` on a free port, once healthy; its log lines go to `stdout` (a file) or nowhere."""
     port = free_port()
     process = subprocess.Popen(
         [program, "serve", "--host", "127.0.0.1", "--port", str(port), *extra],
         env={**os.environ, "LOG_LEVEL": "WARNING", **env},
-        stdout=subprocess.DEVNULL,
+        stdout=stdout or subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         cwd=cwd,
     )

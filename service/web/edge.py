@@ -1,18 +1,22 @@
-"""The outermost HTTP layer: request id, security headers and one access-log line per request.
+"""The outermost layer: request id, security headers and one access-log line per request.
 
 It wraps Litestar's whole ASGI handler (not a route's middleware stack), so 404s of unknown paths, CORS
 preflights and errors get the same treatment. One raw ASGI layer keeps the per-request cost small.
+
+Streams are requests too. An SSE response is an HTTP request whose line is written when the stream ends, so its
+duration is the stream's. A WebSocket gets a request id (on every line logged while it is open) and one line
+when it closes: status 101 if it was accepted (403 if refused), its duration and its close code.
 """
 
 from __future__ import annotations
 
-import logging
 import time
+from datetime import UTC, datetime
 from typing import Any
 
-import structlog
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
+from service.logging import AccessLine, access_log_writer
 from service.web.request_id import SCOPE_KEY, choose_request_id, current_request_id
 from service.web.spa import SPA_CSP, is_backend_path
 
@@ -40,9 +44,8 @@ def security_headers(*, hsts: bool, csp: bytes) -> list[tuple[bytes, bytes]]:
 class EdgeMiddleware:
     def __init__(self, app: ASGIApp, *, hsts: bool, serves_spa: bool = False) -> None:
         self.app = app
-        # Bound now, after create_app() configured logging, so each app logs with its own settings.
-        self.access_log = structlog.get_logger("access").bind()
-        self.log_requests = self.access_log.is_enabled_for(logging.INFO)
+        # Chosen now, after create_app() configured logging, so each app logs with its own settings.
+        self.write_access_line = access_log_writer()
         self.api_headers = security_headers(hsts=hsts, csp=API_CSP)
         self.docs_headers = security_headers(hsts=hsts, csp=DOCS_CSP)
         self.serves_spa = serves_spa
@@ -50,13 +53,14 @@ class EdgeMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            if scope["type"] == "websocket":
+                await self._websocket(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
             return
 
-        incoming = next((value for name, value in scope["headers"] if name == b"x-request-id"), None)
-        request_id = choose_request_id(incoming)
-        scope[SCOPE_KEY] = request_id  # type: ignore[literal-required]
-        path = scope["path"]
+        request_id = self._request_id(scope)
+        path, method = scope["path"], scope["method"]  # type: ignore[typeddict-item]
         added = [(b"x-request-id", request_id.encode()), *self._security_headers(path)]
         status = 500
         started = time.perf_counter()
@@ -72,9 +76,47 @@ class EdgeMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            if self.log_requests:
-                self._log(scope, path, status, started)
+            if self.write_access_line is not None:
+                self.write_access_line(self._line(scope, method, path, status, started, request_id))
             current_request_id.reset(token)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request_id = self._request_id(scope)
+        status, close_code = 403, None  # an ASGI server answers a socket closed before accept with 403
+        started = time.perf_counter()
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal status, close_code
+            # No X-Request-ID on the handshake's answer: granian sends only the subprotocol of websocket.accept.
+            if message["type"] == "websocket.accept":
+                status = 101
+            elif message["type"] == "websocket.close" and close_code is None:
+                close_code = message.get("code", 1000)
+            await send(message)
+
+        async def receive_tracked() -> ReceiveMessage:
+            nonlocal close_code
+            message = await receive()
+            if message["type"] == "websocket.disconnect" and close_code is None:
+                close_code = message.get("code", 1005)
+            return message
+
+        token = current_request_id.set(request_id)
+        try:
+            await self.app(scope, receive_tracked, send_tracked)
+        finally:
+            if self.write_access_line is not None:
+                line = self._line(scope, "GET", scope["path"], status, started, request_id)
+                line.stream, line.close_code = "websocket", close_code
+                self.write_access_line(line)
+            current_request_id.reset(token)
+
+    @staticmethod
+    def _request_id(scope: Scope) -> str:
+        incoming = next((value for name, value in scope["headers"] if name == b"x-request-id"), None)
+        request_id = choose_request_id(incoming)
+        scope[SCOPE_KEY] = request_id  # type: ignore[literal-required]
+        return request_id
 
     def _security_headers(self, path: str) -> list[tuple[bytes, bytes]]:
         if path.startswith(DOCS_PREFIX):
@@ -83,13 +125,17 @@ class EdgeMiddleware:
             return self.spa_headers
         return self.api_headers
 
-    def _log(self, scope: Scope, path: str, status: int, started: float) -> None:
+    @staticmethod
+    def _line(scope: Scope, method: str, path: str, status: int, started: float, request_id: str) -> AccessLine:
         user: Any = scope.get("user")
-        self.access_log.info(
+        return AccessLine(
             "request",
-            method=scope["method"],  # type: ignore[typeddict-item]
-            path=path,
-            status=status,
-            duration_ms=round((time.perf_counter() - started) * 1000, 2),
-            user_id=str(user.id) if user is not None and hasattr(user, "id") else None,
+            method,
+            path,
+            status,
+            round((time.perf_counter() - started) * 1000, 2),
+            str(user.id) if user is not None and hasattr(user, "id") else None,
+            request_id,
+            "info",
+            datetime.now(UTC),
         )
