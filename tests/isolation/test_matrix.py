@@ -1,5 +1,8 @@
 """Owner isolation: every route that takes an id, called by another user, answers 404 and changes nothing.
 
+The realtime rows (last test): each user's event stream carries only the events about their own data, live and
+on resume, while the other user makes their own data and probes every route of PROBES.
+
 To extend it for a new feature, add rows to PROBES (and, if the route needs rows of a new kind, create them for
 both users in `world` and snapshot their table in TABLES). Each row is checked twice: the intruder gets 404 with
 the database unchanged, and the owner making the same request gets a 2xx, which proves the 404 comes from
@@ -8,11 +11,15 @@ ownership and not from a wrong path or body.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
+
+from tests.realtime.streams import emit, open_stream, running_service, until
 
 # Tables whose rows must not change when an intruder calls.
 TABLES = ("contacts", "campaigns", "campaign_contacts", "chat_rooms", "chat_participants", "chat_messages")
@@ -186,3 +193,40 @@ async def test_a_read_receipt_for_someone_elses_conversation_changes_nothing(cli
     assert response.status_code == 200
     assert await snapshot(db) == before
     assert (await client.get("/api/chat/messages/unread/count", headers=bob.headers)).json() == {"count": 1}
+
+
+@pytest.mark.parametrize("kind", ["sse", "ws"])
+async def test_event_streams_carry_only_the_callers_events(kind, database_url, db, make_user):
+    """The realtime rows: what the victim's own actions publish reaches the victim's stream, live and on resume,
+    and never the intruder's, whatever the intruder does meanwhile (every probe of PROBES, the writes included)."""
+    victim, intruder = await make_user(), await make_user()
+    with running_service(database_url) as base:
+        async with (
+            httpx.AsyncClient(base_url=base, timeout=10) as http,
+            open_stream(kind, base, victim.headers) as victims,
+            open_stream(kind, base, intruder.headers) as intruders,
+        ):
+            await asyncio.sleep(0.3)
+            theirs = await make_world(http, victim, "paused")
+            mine = await make_world(http, intruder, "paused")
+            ids = {**theirs, "own_contact": mine["contact"], "own_campaign": mine["campaign"], "own_room": mine["room"]}
+            for probe in PROBES:
+                assert (await call(http, intruder, probe, {**ids, "intruder": str(intruder.id)})).status_code == 404
+            [victim_end], [intruder_end] = (
+                await emit(db, victim, type="test.end"),
+                await emit(db, intruder, type="test.end"),
+            )
+            seen_by_victim = [m for m in await until(victims, "test.end")]
+            seen_by_intruder = [m for m in await until(intruders, "test.end")]
+    victims_events = await db.fetch("SELECT id FROM events WHERE $1 = ANY(audience) ORDER BY id", victim.id)
+    intruders_events = await db.fetch("SELECT id FROM events WHERE $1 = ANY(audience) ORDER BY id", intruder.id)
+    assert len(victims_events) > 1  # the world's chat events, and the end marker
+    assert [m.id for m in seen_by_victim] == [row["id"] for row in victims_events]
+    assert [m.id for m in seen_by_intruder] == [row["id"] for row in intruders_events]
+    assert not {m.id for m in seen_by_intruder} & {row["id"] for row in victims_events}
+    assert (victim_end, intruder_end) == (seen_by_victim[-1].id, seen_by_intruder[-1].id)
+    with running_service(database_url) as base:
+        # Resuming from before everything replays the caller's own events only.
+        async with open_stream(kind, base, intruder.headers, last_event_id=0) as resumed:
+            replayed = await until(resumed, "test.end")
+    assert [m.id for m in replayed] == [row["id"] for row in intruders_events]

@@ -9,14 +9,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import httpx
 
+from service.realtime import publish
+from tests.conftest import TEST_JWT_SECRET
+from tests.test_serve import start_service, stop
+
 WAIT = 10.0
+APP_ORIGIN = "https://app.example.com"  # a trusted page (CORS_ORIGINS) of the services started here
+
+
+@contextlib.contextmanager
+def running_service(database_url: str, **env: str) -> Iterator[str]:
+    """A `reachimpact serve` on the test's database (extra settings in `env`); yields its base URL."""
+    process, base = start_service(
+        {"DATABASE_URL": database_url, "JWT_SECRET": TEST_JWT_SECRET, "CORS_ORIGINS": APP_ORIGIN, **env},
+        "--no-migrate",
+    )
+    try:
+        yield base
+    finally:
+        stop(process)
+
+
+async def emit(db: Any, user: Any, count: int = 1, type: str = "test.ping") -> list[int]:
+    """`count` events for `user`, committed in one transaction; their ids."""
+    async with db.transaction():
+        return [await publish(db, [user.id], type, {"n": n}) for n in range(count)]
 
 
 @dataclass(frozen=True)

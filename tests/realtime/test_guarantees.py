@@ -6,43 +6,23 @@ reload past the retention window, heartbeats, a slow consumer cut off, and the e
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import contextlib
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 
 from service.auth.middleware import ACCESS_COOKIE
-from service.realtime import publish
-from tests.conftest import TEST_JWT_SECRET
-from tests.realtime.streams import Refused, open_stream, until
-from tests.test_serve import start_service, stop
+from tests.realtime.streams import APP_ORIGIN, Refused, emit, open_stream, running_service, until
 
-APP_ORIGIN = "https://app.example.com"
 KINDS = ["sse", "ws"]
 
 
 @pytest.fixture
-async def serve(database_url) -> AsyncIterator[Callable[..., str]]:
+def serve(database_url) -> Iterator[Callable[..., str]]:
     """serve(**env) -> the base URL of a `reachimpact serve` on the test's database, stopped after the test."""
-    processes = []
-
-    def start(**env: str) -> str:
-        process, base = start_service(
-            {"DATABASE_URL": database_url, "JWT_SECRET": TEST_JWT_SECRET, "CORS_ORIGINS": APP_ORIGIN, **env},
-            "--no-migrate",
-        )
-        processes.append(process)
-        return base
-
-    yield start
-    for process in processes:
-        stop(process)
-
-
-async def emit(db, user, count: int = 1, type: str = "test.ping") -> list[int]:
-    """`count` events for `user`, committed in one transaction."""
-    async with db.transaction():
-        return [await publish(db, [user.id], type, {"n": n}) for n in range(count)]
+    with contextlib.ExitStack() as services:
+        yield lambda **env: services.enter_context(running_service(database_url, **env))
 
 
 @pytest.mark.parametrize("kind", KINDS)
