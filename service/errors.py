@@ -47,6 +47,12 @@ class ValidationFailed(DomainError):
         self.details = details or []
 
 
+class Unauthenticated(DomainError):
+    """The caller is not logged in (any more), or the credentials they sent are wrong."""
+
+    code = "unauthorized"
+
+
 class Forbidden(DomainError):
     code = "forbidden"
 

@@ -117,6 +117,7 @@ DOMAIN_STATUS: tuple[tuple[type[errors.DomainError], int], ...] = (
     (errors.NotFound, 404),
     (errors.Conflict, 409),
     (errors.ValidationFailed, 400),
+    (errors.Unauthenticated, 401),
     (errors.Forbidden, 403),
     (errors.InsufficientCredits, 402),
     (errors.UpstreamFailed, 502),
