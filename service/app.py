@@ -24,9 +24,11 @@ from service.auth.runtime import auth_dependencies, auth_runtime
 from service.auth.tokens import TokenService
 from service.calls.routes import calls_router, legacy_routes, webhooks
 from service.campaigns.routes import router as campaigns_router
+from service.campaigns.runtime import campaigns_dependencies, campaigns_runtime
 from service.chat.routes import router as chat_router
 from service.config import Settings
 from service.contacts.routes import router as contacts_router
+from service.contacts.runtime import contacts_dependencies, contacts_runtime
 from service.db.embedded import resolve_database_url
 from service.db.migrations import head_revision
 from service.db.pool import create_pool
@@ -102,8 +104,22 @@ def create_app(settings: Settings | None = None) -> Litestar:
             analytics_router,
             analytics_admin_router,
         ],
-        lifespan=[database, realtime_runtime, auth_runtime, users_runtime, listening, freeze_startup_heap],
-        dependencies={**auth_dependencies(services), **users_dependencies(services)},
+        lifespan=[
+            database,
+            realtime_runtime,
+            auth_runtime,
+            users_runtime,
+            contacts_runtime,
+            campaigns_runtime,
+            listening,
+            freeze_startup_heap,
+        ],
+        dependencies={
+            **auth_dependencies(services),
+            **users_dependencies(services),
+            **contacts_dependencies(services),
+            **campaigns_dependencies(services),
+        },
         on_shutdown=[close_openai],
         # Anchored: an unanchored pattern would also exempt any path that merely contains it.
         middleware=[DefineMiddleware(AuthMiddleware, exclude=["^/schema(/|$)"])],

@@ -31,8 +31,9 @@ class NotFound(DomainError):
 
     code = "not_found"
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, details: list[FieldError] | None = None) -> None:
         super().__init__(f"{what} not found")
+        self.details = details or []
 
 
 class Conflict(DomainError):
