@@ -20,13 +20,15 @@ from service.analytics.routes import admin_router as analytics_admin_router
 from service.analytics.routes import router as analytics_router
 from service.auth.middleware import AuthMiddleware
 from service.auth.routes import AuthController
-from service.auth.runtime import auth_runtime
+from service.auth.runtime import auth_dependencies, auth_runtime
 from service.auth.tokens import TokenService
 from service.calls.routes import calls_router, legacy_routes, webhooks
 from service.campaigns.routes import router as campaigns_router
+from service.campaigns.runtime import campaigns_dependencies, campaigns_runtime
 from service.chat.routes import router as chat_router
 from service.config import Settings
 from service.contacts.routes import router as contacts_router
+from service.contacts.runtime import contacts_dependencies, contacts_runtime
 from service.db.embedded import resolve_database_url
 from service.db.migrations import head_revision
 from service.db.pool import create_pool
@@ -37,10 +39,12 @@ from service.realtime.routes import router as realtime_router
 from service.realtime.runtime import listening, realtime_runtime
 from service.twilio import TwilioClient
 from service.users.routes import AdminController, UserController
+from service.users.runtime import users_dependencies, users_runtime
 from service.web.edge import EdgeMiddleware
 from service.web.errors import EXCEPTION_HANDLERS
 from service.web.health import health, ready
 from service.web.listening import DOCS_PATH
+from service.web.services import Services
 from service.web.spa import SpaFiles
 
 
@@ -80,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)
     load_jobs()  # so enqueue() knows every job name; only `reachimpact worker` runs them
+    services = Services()  # filled by the lifespans, injected into handlers by type
     app = Litestar(
         route_handlers=[
             health,
@@ -99,7 +104,22 @@ def create_app(settings: Settings | None = None) -> Litestar:
             analytics_router,
             analytics_admin_router,
         ],
-        lifespan=[database, realtime_runtime, auth_runtime, listening, freeze_startup_heap],
+        lifespan=[
+            database,
+            realtime_runtime,
+            auth_runtime,
+            users_runtime,
+            contacts_runtime,
+            campaigns_runtime,
+            listening,
+            freeze_startup_heap,
+        ],
+        dependencies={
+            **auth_dependencies(services),
+            **users_dependencies(services),
+            **contacts_dependencies(services),
+            **campaigns_dependencies(services),
+        },
         on_shutdown=[close_openai],
         # Anchored: an unanchored pattern would also exempt any path that merely contains it.
         middleware=[DefineMiddleware(AuthMiddleware, exclude=["^/schema(/|$)"])],
@@ -118,6 +138,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state=State(
             {
                 "settings": settings,
+                "services": services,
                 "dsn": resolve_database_url(settings.database_url, settings.data_dir),
                 "schema_head": head_revision(),
                 "tokens": TokenService(settings),

@@ -8,12 +8,12 @@ import sys
 import click
 
 from etl.cli import etl
+from service.auth.cli import users
 from service.config import ConfigError, Settings
 from service.db import migrations
 from service.db.embedded import resolve_database_url
 from service.jobs.cli import jobs, worker
 from service.logging import configure_logging
-from service.users.cli import users
 from service.web.listening import check_port_free, docs_url
 
 APP_FACTORY = "service.app:create_app"

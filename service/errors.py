@@ -31,8 +31,9 @@ class NotFound(DomainError):
 
     code = "not_found"
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, details: list[FieldError] | None = None) -> None:
         super().__init__(f"{what} not found")
+        self.details = details or []
 
 
 class Conflict(DomainError):
@@ -45,6 +46,12 @@ class ValidationFailed(DomainError):
     def __init__(self, message: str, details: list[FieldError] | None = None, *, code: str | None = None) -> None:
         super().__init__(message, code=code)
         self.details = details or []
+
+
+class Unauthenticated(DomainError):
+    """The caller is not logged in (any more), or the credentials they sent are wrong."""
+
+    code = "unauthorized"
 
 
 class Forbidden(DomainError):

@@ -13,7 +13,7 @@ from litestar.params import FromPath
 
 from service.analytics.schemas import AdminOverview, CampaignAnalytics, Overview, Series
 from service.analytics.service import AnalyticsService, Period, period
-from service.auth.guards import admin_only
+from service.web.guards import admin_only
 from service.web.ids import parse_id
 
 

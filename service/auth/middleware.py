@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 import uuid
 
-import msgspec
 from litestar.connection import ASGIConnection
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.types import Scope
@@ -23,24 +22,13 @@ from service.auth.csrf import CSRF_HEADER, SAFE_METHODS, CsrfTokens, TrustedOrig
 from service.auth.revocation import RevokedSessions
 from service.auth.sessions import LiveSessions
 from service.auth.tokens import AccessClaims, ExpiredToken, InvalidToken, TokenService
+from service.web.caller import AuthUser
 from service.web.errors import Forbidden, Unauthorized
 
 ACCESS_COOKIE = "ri_access"
 # About 1.2 kB an entry: enough for every token seen within one token lifetime on one instance; beyond it the
 # oldest entry goes (and that token is simply verified again).
 MAX_CACHED_TOKENS = 10_000
-
-
-class AuthUser(msgspec.Struct, frozen=True):
-    """Who is calling: what every handler filters its queries by."""
-
-    id: uuid.UUID
-    role: str
-    session_id: uuid.UUID
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
 
 
 def cookie_value(header: str, name: str) -> str | None:

@@ -14,16 +14,18 @@ import asyncpg
 import structlog
 
 from service.auth import repository as repo
+from service.auth.middleware import user_of
 from service.auth.passwords import Passwords
 from service.auth.revocation import RevokedSessions
 from service.auth.schemas import RegisterIn, SessionOut
 from service.auth.throttle import Throttle
-from service.auth.tokens import TokenService
+from service.auth.tokens import InvalidToken, TokenService
 from service.config import Settings
+from service.errors import Conflict, FieldError, Forbidden, Unauthenticated, ValidationFailed
 from service.mail import Mail, Mailer, MailError
 from service.users import repository as users
 from service.users.schemas import UserOut, normalize_email
-from service.web.errors import ApiError, Conflict, Forbidden, Unauthorized
+from service.web.caller import Client
 
 log = structlog.get_logger()
 
@@ -34,17 +36,6 @@ RESET_NEEDED_MESSAGE = (
     "This account has no password here yet (it signed in with Google or phone, or its password could not be"
     " imported). Use “Forgot password” to set one."
 )
-USER_AGENT_MAX = 300
-
-
-@dataclass(frozen=True, slots=True)
-class Client:
-    ip: str
-    user_agent: str | None
-
-    def __post_init__(self) -> None:
-        if self.user_agent and len(self.user_agent) > USER_AGENT_MAX:
-            object.__setattr__(self, "user_agent", self.user_agent[:USER_AGENT_MAX])
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +107,8 @@ class AuthService:
         verdict = await self.passwords.check(user.stored if user else None, password)
         if user is None or not verdict.ok:
             if user is not None and not verdict.usable:
-                raise Unauthorized(RESET_NEEDED_MESSAGE, code="password_reset_required")
-            raise Unauthorized(INVALID_CREDENTIALS, code="invalid_credentials")
+                raise Unauthenticated(RESET_NEEDED_MESSAGE, code="password_reset_required")
+            raise Unauthenticated(INVALID_CREDENTIALS, code="invalid_credentials")
         return user, verdict.new_hash
 
     async def _accept_password(
@@ -145,7 +136,7 @@ class AuthService:
         async with self.pool.acquire() as connection, connection.transaction():
             state = await repo.lock_refresh_token(connection, refresh_token)
             if state is None or (not state.usable and not state.used):
-                raise Unauthorized("Invalid or expired refresh token; log in again", code="invalid_refresh_token")
+                raise Unauthenticated("Invalid or expired refresh token; log in again", code="invalid_refresh_token")
             if not state.used:
                 new_token = await repo.rotate(
                     connection, state, self.settings.refresh_token_ttl_seconds, client.user_agent, client.ip
@@ -159,13 +150,31 @@ class AuthService:
         log.warning(
             "refresh token reused: session revoked", user_id=str(state.user_id), session_id=str(state.session_id)
         )
-        raise Unauthorized(
+        raise Unauthenticated(
             "This refresh token was already used; the session has been ended for safety", code="refresh_token_reused"
         )
 
-    async def session_of_refresh_token(self, refresh_token: str) -> tuple[uuid.UUID, uuid.UUID] | None:
+    async def session_named(
+        self, access_token: str | None, refresh_token: str | None
+    ) -> tuple[uuid.UUID, uuid.UUID] | None:
+        """(session id, user id) named by an access token we signed, expired or not, or else by a refresh token."""
+        if access_token:
+            try:
+                user = user_of(self.tokens.verify(access_token, allow_expired=True))
+                return user.session_id, user.id
+            except InvalidToken:
+                pass
+        if not refresh_token:
+            return None
         async with self.pool.acquire() as connection:
             return await repo.session_of_refresh_token(connection, refresh_token)
+
+    async def current_user(self, user_id: uuid.UUID) -> UserOut:
+        async with self.pool.acquire() as connection:
+            user = await users.get_user(connection, user_id)
+        if user is None:
+            raise Unauthenticated("This account no longer exists", code="invalid_token")
+        return user
 
     async def end_sessions(
         self,
@@ -180,6 +189,14 @@ class AuthService:
         self.revoked.add(session_ids)
         return session_ids
 
+    async def revoke_sessions(self, connection: asyncpg.Connection, user_id: uuid.UUID, reason: str) -> list[uuid.UUID]:
+        """Inside the caller's transaction (e.g. disabling the account); hand the ids to `forget` after the commit."""
+        return await repo.revoke_sessions(connection, user_id, reason)
+
+    def forget(self, session_ids: list[uuid.UUID]) -> None:
+        """Refuse these sessions' tokens from now on (this instance at once, the others by NOTIFY)."""
+        self.revoked.add(session_ids)
+
     async def sessions(self, user_id: uuid.UUID, current: uuid.UUID) -> list[SessionOut]:
         async with self.pool.acquire() as connection:
             return await repo.active_sessions(connection, user_id, current)
@@ -191,7 +208,7 @@ class AuthService:
         async with self.pool.acquire() as connection:
             known = await repo.credentials_by_id(connection, user_id)
         if known is None:
-            raise Unauthorized("Authentication required", code="authentication_required")
+            raise Unauthenticated("Authentication required", code="authentication_required")
         user, new_hash = await self._check_password(known.email, password, client)
         async with self.pool.acquire() as connection, connection.transaction():
             await self._accept_password(connection, user, new_hash, client)
@@ -252,19 +269,15 @@ class AuthService:
             if user_id is None:
                 raise _invalid_reset_token()
             await repo.set_password(connection, user_id, new_hash)
-            # Following the mailed link proves the address.
-            email = await connection.fetchval(
-                "UPDATE users SET email_verified = true WHERE id = $1 RETURNING email", user_id
-            )
+            email = await users.mark_email_verified(connection, user_id)  # following the mailed link proves it
             await self.throttle.forget_account(connection, LOGIN, email)
             ended = await repo.revoke_sessions(connection, user_id, "password_reset")
         self.revoked.add(ended)
 
-    async def delete_expired(self) -> None:
-        async with self.pool.acquire() as connection:
-            await repo.delete_expired(connection)
-            await self.throttle.delete_expired(connection)
 
-
-def _invalid_reset_token() -> ApiError:
-    return ApiError("This reset link is invalid, used or expired; ask for a new one", code="invalid_reset_token")
+def _invalid_reset_token() -> ValidationFailed:
+    return ValidationFailed(
+        "This reset link is invalid, used or expired; ask for a new one",
+        [FieldError("token", "invalid, used or expired")],
+        code="invalid_reset_token",
+    )

@@ -5,16 +5,24 @@ from __future__ import annotations
 import uuid
 
 from litestar import Request, Response, Router, delete, get, post, put
+from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
-from service.campaigns import repository, service
 from service.campaigns.schemas import CampaignIn, CampaignOut, MembershipIn
-from service.contacts.routes import list_response
+from service.campaigns.service import CampaignsService, encode_list
+from service.contacts.schemas import ContactQuery, encode_contacts
+from service.contacts.service import ContactsService
 from service.db.models.campaigns import CAMPAIGN_STATUSES
+from service.web.caller import AuthUser
 from service.web.ids import parse_id
-from service.web.pagination import decode_cursor, paginate, parse_choice, parse_limit
+from service.web.lists import page_response
+from service.web.pagination import decode_cursor, parse_choice, parse_limit
 from service.web.schemas import Deleted
+
+Campaigns = NamedDependency[CampaignsService]
+AuthRequest = Request[AuthUser, object, State]
 
 
 def campaign_id_of(raw: str) -> uuid.UUID:
@@ -22,50 +30,48 @@ def campaign_id_of(raw: str) -> uuid.UUID:
 
 
 @get("/")
-async def list_campaigns(request: Request) -> Response[bytes]:
+async def list_campaigns(request: AuthRequest, campaigns: Campaigns) -> Response[bytes]:
     """Newest first; filter `status`; `limit` (100, max 1000) and `cursor` as for contacts."""
     query = request.query_params
-    status = parse_choice(query.get("status"), "status", CAMPAIGN_STATUSES)
     limit = parse_limit(query.get("limit"))
     cursor = query.get("cursor")
-    fetched = await repository.list_page(
-        request.app.state.pool,
+    rows = await campaigns.page(
         request.user.id,
-        status=status,
+        status=parse_choice(query.get("status"), "status", CAMPAIGN_STATUSES),
         after=decode_cursor(cursor) if cursor else None,
         limit=limit,
     )
-    rows, headers = paginate(fetched, limit, request.scope["path"], query)
-    return Response(service.encode_list(rows), media_type="application/json", headers=headers)
+    return page_response(request, rows, limit, encode_list)
 
 
 @get("/{campaign_id:str}")
-async def get_campaign(request: Request, campaign_id: FromPath[str]) -> CampaignOut:
-    row = await repository.get(request.app.state.pool, request.user.id, campaign_id_of(campaign_id))
-    return service.campaign_out(row)
+async def get_campaign(request: AuthRequest, campaigns: Campaigns, campaign_id: FromPath[str]) -> CampaignOut:
+    return await campaigns.get(request.user.id, campaign_id_of(campaign_id))
 
 
 @post("/")
-async def create_campaign(request: Request, data: JSONBody[CampaignIn]) -> CampaignOut:
-    return await service.create(request.app.state.pool, request.user.id, data)
+async def create_campaign(request: AuthRequest, campaigns: Campaigns, data: JSONBody[CampaignIn]) -> CampaignOut:
+    return await campaigns.create(request.user.id, data)
 
 
 @put("/{campaign_id:str}")
-async def update_campaign(request: Request, campaign_id: FromPath[str], data: JSONBody[CampaignIn]) -> CampaignOut:
-    return await service.update(request.app.state.pool, request.user.id, campaign_id_of(campaign_id), data)
+async def update_campaign(
+    request: AuthRequest, campaigns: Campaigns, campaign_id: FromPath[str], data: JSONBody[CampaignIn]
+) -> CampaignOut:
+    return await campaigns.update(request.user.id, campaign_id_of(campaign_id), data)
 
 
 @delete("/{campaign_id:str}", status_code=HTTP_200_OK)
-async def delete_campaign(request: Request, campaign_id: FromPath[str]) -> Deleted:
+async def delete_campaign(request: AuthRequest, campaigns: Campaigns, campaign_id: FromPath[str]) -> Deleted:
     """200 with a body: the SPA's pages call `.json()` on the answer."""
     campaign = campaign_id_of(campaign_id)
-    await service.delete(request.app.state.pool, request.user.id, campaign)
+    await campaigns.delete(request.user.id, campaign)
     return Deleted(id=campaign)
 
 
 def status_route(action: str, target: str):
-    async def change(request: Request, campaign_id: FromPath[str]) -> CampaignOut:
-        return await service.change_status(request.app.state.pool, request.user.id, campaign_id_of(campaign_id), target)
+    async def change(request: AuthRequest, campaigns: Campaigns, campaign_id: FromPath[str]) -> CampaignOut:
+        return await campaigns.change_status(request.user.id, campaign_id_of(campaign_id), target)
 
     change.__name__ = change.__qualname__ = f"{action}_campaign"
     change.__doc__ = f"Make the campaign {target}, or 409 with the reason."
@@ -73,22 +79,27 @@ def status_route(action: str, target: str):
 
 
 @get("/{campaign_id:str}/contacts")
-async def list_members(request: Request, campaign_id: FromPath[str]) -> Response[bytes]:
+async def list_members(
+    request: AuthRequest, contacts: NamedDependency[ContactsService], campaign_id: FromPath[str]
+) -> Response[bytes]:
     """The campaign's live contacts, paged and filtered like GET /api/contacts."""
-    return await list_response(request, campaign_id=campaign_id_of(campaign_id))
+    query = ContactQuery.parse(request.query_params, campaign_id=campaign_id_of(campaign_id))
+    return page_response(request, await contacts.page(request.user.id, query), query.limit, encode_contacts)
 
 
 @post("/{campaign_id:str}/contacts", status_code=HTTP_200_OK)
-async def add_members(request: Request, campaign_id: FromPath[str], data: JSONBody[MembershipIn]) -> CampaignOut:
+async def add_members(
+    request: AuthRequest, campaigns: Campaigns, campaign_id: FromPath[str], data: JSONBody[MembershipIn]
+) -> CampaignOut:
     """Adds the caller's contacts; any id that is not one is 404 and nothing is added."""
-    pool, owner = request.app.state.pool, request.user.id
-    return await service.change_members(pool, owner, campaign_id_of(campaign_id), data.contact_ids, add=True)
+    return await campaigns.change_members(request.user.id, campaign_id_of(campaign_id), data.contact_ids, add=True)
 
 
 @delete("/{campaign_id:str}/contacts", status_code=HTTP_200_OK)
-async def remove_members(request: Request, campaign_id: FromPath[str], data: JSONBody[MembershipIn]) -> CampaignOut:
-    pool, owner = request.app.state.pool, request.user.id
-    return await service.change_members(pool, owner, campaign_id_of(campaign_id), data.contact_ids, add=False)
+async def remove_members(
+    request: AuthRequest, campaigns: Campaigns, campaign_id: FromPath[str], data: JSONBody[MembershipIn]
+) -> CampaignOut:
+    return await campaigns.change_members(request.user.id, campaign_id_of(campaign_id), data.contact_ids, add=False)
 
 
 router = Router(

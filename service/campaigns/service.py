@@ -18,7 +18,8 @@ from msgspec import UNSET
 
 from service.campaigns import repository
 from service.campaigns.schemas import CampaignIn, CampaignOut
-from service.web.errors import ApiError, Conflict, NotFound
+from service.errors import Conflict, FieldError, NotFound, ValidationFailed
+from service.web.pagination import Keyset
 
 # draft -> active <-> paused -> completed; an active campaign may also complete directly (everyone was called).
 TRANSITIONS = {
@@ -32,7 +33,7 @@ TRANSITIONS = {
 
 def campaign_out(row: asyncpg.Record | None) -> CampaignOut:
     if row is None:
-        raise NotFound("Campaign not found")
+        raise NotFound("Campaign")
     calls, appointments = row["calls_made"], row["appointments_set"]
     rate = round(100 * appointments / calls, 2) if calls else 0.0
     return CampaignOut(**row, conversion_rate=rate)
@@ -49,9 +50,8 @@ def parse_date(field: str, raw: str | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def invalid(field: str, message: str) -> ApiError:
-    details = [{"field": field, "message": message}]
-    return ApiError(f"Invalid {field}: {message}", code="validation_error", details=details)
+def invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(f"Invalid {field}: {message}", [FieldError(field, message)])
 
 
 def to_columns(data: CampaignIn, *, creating: bool) -> dict[str, Any]:
@@ -82,7 +82,7 @@ async def locked(
     async with pool.acquire() as connection, connection.transaction():
         status = await repository.lock(connection, owner, campaign_id)
         if status is None:
-            raise NotFound("Campaign not found")
+            raise NotFound("Campaign")
         yield connection, status
 
 
@@ -92,8 +92,7 @@ async def owned_contacts(connection: asyncpg.Connection, owner: uuid.UUID, ids: 
     unknown = await repository.foreign_contacts(connection, owner, ids)
     if unknown:
         raise NotFound(
-            f"{len(unknown)} contact(s) not found",
-            details=[{"field": "contactIds", "message": f"contact {i} not found"} for i in unknown],
+            f"{len(unknown)} contact(s)", [FieldError("contactIds", f"contact {i} not found") for i in unknown]
         )
     return ids
 
@@ -120,32 +119,6 @@ async def transition(connection: asyncpg.Connection, campaign_id: uuid.UUID, cur
     await connection.execute("UPDATE campaigns SET status = $2, updated_at = now() WHERE id = $1", campaign_id, target)
 
 
-async def create(pool: asyncpg.Pool, owner: uuid.UUID, data: CampaignIn) -> CampaignOut:
-    columns = to_columns(data, creating=True)
-    async with pool.acquire() as connection, connection.transaction():
-        campaign_id = await repository.insert(connection, owner, columns)
-        if data.contact_ids is not UNSET:
-            ids = await owned_contacts(connection, owner, data.contact_ids)
-            await repository.add_contacts(connection, campaign_id, ids)
-        if data.status is not UNSET and data.status != "draft":
-            await transition(connection, campaign_id, "draft", data.status)
-        return await read_checked(connection, owner, campaign_id)
-
-
-async def update(pool: asyncpg.Pool, owner: uuid.UUID, campaign_id: uuid.UUID, data: CampaignIn) -> CampaignOut:
-    columns = to_columns(data, creating=False)
-    async with locked(pool, owner, campaign_id) as (connection, status):
-        await repository.update(connection, owner, campaign_id, columns)
-        if data.contact_ids is not UNSET:
-            ids = await owned_contacts(connection, owner, data.contact_ids)
-            # The SPA sends the whole campaign back: an unchanged list is fine even when completed.
-            if await repository.replace_contacts(connection, campaign_id, ids):
-                ensure_open(status)
-        if data.status is not UNSET and data.status != status:
-            await transition(connection, campaign_id, status, data.status)
-        return await read_checked(connection, owner, campaign_id)
-
-
 async def read_checked(connection: asyncpg.Connection, owner: uuid.UUID, campaign_id: uuid.UUID) -> CampaignOut:
     """The campaign as written, after the checks that span fields (raising rolls the write back)."""
     row = await repository.get(connection, owner, campaign_id)
@@ -159,31 +132,67 @@ def ensure_open(status: str) -> None:
         raise Conflict("A completed campaign's contacts cannot change", code="campaign_completed")
 
 
-async def change_status(pool: asyncpg.Pool, owner: uuid.UUID, campaign_id: uuid.UUID, target: str) -> CampaignOut:
-    async with locked(pool, owner, campaign_id) as (connection, status):
-        await transition(connection, campaign_id, status, target)
-        return campaign_out(await repository.get(connection, owner, campaign_id))
+class CampaignsService:
+    """One owner's campaigns: every method takes the caller's id and reaches only their rows."""
 
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
 
-async def change_members(
-    pool: asyncpg.Pool, owner: uuid.UUID, campaign_id: uuid.UUID, ids: Sequence[uuid.UUID], *, add: bool
-) -> CampaignOut:
-    async with locked(pool, owner, campaign_id) as (connection, status):
-        ensure_open(status)
-        if add:
-            await repository.add_contacts(connection, campaign_id, await owned_contacts(connection, owner, ids))
-        else:
-            # Removing needs no ownership check: only this campaign's own links can match.
-            await repository.remove_contacts(connection, campaign_id, list(ids))
-        return campaign_out(await repository.get(connection, owner, campaign_id))
+    async def page(
+        self, owner: uuid.UUID, *, status: str | None, after: Keyset | None, limit: int
+    ) -> list[asyncpg.Record]:
+        return await repository.list_page(self.pool, owner, status=status, after=after, limit=limit)
 
+    async def get(self, owner: uuid.UUID, campaign_id: uuid.UUID) -> CampaignOut:
+        return campaign_out(await repository.get(self.pool, owner, campaign_id))
 
-async def delete(pool: asyncpg.Pool, owner: uuid.UUID, campaign_id: uuid.UUID) -> None:
-    """Soft delete; calls keep their campaign. An active campaign is paused or completed first."""
-    async with locked(pool, owner, campaign_id) as (connection, status):
-        if status == "active":
-            raise Conflict("Pause or complete an active campaign before deleting it", code="campaign_active")
-        await repository.soft_delete(connection, owner, campaign_id)
+    async def create(self, owner: uuid.UUID, data: CampaignIn) -> CampaignOut:
+        columns = to_columns(data, creating=True)
+        async with self.pool.acquire() as connection, connection.transaction():
+            campaign_id = await repository.insert(connection, owner, columns)
+            if data.contact_ids is not UNSET:
+                ids = await owned_contacts(connection, owner, data.contact_ids)
+                await repository.add_contacts(connection, campaign_id, ids)
+            if data.status is not UNSET and data.status != "draft":
+                await transition(connection, campaign_id, "draft", data.status)
+            return await read_checked(connection, owner, campaign_id)
+
+    async def update(self, owner: uuid.UUID, campaign_id: uuid.UUID, data: CampaignIn) -> CampaignOut:
+        columns = to_columns(data, creating=False)
+        async with locked(self.pool, owner, campaign_id) as (connection, status):
+            await repository.update(connection, owner, campaign_id, columns)
+            if data.contact_ids is not UNSET:
+                ids = await owned_contacts(connection, owner, data.contact_ids)
+                # The SPA sends the whole campaign back: an unchanged list is fine even when completed.
+                if await repository.replace_contacts(connection, campaign_id, ids):
+                    ensure_open(status)
+            if data.status is not UNSET and data.status != status:
+                await transition(connection, campaign_id, status, data.status)
+            return await read_checked(connection, owner, campaign_id)
+
+    async def change_status(self, owner: uuid.UUID, campaign_id: uuid.UUID, target: str) -> CampaignOut:
+        async with locked(self.pool, owner, campaign_id) as (connection, status):
+            await transition(connection, campaign_id, status, target)
+            return campaign_out(await repository.get(connection, owner, campaign_id))
+
+    async def change_members(
+        self, owner: uuid.UUID, campaign_id: uuid.UUID, ids: Sequence[uuid.UUID], *, add: bool
+    ) -> CampaignOut:
+        async with locked(self.pool, owner, campaign_id) as (connection, status):
+            ensure_open(status)
+            if add:
+                await repository.add_contacts(connection, campaign_id, await owned_contacts(connection, owner, ids))
+            else:
+                # Removing needs no ownership check: only this campaign's own links can match.
+                await repository.remove_contacts(connection, campaign_id, list(ids))
+            return campaign_out(await repository.get(connection, owner, campaign_id))
+
+    async def delete(self, owner: uuid.UUID, campaign_id: uuid.UUID) -> None:
+        """Soft delete; calls keep their campaign. An active campaign is paused or completed first."""
+        async with locked(self.pool, owner, campaign_id) as (connection, status):
+            if status == "active":
+                raise Conflict("Pause or complete an active campaign before deleting it", code="campaign_active")
+            await repository.soft_delete(connection, owner, campaign_id)
 
 
 def encode_list(rows: Sequence[asyncpg.Record]) -> bytes:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from typing import IO, Any
 
-from service.contacts.service import Validated, validate_row
+from service.contacts.normalize import Validated, validate_row
 
 BATCH_ROWS = 5000
 SNIFF_BYTES = 64 * 1024

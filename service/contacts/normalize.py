@@ -15,7 +15,7 @@ import phonenumbers
 from msgspec import UNSET
 from phonenumbers import timezone as phone_timezones
 
-from service.contacts.schemas import ContactIn
+from service.contacts.schemas import ContactIn, Rejection
 from service.phones import e164, parse_phone
 
 # A deliberately loose check: something@domain.tld. Deliverability is not ours to judge.
@@ -153,3 +153,22 @@ def describe_validation_error(exc: msgspec.ValidationError) -> FieldError:
     if missing := MISSING_FIELD.match(message):
         field = f"{field}.{missing[1]}" if field else missing[1]
     return FieldError(field or "body", message)
+
+
+_decode_contact = msgspec.json.Decoder(ContactIn).decode
+
+# One row of a bulk write, validated: (its index in the request or file, its column values) or the reason.
+Validated = tuple[int, dict[str, Any]] | Rejection
+
+
+def validate_row(index: int, source: msgspec.Raw | dict[str, Any], region: str) -> Validated:
+    """A bulk item (raw JSON) or a CSV record (dict of wire names) through the same rules as POST."""
+    try:
+        data = msgspec.convert(source, ContactIn) if isinstance(source, dict) else _decode_contact(source)
+        return index, to_columns(data, region, replace=True)
+    except msgspec.ValidationError as exc:
+        return Rejection(index, str(describe_validation_error(exc)))
+    except msgspec.DecodeError as exc:
+        return Rejection(index, f"not a JSON object: {exc}")
+    except FieldError as exc:
+        return Rejection(index, str(exc))

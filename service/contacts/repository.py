@@ -97,6 +97,12 @@ async def list_page(pool: asyncpg.Pool, owner: uuid.UUID, where: ListFilter, lim
     return await pool.fetch(where.select(limit + 1), owner, *where.args)
 
 
+async def owns_campaign(pool: asyncpg.Pool, owner: uuid.UUID, campaign_id: uuid.UUID) -> bool:
+    """Whether the campaign a list is filtered by is the owner's (asked here: contacts do not import campaigns)."""
+    sql = "SELECT 1 FROM campaigns WHERE id = $2 AND user_id = $1 AND deleted_at IS NULL"
+    return bool(await pool.fetchval(sql, owner, campaign_id))
+
+
 async def get(pool: asyncpg.Pool, owner: uuid.UUID, contact_id: uuid.UUID) -> asyncpg.Record | None:
     return await pool.fetchrow(GET, owner, contact_id)
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from service.db.models.contacts import CONTACT_STATUSES
+from service.web.ids import parse_id
+from service.web.pagination import Keyset, decode_cursor, parse_choice, parse_limit
 from service.web.schemas import CamelStruct
 
 ContactStatus = Literal["new", "contacted", "interested", "not_interested", "converted", "do_not_call"]
@@ -92,3 +97,39 @@ class ImportReport(CamelStruct):
     duplicates: int
     rejected: list[Rejection]
     rejected_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ContactQuery:
+    """A contact list's query string: filters `status`, `tag`, `campaignId`, `q`; `limit` and `cursor`."""
+
+    limit: int
+    status: str | None = None
+    tag: str | None = None
+    campaign_id: uuid.UUID | None = None
+    search: str | None = None
+    after: Keyset | None = None
+
+    @classmethod
+    def parse(
+        cls, query: Mapping[str, str], *, search: str | None = None, campaign_id: uuid.UUID | None = None
+    ) -> ContactQuery:
+        if campaign_id is None and (raw_campaign := query.get("campaignId")) is not None:
+            campaign_id = parse_id(raw_campaign, "Campaign")
+        cursor = query.get("cursor")
+        return cls(
+            limit=parse_limit(query.get("limit")),
+            status=parse_choice(query.get("status"), "status", CONTACT_STATUSES),
+            tag=query.get("tag"),
+            campaign_id=campaign_id,
+            search=search,
+            after=decode_cursor(cursor) if cursor else None,
+        )
+
+
+encode = msgspec.json.Encoder().encode
+
+
+def encode_contacts(rows: Sequence[Any]) -> bytes:
+    """Rows in `repository.COLUMNS` order, encoded in one call (the hot list path builds no other object)."""
+    return encode([ContactOut(*row) for row in rows])

@@ -3,73 +3,119 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import IO, Any
 
+import anyio
 import asyncpg
 import msgspec
 
 from service.contacts import repository
-from service.contacts.normalize import FieldError, describe_validation_error, to_columns
-from service.contacts.schemas import BulkBody, BulkItems, ContactIn, ContactOut, ImportReport, Rejection
-from service.web.errors import ApiError, NotFound
+from service.contacts.csv_import import CsvError, read_batches
+from service.contacts.normalize import FieldError, Validated, describe_validation_error, to_columns, validate_row
+from service.contacts.schemas import BulkBody, BulkItems, ContactIn, ContactOut, ContactQuery, ImportReport, Rejection
+from service.errors import FieldError as Detail
+from service.errors import NotFound, ValidationFailed
 
 # A report lists this many rows at most (a 50 MB file of bad rows would otherwise answer with megabytes).
 MAX_REPORTED = 1000
 
-_decode_contact = msgspec.json.Decoder(ContactIn).decode
 # Decoded here, not by Litestar: its decode-then-convert path cannot keep items raw.
 _decode_bulk = msgspec.json.Decoder(BulkBody).decode
-encode = msgspec.json.Encoder().encode
 
 
-def field_error(exc: FieldError) -> ApiError:
-    return ApiError(
-        f"Invalid {exc.field}: {exc.message}",
-        code="validation_error",
-        details=[{"field": exc.field, "message": exc.message}],
-    )
+def invalid(exc: FieldError) -> ValidationFailed:
+    return ValidationFailed(f"Invalid {exc.field}: {exc.message}", [Detail(exc.field, exc.message)])
 
 
-def columns_or_400(data: ContactIn, region: str, *, replace: bool) -> dict[str, Any]:
-    try:
-        return to_columns(data, region, replace=replace)
-    except FieldError as exc:
-        raise field_error(exc) from None
+def contact_out(row: asyncpg.Record | None) -> ContactOut:
+    if row is None:
+        raise NotFound("Contact")
+    return ContactOut(*row)
+
+
+class ContactsService:
+    """One owner's contacts: every method takes the caller's id and reaches only their rows."""
+
+    def __init__(self, pool: asyncpg.Pool, region: str) -> None:
+        self.pool = pool
+        self.region = region  # phone numbers without a country code are read in it
+
+    def columns(self, data: ContactIn, *, replace: bool) -> dict[str, Any]:
+        try:
+            return to_columns(data, self.region, replace=replace)
+        except FieldError as exc:
+            raise invalid(exc) from None
+
+    async def page(self, owner: uuid.UUID, query: ContactQuery) -> list[asyncpg.Record]:
+        """Up to limit + 1 rows, newest first. A campaign filter must name one of the owner's campaigns."""
+        if query.campaign_id is not None and not await repository.owns_campaign(self.pool, owner, query.campaign_id):
+            raise NotFound("Campaign")
+        where = repository.ListFilter(
+            status=query.status, tag=query.tag, campaign_id=query.campaign_id, search=query.search, after=query.after
+        )
+        return await repository.list_page(self.pool, owner, where, query.limit)
+
+    async def get(self, owner: uuid.UUID, contact_id: uuid.UUID) -> ContactOut:
+        return contact_out(await repository.get(self.pool, owner, contact_id))
+
+    async def create(self, owner: uuid.UUID, data: ContactIn) -> ContactOut:
+        """Never refuses a duplicate: one contact may be entered twice on purpose (bulk and import report them)."""
+        return ContactOut(*await repository.insert(self.pool, owner, self.columns(data, replace=True)))
+
+    async def update(self, owner: uuid.UUID, contact_id: uuid.UUID, data: ContactIn) -> ContactOut:
+        columns = self.columns(data, replace=False)
+        return contact_out(await repository.update(self.pool, owner, contact_id, columns))
+
+    async def delete(self, owner: uuid.UUID, contact_id: uuid.UUID) -> None:
+        if not await repository.soft_delete(self.pool, owner, contact_id):
+            raise NotFound("Contact")
+
+    async def bulk(self, owner: uuid.UUID, body: bytes, *, partial: bool) -> ImportReport:
+        """Up to 10,000 contacts in one COPY; all or nothing unless `partial`."""
+        data = decode_bulk(body)
+        region = self.region
+        # Validation (phone parsing above all) is CPU work: off the event loop, other requests keep flowing.
+        batch = await anyio.to_thread.run_sync(lambda: [validate_row(i, raw, region) for i, raw in enumerate(data)])
+        async with self.writer(owner, partial=partial) as writer:
+            await writer.write(batch)
+            return writer.report()
+
+    async def import_csv(self, owner: uuid.UUID, file: IO[bytes], *, partial: bool) -> ImportReport:
+        """A CSV file, read and written batch by batch, in one transaction."""
+        batches = read_batches(file, self.region)
+        async with self.writer(owner, partial=partial) as writer:
+            while (batch := await anyio.to_thread.run_sync(next_batch, batches)) is not None:
+                await writer.write(batch)
+            return writer.report()
+
+    @asynccontextmanager
+    async def writer(self, owner: uuid.UUID, *, partial: bool) -> AsyncIterator[BulkWriter]:
+        """A writer in its own transaction: an exception (including report()'s 400) rolls every batch back."""
+        async with self.pool.acquire() as connection, connection.transaction():
+            writer = BulkWriter(connection, owner, partial=partial)
+            await writer.start()
+            yield writer
 
 
 def decode_bulk(body: bytes) -> BulkItems:
     try:
         decoded = _decode_bulk(body)
     except msgspec.ValidationError as exc:
-        raise field_error(describe_validation_error(exc)) from None
+        raise invalid(describe_validation_error(exc)) from None
     except msgspec.DecodeError as exc:
-        raise ApiError(f"The body is not JSON: {exc}", code="validation_error") from None
+        raise ValidationFailed(f"The body is not JSON: {exc}", [Detail("body", "not JSON")]) from None
     return decoded if isinstance(decoded, list) else decoded.contacts
 
 
-def contact_out(row: asyncpg.Record | None) -> ContactOut:
-    if row is None:
-        raise NotFound("Contact not found")
-    return ContactOut(*row)
-
-
-# One row of a bulk write, validated: (its index in the request or file, its column values) or the reason.
-Validated = tuple[int, dict[str, Any]] | Rejection
-
-
-def validate_row(index: int, source: msgspec.Raw | dict[str, Any], region: str) -> Validated:
-    """A bulk item (raw JSON) or a CSV record (dict of wire names) through the same rules as POST."""
+def next_batch(batches: Iterator[list[Validated]]) -> list[Validated] | None:
     try:
-        data = msgspec.convert(source, ContactIn) if isinstance(source, dict) else _decode_contact(source)
-        return index, to_columns(data, region, replace=True)
-    except msgspec.ValidationError as exc:
-        return Rejection(index, str(describe_validation_error(exc)))
-    except msgspec.DecodeError as exc:
-        return Rejection(index, f"not a JSON object: {exc}")
-    except FieldError as exc:
-        return Rejection(index, str(exc))
+        return next(batches)
+    except StopIteration:
+        return None
+    except CsvError as exc:
+        raise ValidationFailed(str(exc), [Detail("file", str(exc))], code="invalid_csv") from None
 
 
 class BulkWriter:
@@ -131,18 +177,9 @@ class BulkWriter:
     def report(self) -> ImportReport:
         """The report, or (all-or-nothing and some row rejected) a 400 that rolls the transaction back."""
         if self.rejected_count and not self.partial:
-            raise ApiError(
+            raise ValidationFailed(
                 f"{self.rejected_count} contact(s) rejected; nothing was written (send ?partial=true to keep the rest)",
+                [Detail(f"rows[{r.index}]", r.reason) for r in self.rejected],
                 code="rejected_rows",
-                details=[msgspec.structs.asdict(r) for r in self.rejected],
             )
         return ImportReport(self.inserted, self.duplicates, self.rejected, self.rejected_count)
-
-
-@asynccontextmanager
-async def bulk_writer(pool: asyncpg.Pool, owner: uuid.UUID, *, partial: bool) -> AsyncIterator[BulkWriter]:
-    """A writer in its own transaction: an exception (including report()'s 400) rolls every batch back."""
-    async with pool.acquire() as connection, connection.transaction():
-        writer = BulkWriter(connection, owner, partial=partial)
-        await writer.start()
-        yield writer

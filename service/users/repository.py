@@ -73,6 +73,14 @@ async def get_user(connection: asyncpg.Connection, user_id: uuid.UUID) -> UserOu
     return UserOut(*row) if row else None
 
 
+async def mark_email_verified(connection: asyncpg.Connection, user_id: uuid.UUID) -> str:
+    """The user's e-mail, now marked verified."""
+    email: str = await connection.fetchval(
+        "UPDATE users SET email_verified = true WHERE id = $1 RETURNING email", user_id
+    )
+    return email
+
+
 async def record_sign_in(connection: asyncpg.Connection, user_id: uuid.UUID) -> UserOut:
     row = await connection.fetchrow(RECORD_SIGN_IN, user_id)
     return UserOut(*row)

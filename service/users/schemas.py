@@ -10,8 +10,8 @@ import msgspec
 import phonenumbers
 from msgspec import UNSET, Meta, UnsetType
 
+from service.errors import FieldError, ValidationFailed
 from service.phones import e164, parse_phone
-from service.web.errors import ApiError
 from service.web.schemas import CamelStruct
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -172,9 +172,7 @@ def normalize_phone(raw: str | None, region: str, *, field: str = "phoneNumber")
         return None
     number = parse_phone(raw, region)
     if number is None or not phonenumbers.is_valid_number(number):
-        raise ApiError(
-            f"Invalid {field}: {raw!r} is not a valid phone number",
-            code="validation_error",
-            details=[{"field": field, "message": "not a valid phone number", "source": "body"}],
+        raise ValidationFailed(
+            f"Invalid {field}: {raw!r} is not a valid phone number", [FieldError(field, "not a valid phone number")]
         )
     return e164(number)

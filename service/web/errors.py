@@ -117,6 +117,7 @@ DOMAIN_STATUS: tuple[tuple[type[errors.DomainError], int], ...] = (
     (errors.NotFound, 404),
     (errors.Conflict, 409),
     (errors.ValidationFailed, 400),
+    (errors.Unauthenticated, 401),
     (errors.Forbidden, 403),
     (errors.InsufficientCredits, 402),
     (errors.UpstreamFailed, 502),
@@ -132,7 +133,7 @@ def domain_status(exc: errors.DomainError) -> int:
 
 def domain_error_handler(request: Request, exc: errors.DomainError) -> Response:
     details = None
-    if isinstance(exc, errors.ValidationFailed) and exc.details:
+    if isinstance(exc, errors.ValidationFailed | errors.NotFound) and exc.details:
         details = [{"field": item.field, "message": item.message} for item in exc.details]
     headers = {}
     retry_after = getattr(exc, "retry_after", None)

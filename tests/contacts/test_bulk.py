@@ -48,9 +48,10 @@ async def test_one_bad_row_rejects_the_whole_batch(client, db, owner):
     assert response.status_code == 400
     error = response.json()
     assert error["code"] == "rejected_rows"
-    assert [d["index"] for d in error["details"]] == [1, 2, 3]
-    assert "phone" in error["details"][0]["reason"]
-    assert "firstName" in error["details"][1]["reason"]
+    # The one details shape: each rejected row is a field named by its index.
+    assert [d["field"] for d in error["details"]] == ["rows[1]", "rows[2]", "rows[3]"]
+    assert "phone" in error["details"][0]["message"]
+    assert "firstName" in error["details"][1]["message"]
     assert await count(db, owner) == 0
 
 

@@ -52,7 +52,9 @@ async def test_a_bad_row_rejects_the_file_unless_partial(client, db, owner):
     csv = b"First Name,Phone\nAda,4155550100\nBad,123\nGrace,2025550123\n"
     response = await upload(client, owner, csv)
     assert response.status_code == 400
-    assert response.json()["details"] == [{"index": 1, "reason": "phone: '123' is not a complete phone number"}]
+    assert response.json()["details"] == [
+        {"field": "rows[1]", "message": "phone: '123' is not a complete phone number"}
+    ]
     assert await db.fetchval("SELECT count(*) FROM contacts") == 0
 
     response = await upload(client, owner, csv, "?partial=true")

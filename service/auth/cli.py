@@ -1,4 +1,4 @@
-"""`reachimpact users ...`: account chores for operators."""
+"""`reachimpact users ...`: account chores for operators (here, not in users: creating one hashes a password)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
-from service.web.errors import Forbidden
+from service.errors import Forbidden
 
 
 def admin_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
