@@ -35,7 +35,7 @@ from service.ai.schemas import (
     TranslationOut,
 )
 from service.ai.service import AIService
-from service.errors import FieldError, ValidationFailed
+from service.errors import ValidationFailed
 from service.openai import Transcript
 
 # The audio plus the multipart envelope around it; beyond, Litestar answers 413 before reading further.
@@ -50,13 +50,12 @@ async def transcription(request: Request, state: State) -> Transcript:
     """The multipart field `audio` (VoiceRecorder's), transcribed."""
     content_type, _ = request.content_type
     if content_type != RequestEncodingType.MULTI_PART:
-        raise ValidationFailed(
-            "Send the recording as multipart/form-data in the field 'audio'",
-            [FieldError("audio", "is required")],
+        raise ValidationFailed.field(
+            "audio", "is required", message="Send the recording as multipart/form-data in the field 'audio'"
         )
     upload = (await request.form()).get("audio")
     if not isinstance(upload, UploadFile):
-        raise ValidationFailed("Audio file is required (field 'audio')", [FieldError("audio", "is required")])
+        raise ValidationFailed.field("audio", "is required", message="Audio file is required (field 'audio')")
     audio = await upload.read()
     return await ai_of(state).transcribe(
         request.user.id, audio, upload.filename or "", upload.content_type or "application/octet-stream"

@@ -30,7 +30,7 @@ from service.ai.schemas import (
     SentimentAnswer,
 )
 from service.credits import service as credits
-from service.errors import FieldError, InsufficientCredits, TooLarge, ValidationFailed
+from service.errors import InsufficientCredits, TooLarge, ValidationFailed
 from service.openai import Message, OpenAIClient, Transcript
 from service.realtime import publish
 from service.twilio import TwilioClient
@@ -146,10 +146,7 @@ def conversation_of(messages: list[ChatMessage]) -> list[Message]:
     prompt is the only one, so no text a user controls is ever read as an instruction."""
     turns = [Message(m.role, m.content) for m in messages if m.role != "system"]
     if not any(m.role == "user" for m in turns):
-        raise ValidationFailed(
-            "Invalid messages: needs at least one message with role 'user'",
-            [FieldError("messages", "needs at least one message with role 'user'")],
-        )
+        raise ValidationFailed.field("messages", "needs at least one message with role 'user'")
     if sum(len(m.content) for m in turns) > MAX_CONVERSATION_CHARS:
         raise TooLarge(f"The conversation is too long: at most {MAX_CONVERSATION_CHARS} characters in all")
     return turns
@@ -160,16 +157,13 @@ def check_audio(audio: bytes, filename: str, content_type: str) -> str:
     if len(audio) > MAX_AUDIO_BYTES:
         raise TooLarge(f"The audio file is too large: at most {MAX_AUDIO_BYTES // (1024 * 1024)} MB")
     if not audio:
-        raise ValidationFailed("Invalid audio: the file is empty", [FieldError("audio", "the file is empty")])
+        raise ValidationFailed.field("audio", "the file is empty")
     extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     if extension not in AUDIO_EXTENSIONS:
         extension = AUDIO_TYPES.get(content_type.split(";")[0].strip().lower(), "")
         if not extension:
             allowed = ", ".join(sorted(AUDIO_EXTENSIONS))
-            raise ValidationFailed(
-                f"Invalid audio: unsupported type; send one of {allowed}",
-                [FieldError("audio", f"unsupported type; send one of {allowed}")],
-            )
+            raise ValidationFailed.field("audio", f"unsupported type; send one of {allowed}")
         filename = f"audio.{extension}"
     return filename
 

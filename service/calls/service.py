@@ -20,7 +20,7 @@ from service.campaigns import repository as campaigns
 from service.config import Settings
 from service.contacts import repository as contacts
 from service.credits import service as credits
-from service.errors import Conflict, FieldError, NotFound, ServiceUnavailable, UpstreamFailed, ValidationFailed
+from service.errors import Conflict, NotFound, ServiceUnavailable, UpstreamFailed, ValidationFailed
 from service.jobs import enqueue
 from service.phones import e164, parse_phone
 from service.realtime import publish
@@ -103,10 +103,7 @@ def owned_id(raw: str | int | None, what: str) -> uuid.UUID | None:
 def phone_or_400(raw: str, region: str) -> str:
     number = parse_phone(raw, region)
     if number is None or not phonenumbers.is_valid_number(number):
-        raise ValidationFailed(
-            f"Invalid phoneNumber: {raw!r} is not a valid phone number",
-            [FieldError("phoneNumber", "not a valid phone number")],
-        )
+        raise ValidationFailed.field("phoneNumber", f"{raw!r} is not a valid phone number")
     return e164(number)
 
 
@@ -137,7 +134,7 @@ class CallService:
             raise NotFound("Contact")
         raw = raw_phone or (contact["phone"] if contact else None)
         if not raw:
-            raise ValidationFailed("phoneNumber is required", [FieldError("phoneNumber", "required")])
+            raise ValidationFailed.field("phoneNumber", "required", message="phoneNumber is required")
         phone = phone_or_400(raw, self.settings.default_phone_region)
         reason = await repository.refusal(self.pool, owner, phone)
         if reason:
@@ -222,7 +219,7 @@ class CallService:
         status_label = str(data.status).strip().lower()
         if status_label not in LOGGED_LABELS:
             allowed = ", ".join(label.title() for label in LOGGED_LABELS)
-            raise ValidationFailed(f"Invalid status: expected one of {allowed}", [FieldError("status", "unknown")])
+            raise ValidationFailed.field("status", f"expected one of {allowed}")
         status, outcome = LOGGED_LABELS[status_label]
         contact_id = owned_id(data.contact_id, "Contact")
         campaign_id = owned_id(data.campaign_id, "Campaign")

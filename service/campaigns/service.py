@@ -46,21 +46,17 @@ def parse_date(field: str, raw: str | None) -> datetime | None:
     try:
         value = datetime.fromisoformat(raw.strip())
     except ValueError:
-        raise invalid(field, f"{raw!r} is not an ISO 8601 date") from None
+        raise ValidationFailed.field(field, f"{raw!r} is not an ISO 8601 date") from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(f"Invalid {field}: {message}", [FieldError(field, message)])
 
 
 def to_columns(data: CampaignIn, *, creating: bool) -> dict[str, Any]:
     """Column values of the fields sent (status and contactIds are handled by the rules, not copied)."""
     given = {f: v for f in repository.WRITABLE if (v := getattr(data, f)) is not UNSET}
     if "name" in given and not given["name"].strip():
-        raise invalid("name", "must not be empty")
+        raise ValidationFailed.field("name", "must not be empty")
     if creating and "name" not in given:
-        raise invalid("name", "is required")
+        raise ValidationFailed.field("name", "is required")
     if given.get("translation_enabled", False) is None:
         given["translation_enabled"] = False
     for field, wire in (("start_date", "startDate"), ("end_date", "endDate")):
@@ -71,7 +67,7 @@ def to_columns(data: CampaignIn, *, creating: bool) -> dict[str, Any]:
 
 def check_dates(row: asyncpg.Record) -> None:
     if row["start_date"] and row["end_date"] and row["end_date"] < row["start_date"]:
-        raise invalid("endDate", "is before startDate")
+        raise ValidationFailed.field("endDate", "is before startDate")
 
 
 @asynccontextmanager

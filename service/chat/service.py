@@ -12,7 +12,7 @@ from service.auth.throttle import count_hits
 from service.chat import repository
 from service.chat.schemas import MemberOut, MessageIn, MessageOut, RoomIn, RoomOut
 from service.config import Settings
-from service.errors import Conflict, FieldError, Forbidden, NotFound, RateLimited, TooLarge, ValidationFailed
+from service.errors import Conflict, Forbidden, NotFound, RateLimited, TooLarge, ValidationFailed
 from service.realtime import publish
 from service.realtime.events import PUBLISH_LOCK_ID
 from service.web.pagination import Keyset
@@ -27,13 +27,9 @@ LOCK_PAIR = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
 HOLD_EVENT_ORDER = "SELECT pg_advisory_xact_lock($1)"
 
 
-def invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(message, [FieldError(field, message)])
-
-
 def checked_content(content: str) -> str:
     if not content.strip():
-        raise invalid("content", "A message cannot be empty")
+        raise ValidationFailed.field("content", "a message cannot be empty")
     if len(content) > MAX_CONTENT:
         raise TooLarge(f"A message holds at most {MAX_CONTENT} characters")
     return content
@@ -74,7 +70,7 @@ async def room_or_404(connection: asyncpg.Connection, user: uuid.UUID, key: str)
 async def direct_room(connection: asyncpg.Connection, user: uuid.UUID, other: uuid.UUID) -> tuple[uuid.UUID, bool]:
     """The pair's direct room, made on first use: (its id, whether this call made it). Inside a transaction."""
     if other == user:
-        raise invalid("recipientId", "You cannot start a conversation with yourself")
+        raise ValidationFailed.field("recipientId", "you cannot start a conversation with yourself")
     if await repository.count_users(connection, [other]) == 0:
         raise NotFound("User")
     await connection.execute(LOCK_PAIR, ":".join(sorted((str(user), str(other)))))
@@ -103,7 +99,7 @@ async def send(
             elif room_key is not None:
                 room = (await room_or_404(connection, user, room_key))["id"]
             else:
-                raise invalid("recipientId", "Name a recipientId or a roomId")
+                raise ValidationFailed.field("recipientId", "required", message="Name a recipientId or a roomId")
             # Taken before the row gets its time, so a room's history (by time) and its events (by commit) agree.
             await connection.execute(HOLD_EVENT_ORDER, PUBLISH_LOCK_ID)
             row, created = await repository.insert_message(
@@ -238,11 +234,11 @@ async def create_room(pool: asyncpg.Pool, user: uuid.UUID, data: RoomIn) -> tupl
     async with pool.acquire() as connection, connection.transaction():
         if data.kind == "direct":
             if len(others) != 1:
-                raise invalid("participantIds", "A direct room has exactly one other participant")
+                raise ValidationFailed.field("participantIds", "a direct room has exactly one other participant")
             room_id, created = await direct_room(connection, user, others[0])
         else:
             if not (data.name or "").strip():
-                raise invalid("name", "A group or channel needs a name")
+                raise ValidationFailed.field("name", "a group or channel needs a name")
             if await repository.count_users(connection, others) != len(others):
                 raise NotFound("User")
             room_id, created = await repository.create_room(connection, user, data.kind, data.name, others), True
@@ -264,7 +260,7 @@ async def add_members(
     async with pool.acquire() as connection, connection.transaction():
         room = await room_or_404(connection, user, room_key)
         if room["kind"] == "direct":
-            raise invalid("userIds", "A direct room cannot get more participants")
+            raise ValidationFailed.field("userIds", "a direct room cannot get more participants")
         if room["role"] != "owner":
             raise Forbidden("Only the room's owner can add participants")
         wanted = sorted(set(users))

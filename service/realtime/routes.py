@@ -18,9 +18,8 @@ from litestar.params import QueryParameter
 from litestar.response import Stream
 
 from service.auth.middleware import AuthUser, credentials
-from service.errors import FieldError, ValidationFailed
+from service.errors import Forbidden, ValidationFailed
 from service.realtime.hub import Event, EventHub, StreamClosed, Subscriber
-from service.web.errors import Forbidden
 
 # EventSource waits this long before reconnecting after the stream ends.
 RETRY_MS = 2000
@@ -33,8 +32,8 @@ def resume_point(header: str | None, query: str | None) -> int | None:
     if raw is None or raw == "":
         return None
     if not raw.isdigit():
-        raise ValidationFailed(
-            "Last-Event-ID must be the id of an event", [FieldError("lastEventId", "expected a whole number")]
+        raise ValidationFailed.field(
+            "lastEventId", "expected a whole number", message="Last-Event-ID must be the id of an event"
         )
     return int(raw)
 
