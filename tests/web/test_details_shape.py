@@ -30,8 +30,13 @@ class BadRequest:
 BAD_REQUESTS = [
     # auth: Litestar refuses the body (a number where the e-mail goes), and a service rule (a used reset link)
     BadRequest("POST", "/api/auth/register", "email", {"email": 5, "password": "long enough 1", "fullName": "A"}),
-    BadRequest("POST", "/api/auth/password/reset", "token", {"token": "x" * 40, "password": "long enough 1"},
-               code="invalid_reset_token"),  # fmt: skip
+    BadRequest(
+        "POST",
+        "/api/auth/password/reset",
+        "token",
+        {"token": "x" * 40, "password": "long enough 1"},
+        code="invalid_reset_token",
+    ),
     # users and admin
     BadRequest("PUT", "/api/user/profile", "phoneNumber", {"phoneNumber": "not a phone"}),
     BadRequest("POST", "/api/user/credits", "amount", {"amount": 0}),

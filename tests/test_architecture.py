@@ -1,0 +1,219 @@
+"""The shape of the code, checked statically with `ast` (nothing is imported, so nothing runs).
+
+- No import cycles between the packages of `service` (each feature folder, and each top-level module such as
+  service/cli.py, is one node) or between `service` and `etl`. Every import counts, including those inside
+  functions and under TYPE_CHECKING: a function-level import hides a cycle from Python, not from the design.
+  Imports by name at run time (JOB_MODULES' `importlib.import_module`) are a registration list, not an edge.
+- `service` imports `etl` only from its command line (service/cli.py).
+
+Each rule also runs on a small synthetic tree that breaks it, so a check that could never fail would show.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("service", "etl")
+CLI_ENTRY = "service.cli"
+
+
+def modules(root: Path) -> Iterator[tuple[str, Path]]:
+    """(dotted name, file) of every module of the checked packages under `root`."""
+    for package in PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            parts = path.relative_to(root).with_suffix("").parts
+            yield ".".join(parts[:-1] if parts[-1] == "__init__" else parts), path
+
+
+def imported(module: str, path: Path, known: set[str]) -> Iterator[str]:
+    """Every module `module` imports, wherever the statement is. `from a import b` is a.b when that is a module."""
+    is_package = path.name == "__init__.py"
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: resolved against the importing module's package
+                anchor = module.split(".")[: len(module.split(".")) - node.level + (1 if is_package else 0)]
+                base = ".".join([*anchor, base] if base else anchor)
+            for alias in node.names:
+                candidate = f"{base}.{alias.name}"
+                yield candidate if candidate in known else base
+
+
+def import_graph(root: Path) -> dict[str, set[str]]:
+    """module -> the modules of the checked packages it imports."""
+    found = dict(modules(root))
+    known = set(found)
+    graph: dict[str, set[str]] = {}
+    for module, path in found.items():
+        graph[module] = {target for target in imported(module, path, known) if target.split(".")[0] in PACKAGES}
+    return graph
+
+
+def unit_of(module: str) -> str:
+    """The node a module belongs to: `etl`, or service's sub-package or top-level module (`service.cli`)."""
+    parts = module.split(".")
+    if parts[0] == "etl" or len(parts) == 1:
+        return parts[0]
+    return f"service.{parts[1]}"
+
+
+def unit_graph(root: Path) -> dict[str, dict[str, set[str]]]:
+    """unit -> unit it imports -> the "module -> module" imports that make the edge (for the failure message)."""
+    units: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for module, targets in import_graph(root).items():
+        source = unit_of(module)
+        for target in targets:
+            if (unit := unit_of(target)) != source:
+                units[source][unit].add(f"{module} -> {target}")
+    return units
+
+
+def cycles(graph: dict[str, dict[str, set[str]]]) -> list[list[str]]:
+    """The strongly connected components with more than one node (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in graph.get(node, {}):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(set(graph) | {t for targets in graph.values() for t in targets}):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def describe(graph: dict[str, dict[str, set[str]]], component: list[str]) -> str:
+    edges = [
+        f"  {source} -> {target}: {', '.join(sorted(graph[source][target]))}"
+        for source in component
+        for target in component
+        if target in graph.get(source, {})
+    ]
+    return "import cycle between " + ", ".join(component) + "\n" + "\n".join(edges)
+
+
+def cycle_report(root: Path) -> list[str]:
+    graph = unit_graph(root)
+    return [describe(graph, component) for component in cycles(graph)]
+
+
+def etl_importers(root: Path) -> set[str]:
+    """Modules of `service` that import `etl`, other than the command line."""
+    return {
+        module
+        for module, targets in import_graph(root).items()
+        if module.startswith("service") and module != CLI_ENTRY and any(t.split(".")[0] == "etl" for t in targets)
+    }
+
+
+def write_tree(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        for parent in path.relative_to(root).parents:
+            if str(parent) != "." and not (root / parent / "__init__.py").exists():
+                (root / parent / "__init__.py").write_text("")
+    return root
+
+
+# -- the real code ------------------------------------------------------------------------------------------------
+def test_no_import_cycle_between_feature_packages_or_between_service_and_etl():
+    assert cycle_report(ROOT) == []
+
+
+def test_service_imports_etl_only_from_its_command_line():
+    assert etl_importers(ROOT) == set()
+
+
+def test_the_graph_sees_the_real_imports():
+    """Guards the checker itself: edges that exist today must be found (else an empty report proves nothing)."""
+    graph = unit_graph(ROOT)
+    assert "etl" in graph[CLI_ENTRY]  # a module-level import
+    assert "service.cli_settings" in graph["etl"]  # function-level imports in etl/cli.py
+    assert "service.contacts" in graph["service.calls"]
+
+
+# -- the checks fail on bad code ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "files",
+    [
+        pytest.param(
+            {
+                "service/alpha/routes.py": "from service.beta.service import thing\n",
+                "service/beta/service.py": "def thing():\n    from service.alpha import routes\n",
+            },
+            id="two-features-one-import-inside-a-function",
+        ),
+        pytest.param(
+            {
+                "service/cli.py": "from etl.cli import etl\n",
+                "etl/cli.py": "def load():\n    from service.cli import load_settings\n",
+            },
+            id="service-cli-and-etl-cli",
+        ),
+        pytest.param(
+            {
+                "service/alpha/service.py": "from service.beta import repository\n",
+                "service/beta/repository.py": "from ..gamma import jobs\n",
+                "service/gamma/jobs.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                "    from service.alpha.service import Service\n",
+            },
+            id="three-features-relative-and-type-checking",
+        ),
+    ],
+)
+def test_a_cycle_is_caught(tmp_path, files):
+    report = cycle_report(write_tree(tmp_path, files))
+    assert len(report) == 1, report
+    assert report[0].startswith("import cycle between ")
+
+
+def test_acyclic_imports_pass(tmp_path):
+    tree = write_tree(
+        tmp_path,
+        {
+            "service/alpha/routes.py": "from service.beta.service import thing\nfrom service import errors\n",
+            "service/beta/service.py": "from service.errors import NotFound\n",
+            "service/errors.py": "",
+            "service/cli.py": "from etl.cli import etl\n",
+            "etl/cli.py": "def load():\n    from service.cli_settings import load_settings\n",
+            "service/cli_settings.py": "from service.errors import NotFound\n",
+        },
+    )
+    assert cycle_report(tree) == []
+    assert etl_importers(tree) == set()
+
+
+def test_an_etl_import_outside_the_command_line_is_caught(tmp_path):
+    tree = write_tree(tmp_path, {"service/alpha/service.py": "import etl.load\n", "etl/load.py": ""})
+    assert etl_importers(tree) == {"service.alpha.service"}
