@@ -12,6 +12,7 @@ Each rule also runs on a small synthetic tree that breaks it, so a check that co
 from __future__ import annotations
 
 import ast
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -217,3 +218,132 @@ def test_acyclic_imports_pass(tmp_path):
 def test_an_etl_import_outside_the_command_line_is_caught(tmp_path):
     tree = write_tree(tmp_path, {"service/alpha/service.py": "import etl.load\n", "etl/load.py": ""})
     assert etl_importers(tree) == {"service.alpha.service"}
+
+
+# -- the pool rule (service/db/pool.py) ---------------------------------------------------------------------------
+# Pooled connections are released without asyncpg's reset query, so they must never carry session state: no
+# LISTEN (add_listener or the statement), no session-level SET (SET LOCAL and SET TRANSACTION end with the
+# transaction), no session advisory lock (pg_advisory_xact_lock ends with it). Only modules that own a dedicated
+# connection may, and each of them is named here with the connection it uses.
+POOL_RULE_ALLOWED = {
+    "service.realtime.listener": {"add_listener"},  # the process's one LISTEN connection, asyncpg.connect()
+    "etl.load.loader": {"session SET", "session advisory lock"},  # the import's own connection (etl/cli.py)
+}
+# A statement (at the start of the text or after a `;`), not the SET of an UPDATE nor prose.
+SESSION_SET = re.compile(
+    r"(?:^|;)\s*SET\s+(?:SESSION\s+)?(?!LOCAL\b|TRANSACTION\b)(?:TIME\s+ZONE\b|[\w.]+\s*(?:=|\bTO\b))",
+    re.IGNORECASE,
+)
+LISTEN_STATEMENT = re.compile(r'(?:^|;)\s*LISTEN\s+"?\w+"?\s*(?:;|$)', re.IGNORECASE)
+SESSION_ADVISORY_LOCK = re.compile(r"pg_(?:try_)?advisory_lock(?:_shared)?\s*\(", re.IGNORECASE)
+
+
+def docstrings(tree: ast.AST) -> set[int]:
+    """ids of the docstring nodes: prose about the rule is not a breach of it."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                found.add(id(first.value))
+    return found
+
+
+def sql_texts(tree: ast.AST) -> Iterator[tuple[int, str]]:
+    """(line, text) of every string literal; an f-string is one text with `{}` for each hole."""
+    skip = docstrings(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            skip.update(id(part) for part in node.values)
+            text = "".join(part.value if isinstance(part, ast.Constant) else "{}" for part in node.values)
+            yield node.lineno, str(text)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
+            yield node.lineno, node.value
+
+
+def pool_rule_breaches(root: Path) -> list[tuple[str, int, str]]:
+    """(module, line, what) for every use of session state outside the module allowed to use it."""
+    breaches = []
+    for module, path in modules(root):
+        tree = ast.parse(path.read_text(), str(path))
+        uses = [
+            (node.lineno, "add_listener")
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and node.attr == "add_listener"
+        ]
+        for line, text in sql_texts(tree):
+            if SESSION_SET.search(text):
+                uses.append((line, "session SET"))
+            if LISTEN_STATEMENT.search(text):
+                uses.append((line, "LISTEN"))
+            if SESSION_ADVISORY_LOCK.search(text):
+                uses.append((line, "session advisory lock"))
+        allowed = POOL_RULE_ALLOWED.get(module, set())
+        breaches += [(module, line, what) for line, what in uses if what not in allowed]
+    return breaches
+
+
+def pool_rule_uses(root: Path, module: str) -> set[str]:
+    """What an allow-listed module really uses (an entry it no longer needs must go)."""
+    saved = dict(POOL_RULE_ALLOWED)
+    POOL_RULE_ALLOWED.pop(module, None)
+    try:
+        return {what for found, _, what in pool_rule_breaches(root) if found == module}
+    finally:
+        POOL_RULE_ALLOWED.clear()
+        POOL_RULE_ALLOWED.update(saved)
+
+
+def test_no_session_state_on_pooled_connections():
+    assert pool_rule_breaches(ROOT) == []
+
+
+@pytest.mark.parametrize("module", sorted(POOL_RULE_ALLOWED))
+def test_every_allowed_use_is_real(module):
+    assert pool_rule_uses(ROOT, module) == POOL_RULE_ALLOWED[module]
+
+
+@pytest.mark.parametrize(
+    ("source", "what"),
+    [
+        ("async def f(c, h):\n    await c.add_listener('ri_events', h)\n", "add_listener"),
+        ("async def f(c):\n    await c.execute('LISTEN ri_events')\n", "LISTEN"),
+        ("Q = 'SET search_path = other'\n", "session SET"),
+        ("Q = 'set statement_timeout to 5000'\n", "session SET"),
+        ("Q = 'SET SESSION work_mem = 1'\n", "session SET"),
+        ("Q = \"SET TIME ZONE 'UTC'\"\n", "session SET"),
+        ("Q = 'SELECT 1; SET role = admin'\n", "session SET"),
+        ("def f(ms):\n    return f'SET statement_timeout = {ms}'\n", "session SET"),
+        ("Q = 'SELECT pg_advisory_lock($1)'\n", "session advisory lock"),
+        ("Q = 'SELECT pg_try_advisory_lock($1)'\n", "session advisory lock"),
+        ("Q = 'SELECT pg_advisory_lock_shared(1)'\n", "session advisory lock"),
+    ],
+)
+def test_a_pool_rule_breach_is_caught(tmp_path, source, what):
+    tree = write_tree(tmp_path, {"service/alpha/repository.py": source})
+    line = source.count("\n")  # each case's breach is on its last line
+    assert pool_rule_breaches(tree) == [("service.alpha.repository", line, what)]
+
+
+def test_transaction_scoped_state_and_prose_pass(tmp_path):
+    source = '''"""Docstrings may explain why pg_advisory_lock( and SET search_path = x are not used here."""
+ERROR = "LISTEN connection closed; reconnecting"
+LOCK = "SELECT pg_advisory_xact_lock($1)"
+LOCAL = "SET LOCAL statement_timeout = 5000"
+ISOLATION = "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE"
+UPDATE = "UPDATE users SET credits = 0 WHERE id = $1"
+MULTILINE = """
+UPDATE users
+SET credits = 0
+"""
+def f(table):
+    """Set the value = 3 (prose)."""
+    return f"UPDATE {table} SET credits = 0"
+'''
+    assert pool_rule_breaches(write_tree(tmp_path, {"service/alpha/repository.py": source})) == []
+
+
+def test_only_the_allowed_module_may_listen(tmp_path):
+    listens = "async def f(c, h):\n    await c.add_listener('x', h)\n"
+    tree = write_tree(tmp_path, {"service/realtime/listener.py": listens, "service/chat/service.py": listens})
+    assert pool_rule_breaches(tree) == [("service.chat.service", 2, "add_listener")]
