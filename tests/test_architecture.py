@@ -347,3 +347,106 @@ def test_only_the_allowed_module_may_listen(tmp_path):
     listens = "async def f(c, h):\n    await c.add_listener('x', h)\n"
     tree = write_tree(tmp_path, {"service/realtime/listener.py": listens, "service/chat/service.py": listens})
     assert pool_rule_breaches(tree) == [("service.chat.service", 2, "add_listener")]
+
+
+# -- one shape per feature: routes -> service -> repository ---------------------------------------------------------
+# Platform packages serve every feature and are not features themselves.
+PLATFORM = {"db", "jobs", "mail", "openai", "realtime", "twilio", "web"}
+# Every feature has its rules and its SQL; one that serves HTTP also has its wire structs and its start-up wiring
+# (runtime.py builds the service once and declares it as a dependency).
+FEATURE_FILES = ("service.py", "repository.py")
+HTTP_FEATURE_FILES = ("routes.py", "schemas.py", "runtime.py")
+# Route modules that still build their service per request from app.state. service/analytics is being reshaped
+# on its own branch; when it follows the shape, test_every_layout_exception_is_still_needed asks to drop this.
+ROUTES_BUILDING_SERVICES = {"service.analytics.routes"}
+MISSING_FILES = {"analytics": {"runtime.py"}}
+
+
+def features(root: Path) -> list[Path]:
+    return sorted(
+        path
+        for path in (root / "service").iterdir()
+        if path.is_dir() and ((path / "__init__.py").exists() or (path / "service.py").exists())
+        if path.name not in PLATFORM and not path.name.startswith("_")
+    )
+
+
+def missing_files(root: Path) -> dict[str, set[str]]:
+    missing = {}
+    for folder in features(root):
+        wanted = FEATURE_FILES + (HTTP_FEATURE_FILES if (folder / "routes.py").exists() else ())
+        if absent := {name for name in wanted if not (folder / name).exists()}:
+            missing[folder.name] = absent
+    return missing
+
+
+def route_breaches(root: Path) -> dict[str, set[str]]:
+    """What each route module does that belongs to a service: imports a repository or the pool, touches
+    `.pool`, or constructs a `...Service` (per request, instead of having it injected)."""
+    graph = import_graph(root)
+    breaches: dict[str, set[str]] = defaultdict(set)
+    for module, path in modules(root):
+        if not module.endswith(".routes"):
+            continue
+        for target in graph[module]:
+            if target.endswith(".repository") or target == "service.db.pool":
+                breaches[module].add(f"imports {target}")
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Attribute) and node.attr == "pool":
+                breaches[module].add("uses the pool")
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id.endswith("Service"):
+                breaches[module].add(f"builds {node.func.id} per request")
+    return dict(breaches)
+
+
+def test_every_feature_folder_has_the_same_files():
+    assert missing_files(ROOT) == MISSING_FILES
+
+
+def test_routes_call_services_that_were_injected_never_repositories():
+    assert set(route_breaches(ROOT)) == ROUTES_BUILDING_SERVICES
+
+
+def test_every_layout_exception_is_still_needed():
+    breaches = route_breaches(ROOT)
+    assert all(breaches.get(module) for module in ROUTES_BUILDING_SERVICES)
+    assert {name: files for name, files in missing_files(ROOT).items() if name in MISSING_FILES} == MISSING_FILES
+
+
+def test_a_route_that_skips_its_service_is_caught(tmp_path):
+    tree = write_tree(
+        tmp_path,
+        {
+            "service/alpha/routes.py": "from service.alpha import repository\n"
+            "async def handler(request):\n"
+            "    return await repository.get(request.app.state.pool)\n",
+            "service/alpha/repository.py": "",
+            "service/beta/routes.py": "from service.beta.service import BetaService\n"
+            "async def handler(request, state):\n"
+            "    return await BetaService(state.db).get()\n",
+            "service/beta/service.py": "class BetaService: ...\n",
+            "service/gamma/routes.py": "from service.gamma.service import GammaService\n"
+            "async def handler(gamma: GammaService):\n"
+            "    return await gamma.get()\n",
+            "service/gamma/service.py": "",
+        },
+    )
+    assert route_breaches(tree) == {
+        "service.alpha.routes": {"imports service.alpha.repository", "uses the pool"},
+        "service.beta.routes": {"builds BetaService per request"},
+    }
+
+
+def test_a_feature_folder_missing_a_role_is_caught(tmp_path):
+    tree = write_tree(
+        tmp_path,
+        {
+            "service/alpha/routes.py": "",
+            "service/alpha/service.py": "",
+            "service/alpha/repository.py": "",
+            "service/beta/service.py": "",  # no HTTP: routes, schemas and runtime are not needed
+            "service/beta/repository.py": "",
+            "service/web/lists.py": "",  # platform: not a feature
+        },
+    )
+    assert missing_files(tree) == {"alpha": {"schemas.py", "runtime.py"}}

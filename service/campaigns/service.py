@@ -142,6 +142,11 @@ class CampaignsService:
     async def get(self, owner: uuid.UUID, campaign_id: uuid.UUID) -> CampaignOut:
         return campaign_out(await repository.get(self.pool, owner, campaign_id))
 
+    async def require(self, owner: uuid.UUID, campaign_id: uuid.UUID) -> None:
+        """NotFound unless `campaign_id` is one of the owner's live campaigns (for other features' filters)."""
+        if not await repository.exists(self.pool, owner, campaign_id):
+            raise NotFound("Campaign")
+
     async def create(self, owner: uuid.UUID, data: CampaignIn) -> CampaignOut:
         columns = to_columns(data, creating=True)
         async with self.pool.acquire() as connection, connection.transaction():
