@@ -18,6 +18,7 @@ from service.ai.routes import legacy_routes as ai_legacy_routes
 from service.ai.routes import openai_router
 from service.analytics.routes import admin_router as analytics_admin_router
 from service.analytics.routes import router as analytics_router
+from service.analytics.runtime import analytics_dependencies, analytics_runtime
 from service.auth.middleware import AuthMiddleware
 from service.auth.routes import AuthController
 from service.auth.runtime import auth_dependencies, auth_runtime
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             users_runtime,
             contacts_runtime,
             campaigns_runtime,
+            analytics_runtime,
             listening,
             freeze_startup_heap,
         ],
@@ -119,6 +121,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             **users_dependencies(services),
             **contacts_dependencies(services),
             **campaigns_dependencies(services),
+            **analytics_dependencies(services),
         },
         on_shutdown=[close_openai],
         # Anchored: an unanchored pattern would also exempt any path that merely contains it.

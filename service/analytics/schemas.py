@@ -7,6 +7,11 @@ from datetime import datetime
 from service.web.schemas import CamelStruct
 
 
+class NamedCount(CamelStruct, kw_only=True):
+    name: str
+    count: int
+
+
 class Overview(CamelStruct, kw_only=True):
     calls_made: int
     answered: int
@@ -24,6 +29,10 @@ class Overview(CamelStruct, kw_only=True):
     sms_sent: int
     sms_received: int
     ai_credits_spent: int
+    # Imported analytics_events whose names mean none of the figures above: per name, most frequent first.
+    other_events: list[NamedCount]
+    # The last real-time event these figures include: apply analytics.counters events after it (docs/analytics.md).
+    as_of_event_id: int
 
 
 class AdminOverview(Overview, kw_only=True):
