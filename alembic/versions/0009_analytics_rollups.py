@@ -293,7 +293,7 @@ def upgrade() -> None:
     op.create_index("ix_analytics_rollup_deltas_bucket", "analytics_rollup_deltas", ["bucket"])
     op.create_table(
         "analytics_activity",
-        sa.Column("id", sa.BigInteger(), sa.Identity(), nullable=False),
+        sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
         sa.Column("user_id", sa.Uuid(), nullable=False),
         sa.Column("kind", sa.Text(), nullable=False),
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),

@@ -265,3 +265,23 @@ async def fold_deltas(pool: asyncpg.Pool, batch: int) -> int:
     async with pool.acquire() as connection, connection.transaction():
         moved = await connection.fetchval(FOLD, batch)
     return int(moved)
+
+
+ACTIVITY_KINDS = ("call.finished", "appointment.set", "campaign.started", "campaign.completed", "contacts.added")
+ACTIVITY = """
+SELECT id, kind, occurred_at AS created_at, data FROM analytics_activity
+WHERE user_id = $1 AND ($2::timestamptz IS NULL OR (occurred_at, id) < ($2, $3)) AND ($4::text IS NULL OR kind = $4)
+ORDER BY occurred_at DESC, id DESC LIMIT $5
+"""
+
+
+async def activity(
+    pool: asyncpg.Pool,
+    owner: uuid.UUID,
+    after: tuple[datetime, uuid.UUID] | None,
+    kind: str | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """Newest first, from the keyset `after` (the last row of the previous page)."""
+    at, last = after or (None, None)
+    return await pool.fetch(ACTIVITY, owner, at, last, kind, limit)

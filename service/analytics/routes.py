@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import uuid
 
-from litestar import Request, Router, get
+from litestar import Request, Response, Router, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from service.analytics.schemas import AdminOverview, CampaignAnalytics, Overview, Series
+from service.analytics.repository import ACTIVITY_KINDS
+from service.analytics.schemas import AdminOverview, CampaignAnalytics, Overview, Series, encode_activity
 from service.analytics.service import AnalyticsService, Period, period
 from service.web.caller import AuthUser
 from service.web.guards import admin_only
 from service.web.ids import parse_id
+from service.web.lists import page_response
+from service.web.pagination import decode_cursor, parse_choice, parse_limit
 
 Analytics = NamedDependency[AnalyticsService]
 AuthRequest = Request[AuthUser, object, State]
@@ -55,6 +58,23 @@ async def campaign(request: AuthRequest, analytics: Analytics, campaign_id: From
     return await analytics.campaign(request.user.id, parse_id(campaign_id, "Campaign"), when(request))
 
 
+@get("/activity")
+async def activity(request: AuthRequest, analytics: Analytics) -> Response[bytes]:
+    """The feed, newest first: calls finished, appointments set, campaigns started or completed, contacts
+    added. `kind` filters; `limit` (100, max 1000) and `cursor` as for contacts. Live additions arrive as
+    analytics.activity events on /api/events."""
+    query = request.query_params
+    limit = parse_limit(query.get("limit"))
+    cursor = query.get("cursor")
+    rows = await analytics.activity(
+        request.user.id,
+        decode_cursor(cursor) if cursor else None,
+        parse_choice(query.get("kind"), "kind", ACTIVITY_KINDS),
+        limit,
+    )
+    return page_response(request, rows, limit, encode_activity)
+
+
 @get("/overview")
 async def admin_overview(request: AuthRequest, analytics: Analytics) -> AdminOverview:
     """The overview across all accounts, plus active users (who made a call) and all credits spent."""
@@ -66,5 +86,5 @@ async def admin_series(request: AuthRequest, analytics: Analytics) -> Series:
     return await analytics.series(None, when(request), interval_of(request))
 
 
-router = Router("/api/analytics", route_handlers=[overview, series, campaign])
+router = Router("/api/analytics", route_handlers=[overview, series, campaign, activity])
 admin_router = Router("/api/admin/analytics", route_handlers=[admin_overview, admin_series], guards=[admin_only])

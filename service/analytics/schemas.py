@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
+
+import msgspec
 
 from service.web.schemas import CamelStruct
 
@@ -83,3 +87,11 @@ class CampaignAnalytics(CamelStruct, kw_only=True):
     by_hour: list[HourOfDay]
     # Up to three hours of day with the best answer rate among those with calls.
     best_hours: list[int]
+
+
+def encode_activity(rows: Sequence[Mapping[str, Any]]) -> bytes:
+    """Feed entries as the live analytics.activity events carry them: id, kind, occurredAt, then the data
+    (callId, contactId, campaignId, status, outcome, durationSeconds; campaignId, name, status; count)."""
+    return msgspec.json.encode(
+        [{"id": row["id"], "kind": row["kind"], "occurredAt": row["created_at"], **row["data"]} for row in rows]
+    )

@@ -167,6 +167,12 @@ class AnalyticsService:
             ],
         )
 
+    async def activity(
+        self, owner: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, kind: str | None, limit: int
+    ) -> list[asyncpg.Record]:
+        """`limit` + 1 rows, so the route knows whether a next page follows."""
+        return await repository.activity(self.pool, owner, after, kind, limit + 1)
+
     async def campaign(self, owner: uuid.UUID, campaign_id: uuid.UUID, when: Period) -> CampaignAnalytics:
         if not await repository.campaign_is_owned(self.pool, campaign_id, owner):
             raise NotFound("Campaign")

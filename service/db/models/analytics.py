@@ -112,11 +112,12 @@ class AnalyticsActivity(Base):
     __tablename__ = "analytics_activity"
     __table_args__ = (Index("ix_analytics_activity_user_id_occurred_at_id", "user_id", "occurred_at", "id"),)
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    # No foreign keys: the feed keeps its history when a call or campaign goes; a deleted user's rows cascade.
+    # Pages are keyed by (occurred_at, id), as every list of the API is.
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, server_default=text("gen_random_uuid()"))
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     kind: Mapped[str]
     occurred_at: Mapped[datetime]
+    # The call or campaign, named but not linked: the feed keeps its history when they go.
     subject_id: Mapped[uuid.UUID | None]
     data: Mapped[dict[str, Any]] = mapped_column(server_default="{}")
     live: Mapped[bool]
