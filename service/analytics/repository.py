@@ -15,6 +15,7 @@ failed/canceled.
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime
 
 import asyncpg
@@ -285,3 +286,25 @@ async def activity(
     """Newest first, from the keyset `after` (the last row of the previous page)."""
     at, last = after or (None, None)
     return await pool.fetch(ACTIVITY, owner, at, last, kind, limit)
+
+
+EXPORT = """
+SELECT c.id, c.created_at, c.started_at, c.ended_at, c.direction, c.status, c.outcome, c.duration_seconds,
+       c.phone_number, c.contact_id, concat_ws(' ', k.first_name, k.last_name) AS contact_name,
+       c.campaign_id, g.name AS campaign_name, c.answered_by, c.notes
+FROM calls c
+LEFT JOIN contacts k ON k.id = c.contact_id AND k.user_id = c.user_id
+LEFT JOIN campaigns g ON g.id = c.campaign_id AND g.user_id = c.user_id
+WHERE c.user_id = $1 AND c.created_at >= $2 AND c.created_at < $3 AND ($4::uuid IS NULL OR c.campaign_id = $4)
+ORDER BY c.created_at, c.id
+"""
+
+
+async def export_batches(
+    pool: asyncpg.Pool, owner: uuid.UUID, start: datetime, end: datetime, campaign: uuid.UUID | None, batch: int
+) -> AsyncIterator[list[asyncpg.Record]]:
+    """The owner's calls oldest first, `batch` rows at a time from a server-side cursor (one snapshot)."""
+    async with pool.acquire() as connection, connection.transaction(readonly=True, isolation="repeatable_read"):
+        cursor = await connection.cursor(EXPORT, owner, start, end, campaign)
+        while rows := await cursor.fetch(batch):
+            yield rows

@@ -12,6 +12,7 @@ from litestar import Request, Response, Router, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath
+from litestar.response import Stream
 
 from service.analytics.repository import ACTIVITY_KINDS
 from service.analytics.schemas import AdminOverview, CampaignAnalytics, Overview, Series, encode_activity
@@ -75,6 +76,20 @@ async def activity(request: AuthRequest, analytics: Analytics) -> Response[bytes
     return page_response(request, rows, limit, encode_activity)
 
 
+@get("/export")
+async def export(request: AuthRequest, analytics: Analytics) -> Stream:
+    """The caller's calls of the period with their outcomes as CSV (oldest first; times in `tz`), streamed;
+    `campaignId` narrows."""
+    asked = when(request)
+    body = await analytics.export(request.user.id, asked, campaign_of(request))
+    name = f"calls-{asked.start.date().isoformat()}-{asked.end.date().isoformat()}.csv"
+    return Stream(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )
+
+
 @get("/overview")
 async def admin_overview(request: AuthRequest, analytics: Analytics) -> AdminOverview:
     """The overview across all accounts, plus active users (who made a call) and all credits spent."""
@@ -86,5 +101,5 @@ async def admin_series(request: AuthRequest, analytics: Analytics) -> Series:
     return await analytics.series(None, when(request), interval_of(request))
 
 
-router = Router("/api/analytics", route_handlers=[overview, series, campaign, activity])
+router = Router("/api/analytics", route_handlers=[overview, series, campaign, activity, export])
 admin_router = Router("/api/admin/analytics", route_handlers=[admin_overview, admin_series], guards=[admin_only])

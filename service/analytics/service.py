@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import asyncpg
 
 from service.analytics import repository
+from service.analytics.export import csv_stream
 from service.analytics.schemas import (
     AdminOverview,
     Bucket,
@@ -28,6 +30,7 @@ MAX_DAYS = 400  # a year and some, by day or week
 MAX_HOURLY_DAYS = 31  # hourly buckets: a month at most (744 points)
 INTERVALS = ("hour", "day", "week")
 QUARTER_HOUR = 900  # seconds
+EXPORT_BATCH = 2000  # rows per fetch from the server-side cursor, and per chunk written
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,13 @@ class AnalyticsService:
     ) -> list[asyncpg.Record]:
         """`limit` + 1 rows, so the route knows whether a next page follows."""
         return await repository.activity(self.pool, owner, after, kind, limit + 1)
+
+    async def export(self, owner: uuid.UUID, when: Period, campaign: uuid.UUID | None = None) -> AsyncIterator[bytes]:
+        """Checked before the first byte (a bad request is still a 400/404); then streamed, EXPORT_BATCH rows
+        in memory at a time whatever the period holds."""
+        await self.owned_campaign(owner, campaign)
+        batches = repository.export_batches(self.pool, owner, when.start, when.end, campaign, EXPORT_BATCH)
+        return csv_stream(batches, when.tz)
 
     async def campaign(self, owner: uuid.UUID, campaign_id: uuid.UUID, when: Period) -> CampaignAnalytics:
         if not await repository.campaign_is_owned(self.pool, campaign_id, owner):
