@@ -302,6 +302,33 @@ async def test_bad_periods_are_a_400_naming_the_field(client, make_user, query, 
     assert field in response.text
 
 
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("tz=Mars/Olympus", "tz"),
+        ("from=2026-03-02&to=2026-03-01", "from"),
+        ("from=2024-01-01&to=2026-01-01", "to"),
+        ("to=2026-13-01", "to"),
+    ],
+)
+async def test_every_period_route_refuses_a_bad_period_the_same_way(client, make_user, query, field):
+    user, admin = await make_user(), await make_user(role="admin")
+    campaign, _ = await campaign_with(client, user, ["Ada"])
+
+    for who, path in (
+        (user, "/api/analytics/overview"),
+        (user, f"/api/analytics/campaigns/{campaign}"),
+        (user, "/api/analytics/export"),
+        (admin, "/api/admin/analytics/overview"),
+        (admin, "/api/admin/analytics/series"),
+    ):
+        response = await client.get(f"{path}?{query}", headers=who.headers)
+        assert response.status_code == 400, path
+        body = response.json()
+        assert body["code"] == "validation_error" and body["message"], path
+        assert [d["field"] for d in body["details"]] == [field], path
+
+
 async def test_another_users_campaign_is_404(client, make_user):
     owner, intruder = await make_user(), await make_user()
     campaign, _ = await campaign_with(client, owner, ["Ada"])
@@ -333,3 +360,38 @@ async def test_admins_see_all_accounts_with_active_users_and_credits_others_do_n
     body = response.json()
     assert (body["callsMade"], body["appointmentSet"], body["activeUsers"], body["creditsSpent"]) == (7, 2, 2, 10)
     assert denied.status_code == 403
+
+
+async def test_imported_events_count_in_their_figure_and_the_others_are_listed(client, db, make_user):
+    owner, stranger = await make_user(), await make_user()
+    await add_call(db, owner, "2026-03-28T10:00:00Z")
+    for user, name, properties, at in (
+        (owner, "sms_sent", {}, "2026-03-28T10:00:00Z"),
+        (owner, "sms_sent", {}, "2026-03-29T10:00:00Z"),
+        (owner, "sms_received", {}, "2026-03-29T10:00:00Z"),
+        (owner, "ai_credits_spent", {"amount": 4}, "2026-03-29T10:00:00Z"),
+        (owner, "ai_credits_spent", {"credits": "2"}, "2026-03-30T10:00:00Z"),
+        (owner, "page_view", {"page": "/dashboard"}, "2026-03-28T10:00:00Z"),
+        (owner, "page_view", {"page": "/contacts"}, "2026-03-29T10:00:00Z"),
+        (owner, "login", {}, "2026-03-29T10:00:00Z"),
+        (owner, "page_view", {}, "2026-04-02T10:00:00Z"),  # after the period
+        (stranger, "sms_sent", {}, "2026-03-29T10:00:00Z"),
+        (stranger, "page_view", {}, "2026-03-29T10:00:00Z"),
+    ):
+        await db.execute(
+            """INSERT INTO analytics_events (id, user_id, firebase_id, name, properties, occurred_at)
+               VALUES (gen_random_uuid(), $1, 'analytics/' || gen_random_uuid(), $2, $3, $4)""",
+            user.id,
+            name,
+            properties,
+            utc(at),
+        )
+
+    body = (await client.get(f"/api/analytics/overview?{PERIOD}", headers=owner.headers)).json()
+    admin = await make_user(role="admin")
+    everyone = (await client.get(f"/api/admin/analytics/overview?{PERIOD}", headers=admin.headers)).json()
+
+    assert (body["callsMade"], body["smsSent"], body["smsReceived"], body["aiCreditsSpent"]) == (1, 2, 1, 6)
+    assert body["otherEvents"] == [{"name": "page_view", "count": 2}, {"name": "login", "count": 1}]
+    assert (everyone["smsSent"], everyone["creditsSpent"]) == (3, 6)
+    assert everyone["otherEvents"] == [{"name": "page_view", "count": 3}, {"name": "login", "count": 1}]
