@@ -19,6 +19,7 @@ from service.ai.routes import openai_router
 from service.ai.runtime import ai_dependencies, ai_runtime
 from service.analytics.routes import admin_router as analytics_admin_router
 from service.analytics.routes import router as analytics_router
+from service.analytics.runtime import analytics_dependencies, analytics_runtime
 from service.auth.middleware import AuthMiddleware
 from service.auth.routes import AuthController
 from service.auth.runtime import auth_dependencies, auth_runtime
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             calls_runtime,  # after contacts, campaigns and credits, which it uses
             ai_runtime,
             chat_runtime,
+            analytics_runtime,
             listening,
             freeze_startup_heap,
         ],
@@ -130,6 +132,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             **calls_dependencies(services),
             **ai_dependencies(services),
             **chat_dependencies(services),
+            **analytics_dependencies(services),
         },
         on_shutdown=[close_openai],
         # Anchored: an unanchored pattern would also exempt any path that merely contains it.
