@@ -268,7 +268,6 @@ async def fold_deltas(pool: asyncpg.Pool, batch: int) -> int:
     return int(moved)
 
 
-ACTIVITY_KINDS = ("call.finished", "appointment.set", "campaign.started", "campaign.completed", "contacts.added")
 ACTIVITY = """
 SELECT id, kind, occurred_at AS created_at, data FROM analytics_activity
 WHERE user_id = $1 AND ($2::timestamptz IS NULL OR (occurred_at, id) < ($2, $3)) AND ($4::text IS NULL OR kind = $4)

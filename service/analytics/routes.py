@@ -14,9 +14,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Stream
 
-from service.analytics.repository import ACTIVITY_KINDS
 from service.analytics.schemas import AdminOverview, CampaignAnalytics, Overview, Series, encode_activity
 from service.analytics.service import AnalyticsService, Period, period
+from service.db.models.analytics import ACTIVITY_KINDS
 from service.web.caller import AuthUser
 from service.web.guards import admin_only
 from service.web.ids import parse_id

@@ -25,6 +25,9 @@ class AnalyticsEvent(UUIDPrimaryKey, Imported, Base):
     occurred_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
+# The kinds of analytics_activity rows, as its triggers write them (migration 0009).
+ACTIVITY_KINDS = ("call.finished", "appointment.set", "campaign.started", "campaign.completed", "contacts.added")
+
 # The figures a rollup row holds (docs/analytics.md defines each). Triggers on calls, contacts, sms_messages,
 # credit_ledger and analytics_events keep them (migration 0009); the names must match its ROLLUP_COLUMNS.
 COUNTERS = (
