@@ -49,6 +49,9 @@ def statements(mapping: Mapping) -> Statements:
         create.append(
             f"CREATE TEMP TABLE IF NOT EXISTS {members_stage} (owner text, position integer, member text, raw jsonb)"
         )
+        # Each owner's members are looked up per owner row (unresolved ids, digests): without an index that
+        # is a scan of the whole batch's members per owner, quadratic in the batch size.
+        create.append(f"CREATE INDEX IF NOT EXISTS {members_stage}_owner ON {members_stage} (owner)")
         clear.append(f"TRUNCATE {members_stage}")
     return Statements(
         stage=stage,

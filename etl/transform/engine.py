@@ -13,6 +13,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, NamedTuple
 
 from etl.snapshot import AuthUser, Document, collection_pattern
@@ -137,11 +138,11 @@ class Spec:
             return path.startswith(self.pattern) and path.count("/") == 1 and path[len(self.pattern)] == "/"
         return collection_pattern(doc.path) == self.pattern
 
-    @property
+    @cached_property  # read for every row
     def guesses_times(self) -> bool:
         return any(f.column in GUESSED_TIMES for f in self.fields)
 
-    @property
+    @cached_property
     def columns(self) -> tuple[str, ...]:
         """Staging columns, in the order of ``Row.values``."""
         refs = [c for r in self.refs for c in (f"{r.column}__path", f"{r.column}__email", f"{r.column}__raw")]
