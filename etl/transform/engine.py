@@ -133,10 +133,12 @@ class Spec:
         return pattern == self.pattern
 
     def matches(self, doc: Document) -> bool:
+        return self.matches_path(doc.path)
+
+    def matches_path(self, path: str) -> bool:
         if "/" not in self.pattern:  # a root collection: no need to build the pattern of every path
-            path = doc.path
             return path.startswith(self.pattern) and path.count("/") == 1 and path[len(self.pattern)] == "/"
-        return collection_pattern(doc.path) == self.pattern
+        return collection_pattern(path) == self.pattern
 
     @cached_property  # read for every row
     def guesses_times(self) -> bool:
