@@ -95,18 +95,18 @@ def expected_rows(mapping: Mapping, stage: str, members_stage: str | None) -> tu
     select = {c: f"s.{c}" for c in _copied(mapping)}
     joins: list[str] = []
     if "times__guess" in mapping.columns:
-        joins.append(f"LEFT JOIN {mapping.table} cur ON cur.firebase_id = s.firebase_id")
-        for column in GUESSED_TIMES:
-            if column in select:
-                select[column] = f"COALESCE(s.{column}, cur.{column}, s.times__guess)"
+        guessed = tuple(c for c in GUESSED_TIMES if c in select)
+        joins.append(_lookup(mapping.table, "cur", "firebase_id = s.firebase_id", guessed))
+        for column in guessed:
+            select[column] = f"COALESCE(s.{column}, cur.{column}, s.times__guess)"
     orphan_flags: list[str] = []
     extras: list[str] = []
     for ref in mapping.refs:
         alias = f"r_{ref.column}"
-        joins.append(f"LEFT JOIN {ref.target} {alias} ON {alias}.firebase_id = s.{ref.column}__path")
+        joins.append(_lookup(ref.target, alias, f"firebase_id = s.{ref.column}__path", ("id",)))
         key = f"{alias}.id"
         if ref.by_email:
-            joins.append(f"LEFT JOIN {ref.target} {alias}_e ON {alias}_e.email = s.{ref.column}__email")
+            joins.append(_lookup(ref.target, f"{alias}_e", f"email = s.{ref.column}__email", ("id",)))
             key = f"COALESCE({alias}.id, {alias}_e.id)"
         select[ref.column] = key
         orphan = f"(({key}) IS NULL AND (s.{ref.column}__path IS NOT NULL OR s.{ref.column}__email IS NOT NULL))"
@@ -121,6 +121,13 @@ def expected_rows(mapping: Mapping, stage: str, members_stage: str | None) -> tu
     return list(select), (
         f"SELECT {src}, {orphans} AS orphans, s.source__path, s.source__digest FROM {stage} s {' '.join(joins)}"
     )
+
+
+def _lookup(table: str, alias: str, condition: str, columns: tuple[str, ...]) -> str:
+    """A join on a unique key, one index probe per staged row. As a plain join the planner, misled by the
+    statistics of a table the load is filling, hashes the whole target table for every batch: quadratic.
+    The LIMIT keeps the subquery from being flattened into such a join."""
+    return f"LEFT JOIN LATERAL (SELECT {', '.join(columns)} FROM {table} WHERE {condition} LIMIT 1) {alias} ON true"
 
 
 # Columns the service stamps with now() when it changes a row (a profile edit, a first-login rehash, a

@@ -21,7 +21,7 @@ import asyncpg
 import msgspec
 
 from etl.load import AUTH_STAGE, STAGES, StageCounts, auth, binary_jsonb, checkpoint, snapshot_id
-from etl.load.loader import Progress
+from etl.load.loader import NO_JIT, Progress
 from etl.load.sql import Mapping, changed_by_service, row_digest
 from etl.load.stages import Batches, context
 from etl.snapshot import Snapshot
@@ -62,6 +62,7 @@ async def verify(
     db: asyncpg.Connection, snapshot: Snapshot, *, default_region: str = "US", progress: Progress | None = None
 ) -> Report:
     await binary_jsonb(db)
+    await db.execute(NO_JIT)
     sid = snapshot_id(snapshot)
     batches = Batches(db, snapshot, CHUNK, context(snapshot, default_region))
     notify = progress or (lambda *_: None)
@@ -118,7 +119,7 @@ WITH c AS (
   LEFT JOIN etl_documents rec ON rec.stage = $1 AND rec.document_path = src.path
   LEFT JOIN {mapping.table} t ON t.firebase_id = rec.firebase_id
   WHERE src.stage = $1
-), k AS (
+), k AS MATERIALIZED (  -- each row's outcome once (inlined, every FILTER below would recompute the digest)
   SELECT path, want, got, CASE
     WHEN recorded AND NOT seen THEN 'mismatched'
     WHEN got IS NULL THEN CASE WHEN dead THEN 'rejected' ELSE 'unaccounted' END
