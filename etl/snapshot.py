@@ -17,6 +17,7 @@ any moment leaves neither duplicates nor gaps.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import threading
 from collections.abc import Iterator
@@ -361,13 +362,29 @@ class Snapshot:
         for name in [root] if root is not None else self.roots():
             yield from self._iter_lines(self.directory / FIRESTORE_DIR / f"{name}.ndjson", decoder)
 
+    def iter_digested(self, root: str, decoder: msgspec.json.Decoder[Any] | None = None) -> Iterator[tuple[Any, str]]:
+        """(document, MD5 of its line in hex) under one root: the digest the load records of each
+        document and verify checks it against. ``decoder`` may decode less than a whole Document."""
+        path = self.directory / FIRESTORE_DIR / f"{root}.ndjson"
+        decode = (decoder or msgspec.json.Decoder(Document)).decode
+        for number, line in self._lines(path):
+            try:
+                doc = decode(line)
+            except msgspec.DecodeError as exc:
+                raise SnapshotError(f"{path}:{number}: corrupt line: {exc}") from None
+            yield doc, hashlib.md5(line.rstrip(b"\n"), usedforsecurity=False).hexdigest()
+
+    @classmethod
+    def _iter_lines(cls, path: Path, decoder: msgspec.json.Decoder[Any]) -> Iterator[Any]:
+        for number, line in cls._lines(path):
+            try:
+                yield decoder.decode(line)
+            except msgspec.DecodeError as exc:
+                raise SnapshotError(f"{path}:{number}: corrupt line: {exc}") from None
+
     @staticmethod
-    def _iter_lines(path: Path, decoder: msgspec.json.Decoder[Any]) -> Iterator[Any]:
+    def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
         if not path.exists():
             return
         with open(path, "rb") as f:
-            for number, line in enumerate(f, 1):
-                try:
-                    yield decoder.decode(line)
-                except msgspec.DecodeError as exc:
-                    raise SnapshotError(f"{path}:{number}: corrupt line: {exc}") from None
+            yield from enumerate(f, 1)

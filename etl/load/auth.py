@@ -7,6 +7,7 @@ uid). Auth users no profile takes become users of their own, in snapshot order, 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 
 import asyncpg
@@ -25,15 +26,14 @@ CREATE = (
     "TRUNCATE etl_auth, etl_profiles",
 )
 # Auth users no profile takes (mirrors ``lookup``), after a given position, in snapshot order.
-UNCLAIMED = """
-SELECT ord, record FROM etl_auth a
-WHERE a.ord > $1
-  AND NOT EXISTS (SELECT 1 FROM etl_profiles p WHERE p.doc_id = a.uid)
+UNCLAIMED_WHERE = """
+NOT EXISTS (SELECT 1 FROM etl_profiles p WHERE p.doc_id = a.uid)
   AND NOT EXISTS (SELECT 1 FROM etl_profiles p WHERE p.email = a.email
                   AND NOT EXISTS (SELECT 1 FROM etl_auth o WHERE o.uid = p.doc_id))
-ORDER BY ord LIMIT $2
 """
-LOOKUP = "SELECT uid, email, record FROM etl_auth WHERE uid = ANY($1::text[]) OR email = ANY($2::text[])"
+UNCLAIMED = f"SELECT ord, record FROM etl_auth a WHERE a.ord > $1 AND {UNCLAIMED_WHERE} ORDER BY ord LIMIT $2"  # noqa: S608
+# In snapshot order, so of two Auth users with one e-mail the later wins, as in verify.
+LOOKUP = "SELECT uid, email, record FROM etl_auth WHERE uid = ANY($1::text[]) OR email = ANY($2::text[]) ORDER BY ord"
 
 
 async def prepare(connection: asyncpg.Connection, snapshot: Snapshot, profiles: Iterator[Document]) -> None:
@@ -83,6 +83,19 @@ async def lookup(connection: asyncpg.Connection, docs: list[Document]) -> dict[s
 async def unclaimed(connection: asyncpg.Connection, after: int, limit: int) -> list[tuple[int, AuthUser]]:
     rows = await connection.fetch(UNCLAIMED, after, limit)
     return [(r["ord"], _decode_user(r["record"])) for r in rows]
+
+
+def profile_digest(line_digest: str, user: AuthUser | None) -> str:
+    """A profile's source digest: its line's and, when it joins one, its Auth user's (as ``etl_auth.record``).
+
+    Verify computes the same in SQL: ``md5(line_digest || coalesce(record, ''))``."""
+    record = _encode(user) if user is not None else b""
+    return hashlib.md5(line_digest.encode() + record, usedforsecurity=False).hexdigest()
+
+
+def auth_digest(user: AuthUser) -> str:
+    """An Auth user without a profile: the digest of its record (``md5(record)`` in SQL)."""
+    return hashlib.md5(_encode(user), usedforsecurity=False).hexdigest()
 
 
 def auth_document(user: AuthUser) -> Document:

@@ -19,8 +19,18 @@ import asyncpg
 import msgspec
 
 from etl.load.counts import StageCounts
-from etl.load.sql import Mapping, Statements
-from etl.load.stages import AUTH_STAGE, STAGES, Batches, Loadable, Prepared, context, snapshot_id, stage_rows
+from etl.load.sql import RECORD_REJECTED, Mapping, Statements
+from etl.load.stages import (
+    AUTH_STAGE,
+    STAGES,
+    Batches,
+    Digests,
+    Loadable,
+    Prepared,
+    context,
+    snapshot_id,
+    stage_rows,
+)
 from etl.snapshot import Snapshot, collection_pattern
 from etl.transform import GENERIC, Rejected, Row, imported_id
 from service.db.models.base import uuid7
@@ -29,6 +39,9 @@ DEFAULT_BATCH = 2000
 # Errors one bad row can cause: the batch is then retried row by row, and that row dead-lettered.
 ROW_ERRORS = (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError)
 
+# The batch statements look costly to the planner (temporary tables have no statistics), so it would JIT-
+# compile each one: about 0.7 s a statement, more than running it. They are many and short: no JIT.
+NO_JIT = "SET jit = off"
 LOAD_LOCK = 0x5E71_0AD  # session advisory lock of the running load
 Progress = Callable[[str, int, int | None], None]  # (stage, documents just done, stage total when known)
 
@@ -101,6 +114,7 @@ async def _load(
 ) -> LoadResult:
     # Safe for exactly-once: a checkpoint commits with its batch, so a server crash loses both or neither.
     await connection.execute("SET synchronous_commit = off")
+    await connection.execute(NO_JIT)
     batches = Batches(connection, snapshot, batch_size, context(snapshot, default_region))
     loader = _Loader(connection, batches, snapshot_id(snapshot), progress or (lambda *_: None))
     loader.lock_links = await _skip_key_checks(connection)
@@ -198,11 +212,11 @@ class _Loader:
         self.progress(name, 0, self.batches.total(name, mapping))
         self.progress(name, counts.source, None)
         position = start
-        async for position, prepared in self.batches.batches(name, mapping, start):
+        async for position, prepared, digests in self.batches.batches(name, mapping, start):
             async with self.db.transaction():
                 if self.lock_links and linked_tables(mapping):
                     await self.db.execute(f"LOCK TABLE {', '.join(linked_tables(mapping))} IN SHARE MODE")
-                counts.add(await self._batch(name, mapping, sql, prepared))
+                counts.add(await self._batch(name, mapping, sql, prepared, digests))
                 await self._save(name, position, counts)
             self.progress(name, len(prepared), None)
         counts.done = True
@@ -223,39 +237,53 @@ class _Loader:
             counts,
         )
 
-    async def _batch(self, stage: str, mapping: Mapping, sql: Statements, prepared: list[Prepared]) -> StageCounts:
+    async def _batch(
+        self, stage: str, mapping: Mapping, sql: Statements, prepared: list[Prepared], digests: Digests
+    ) -> StageCounts:
         counts = observed(mapping, prepared)
         rows: list[Loadable] = [(doc, outcome) for doc, outcome in prepared if isinstance(outcome, Row)]
         rejects = [(doc, outcome.reason) for doc, outcome in prepared if isinstance(outcome, Rejected)]
         try:
             async with self.db.transaction():
-                counts.add(await self._write(stage, mapping, sql, rows, rejects))
+                counts.add(await self._write(stage, mapping, sql, rows, rejects, digests))
         except ROW_ERRORS:
-            counts.add(await self._write_one_by_one(stage, mapping, sql, rows, rejects))
+            counts.add(await self._write_one_by_one(stage, mapping, sql, rows, rejects, digests))
         return counts
 
     async def _write_one_by_one(
-        self, stage: str, mapping: Mapping, sql: Statements, rows: list[Loadable], rejects: list[tuple[Any, str]]
+        self,
+        stage: str,
+        mapping: Mapping,
+        sql: Statements,
+        rows: list[Loadable],
+        rejects: list[tuple[Any, str]],
+        digests: Digests,
     ) -> StageCounts:
         """A batch the database refused: find the row(s) it refuses, keep the rest."""
         total = StageCounts()
         for doc, row in rows:
             try:
                 async with self.db.transaction():
-                    total.add(await self._write(stage, mapping, sql, [(doc, row)], []))
+                    total.add(await self._write(stage, mapping, sql, [(doc, row)], [], digests))
             except ROW_ERRORS as exc:
                 rejects.append((doc, f"the database refused the row: {exc}"))
-        total.add(await self._write(stage, mapping, sql, [], rejects))
+        total.add(await self._write(stage, mapping, sql, [], rejects, digests))
         return total
 
     async def _write(
-        self, stage: str, mapping: Mapping, sql: Statements, rows: list[Loadable], rejects: list[tuple[Any, str]]
+        self,
+        stage: str,
+        mapping: Mapping,
+        sql: Statements,
+        rows: list[Loadable],
+        rejects: list[tuple[Any, str]],
+        digests: Digests,
     ) -> StageCounts:
         written = StageCounts()
         if rows:
-            await stage_rows(self.db, sql, mapping, rows)
+            await stage_rows(self.db, sql, mapping, rows, digests)
             duplicates = await self._duplicates(mapping, sql, rows)
-            inserted, updated, orphans = await self.db.fetchrow(sql.upsert)
+            inserted, updated, orphans = await self.db.fetchrow(sql.upsert, stage)
             for statement in sql.sync_members:
                 await self.db.execute(statement)
             if sql.member_orphans:
@@ -265,7 +293,7 @@ class _Loader:
             written = StageCounts(inserted=inserted, updated=updated, unchanged=unchanged, orphans=orphans)
             rejects = rejects + duplicates
         written.rejected = len(rejects)
-        await self._dead_letters(stage, rejects)
+        await self._dead_letters(stage, rejects, digests)
         return written
 
     async def _duplicates(self, mapping: Mapping, sql: Statements, rows: list[Loadable]) -> list[tuple[Any, str]]:
@@ -276,9 +304,11 @@ class _Loader:
                 out.append((by_path[path], f"duplicate {column} {value!r}: another document already has it"))
         return out
 
-    async def _dead_letters(self, stage: str, rejects: list[tuple[Any, str]]) -> None:
+    async def _dead_letters(self, stage: str, rejects: list[tuple[Any, str]], digests: Digests) -> None:
         if not rejects:
             return
+        paths = [doc.path for doc, _ in rejects]
+        await self.db.execute(RECORD_REJECTED, stage, paths, [digests[p] for p in paths])
         await self.db.executemany(
             "INSERT INTO etl_dead_letters (id, run_id, collection, document_path, reason, document) "
             "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (collection, document_path) DO UPDATE "

@@ -42,13 +42,17 @@ def statements(mapping: Mapping) -> Statements:
             f", ADD COLUMN IF NOT EXISTS {r.column}__raw jsonb"
             for r in mapping.refs
         )
-        + (", ADD COLUMN IF NOT EXISTS times__guess timestamptz" if "times__guess" in mapping.columns else ""),
+        + (", ADD COLUMN IF NOT EXISTS times__guess timestamptz" if "times__guess" in mapping.columns else "")
+        + ", ADD COLUMN IF NOT EXISTS source__path text, ADD COLUMN IF NOT EXISTS source__digest text",
     ]
     clear = [f"TRUNCATE {stage}"]
     if members_stage:
         create.append(
             f"CREATE TEMP TABLE IF NOT EXISTS {members_stage} (owner text, position integer, member text, raw jsonb)"
         )
+        # Each owner's members are looked up per owner row (unresolved ids, digests): without an index that
+        # is a scan of the whole batch's members per owner, quadratic in the batch size.
+        create.append(f"CREATE INDEX IF NOT EXISTS {members_stage}_owner ON {members_stage} (owner)")
         clear.append(f"TRUNCATE {members_stage}")
     return Statements(
         stage=stage,
@@ -61,7 +65,7 @@ def statements(mapping: Mapping) -> Statements:
         member_orphans=_member_orphans(mapping, members_stage) if members_stage else None,
         forget_dead_letters=(
             f"DELETE FROM etl_dead_letters d USING {stage} s "
-            "WHERE d.collection = $1 AND d.document_path = s.firebase_id"
+            "WHERE d.collection = $1 AND d.document_path = s.source__path"
         ),
     )
 
@@ -91,18 +95,18 @@ def expected_rows(mapping: Mapping, stage: str, members_stage: str | None) -> tu
     select = {c: f"s.{c}" for c in _copied(mapping)}
     joins: list[str] = []
     if "times__guess" in mapping.columns:
-        joins.append(f"LEFT JOIN {mapping.table} cur ON cur.firebase_id = s.firebase_id")
-        for column in GUESSED_TIMES:
-            if column in select:
-                select[column] = f"COALESCE(s.{column}, cur.{column}, s.times__guess)"
+        guessed = tuple(c for c in GUESSED_TIMES if c in select)
+        joins.append(_lookup(mapping.table, "cur", "firebase_id = s.firebase_id", guessed))
+        for column in guessed:
+            select[column] = f"COALESCE(s.{column}, cur.{column}, s.times__guess)"
     orphan_flags: list[str] = []
     extras: list[str] = []
     for ref in mapping.refs:
         alias = f"r_{ref.column}"
-        joins.append(f"LEFT JOIN {ref.target} {alias} ON {alias}.firebase_id = s.{ref.column}__path")
+        joins.append(_lookup(ref.target, alias, f"firebase_id = s.{ref.column}__path", ("id",)))
         key = f"{alias}.id"
         if ref.by_email:
-            joins.append(f"LEFT JOIN {ref.target} {alias}_e ON {alias}_e.email = s.{ref.column}__email")
+            joins.append(_lookup(ref.target, f"{alias}_e", f"email = s.{ref.column}__email", ("id",)))
             key = f"COALESCE({alias}.id, {alias}_e.id)"
         select[ref.column] = key
         orphan = f"(({key}) IS NULL AND (s.{ref.column}__path IS NOT NULL OR s.{ref.column}__email IS NOT NULL))"
@@ -114,7 +118,16 @@ def expected_rows(mapping: Mapping, stage: str, members_stage: str | None) -> tu
         select["extra"] = " || ".join(["s.extra", *extras])
     src = ", ".join(f"{expr} AS {col}" for col, expr in select.items())
     orphans = " + ".join(orphan_flags) or "0"
-    return list(select), f"SELECT {src}, {orphans} AS orphans FROM {stage} s {' '.join(joins)}"
+    return list(select), (
+        f"SELECT {src}, {orphans} AS orphans, s.source__path, s.source__digest FROM {stage} s {' '.join(joins)}"
+    )
+
+
+def _lookup(table: str, alias: str, condition: str, columns: tuple[str, ...]) -> str:
+    """A join on a unique key, one index probe per staged row. As a plain join the planner, misled by the
+    statistics of a table the load is filling, hashes the whole target table for every batch: quadratic.
+    The LIMIT keeps the subquery from being flattened into such a join."""
+    return f"LEFT JOIN LATERAL (SELECT {', '.join(columns)} FROM {table} WHERE {condition} LIMIT 1) {alias} ON true"
 
 
 # Columns the service stamps with now() when it changes a row (a profile edit, a first-login rehash, a
@@ -141,6 +154,7 @@ def _upsert(mapping: Mapping, stage: str, members_stage: str | None) -> str:
     updated = [c for c in columns if c not in ("id", "firebase_id")]
     return (
         f"WITH src AS ({source}), "
+        f"recorded AS ({_record(mapping, columns, members_stage)}), "
         f"written AS (INSERT INTO {mapping.table} AS t ({', '.join(columns)}) "
         f"SELECT {', '.join(columns)} FROM src "
         f"ON CONFLICT (firebase_id) DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in updated)} "
@@ -152,14 +166,30 @@ def _upsert(mapping: Mapping, stage: str, members_stage: str | None) -> str:
     )
 
 
-def compare(mapping: Mapping, stage: str, members_stage: str | None) -> str:
-    """Per staged document: the digest of the row it must become, of the row there is, and if rejected.
+# What a load records of each staged document (``etl_documents``): the digest of its source line(s) and of
+# the row it must become. Verify re-reads the snapshot and compares these with the snapshot and the tables,
+# so it needs no second transform. ``$1`` is the stage.
+RECORD = (
+    "INSERT INTO etl_documents AS r (stage, document_path, source_digest, firebase_id, want) "
+    "SELECT $1, {path}, {digest}, {firebase_id}, {want} FROM {source} "
+    "ON CONFLICT (stage, document_path) DO UPDATE SET source_digest = EXCLUDED.source_digest, "
+    "firebase_id = EXCLUDED.firebase_id, want = EXCLUDED.want "
+    "WHERE (r.source_digest, r.firebase_id, r.want) IS DISTINCT FROM "
+    "(EXCLUDED.source_digest, EXCLUDED.firebase_id, EXCLUDED.want)"
+)
+# A rejected document: its source digest, and no row.
+RECORD_REJECTED = RECORD.format(
+    path="d.path",
+    digest="d.digest",
+    firebase_id="NULL",
+    want="NULL",
+    source="unnest($2::text[], $3::text[]) d(path, digest)",
+)
 
-    With membership rows, each side's digest covers them too: (member id, position) in member order.
-    """
-    columns, source = expected_rows(mapping, stage, members_stage)
+
+def _record(mapping: Mapping, columns: list[str], members_stage: str | None) -> str:
+    """The upsert's ``src`` rows recorded with the digest of what they must become."""
     want = [f"src.{c}" for c in columns]
-    got = [f"t.{c}" for c in columns]
     if mapping.members and members_stage:
         m = mapping.members
         want.append(
@@ -167,18 +197,28 @@ def compare(mapping: Mapping, stage: str, members_stage: str | None) -> str:
             f"FROM {members_stage} ms JOIN {m.target} mt ON mt.firebase_id = ms.member "
             f"WHERE ms.owner = src.firebase_id ORDER BY mt.id, ms.position) x ORDER BY x.position)"
         )
+    return RECORD.format(
+        path="src.source__path",
+        digest="src.source__digest",
+        firebase_id="src.firebase_id",
+        want=f"md5(ROW({', '.join(want)})::text)",
+        source="src",
+    )
+
+
+def row_digest(mapping: Mapping, alias: str) -> str:
+    """SQL: the digest of the table row ``alias``, comparable with the recorded ``want``.
+
+    With membership rows it covers them too: (member id, position) in member order.
+    """
+    got = [f"{alias}.{c}" for c in expected_rows(mapping, "s", None)[0]]
+    if mapping.members:
+        m = mapping.members
         got.append(
             f"ARRAY(SELECT ROW(j.{m.member_column}, j.position)::text FROM {m.table} j "
-            f"WHERE j.{m.owner_column} = t.id AND j.position IS NOT NULL ORDER BY j.position)"
+            f"WHERE j.{m.owner_column} = {alias}.id AND j.position IS NOT NULL ORDER BY j.position)"
         )
-    return (
-        f"WITH src AS ({source}) SELECT src.firebase_id, "
-        f"md5(ROW({', '.join(want)})::text) AS want, "
-        f"CASE WHEN t.firebase_id IS NOT NULL THEN md5(ROW({', '.join(got)})::text) END AS got, "
-        f"EXISTS (SELECT 1 FROM etl_dead_letters d WHERE d.collection = $1 AND d.document_path = src.firebase_id) "
-        f"AS rejected, {changed_by_service(mapping, 't')} AS changed "
-        f"FROM src LEFT JOIN {mapping.table} t ON t.firebase_id = src.firebase_id"
-    )
+    return f"md5(ROW({', '.join(got)})::text)"
 
 
 def _unresolved_members(mapping: Spec | Generic, members_stage: str) -> str:

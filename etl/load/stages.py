@@ -10,7 +10,7 @@ import asyncio
 import datetime as dt
 import itertools
 from collections.abc import AsyncIterator, Iterable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -24,8 +24,10 @@ AUTH_STAGE = "auth_users"
 STAGES: tuple[tuple[str, Mapping], ...] = tuple(
     pair for m in MAPPINGS for pair in ([(m.name, m), (AUTH_STAGE, USERS)] if m is USERS else [(m.name, m)])
 )
+T = TypeVar("T")
 Prepared = tuple[Any, Row | Rejected]  # (the source record, what the transform made of it)
 Loadable = tuple[Any, Row]  # a prepared record that became a row
+Digests = dict[str, str]  # source path -> digest of its source (see ``auth.profile_digest``), for one batch
 
 
 def snapshot_id(snapshot: Snapshot) -> str:
@@ -56,6 +58,12 @@ class Batches:
         for root in sorted({p.split("/", 1)[0] for p in wanted}):
             yield from (doc for doc in self.snapshot.iter_documents(root) if mapping.matches(doc))
 
+    def digested(self, mapping: Mapping) -> Iterator[tuple[Document, str]]:
+        """``documents`` with the digest of each one's snapshot line."""
+        wanted = [p for p in self.snapshot.manifest.collections if mapping.covers(p)]
+        for root in sorted({p.split("/", 1)[0] for p in wanted}):
+            yield from (pair for pair in self.snapshot.iter_digested(root) if mapping.matches(pair[0]))
+
     def total(self, stage: str, mapping: Mapping) -> int | None:
         if stage == AUTH_STAGE:
             return None
@@ -70,17 +78,20 @@ class Batches:
             self._auth_ready = True
         return sql
 
-    async def batches(self, stage: str, mapping: Mapping, position: int) -> AsyncIterator[tuple[int, list[Prepared]]]:
-        """(position after the batch, the batch) from ``position`` on."""
+    async def batches(
+        self, stage: str, mapping: Mapping, position: int
+    ) -> AsyncIterator[tuple[int, list[Prepared], Digests]]:
+        """(position after the batch, the batch, its source digests) from ``position`` on."""
         if stage == AUTH_STAGE:
             async for item in self._auth_only(position):
                 yield item
             return
-        docs = itertools.islice(self.documents(mapping), position, None)
+        docs = itertools.islice(self.digested(mapping), position, None)
         if mapping.uses_auth:  # each batch needs its Auth users from the database first
             for batch in _batched(docs, self.batch_size):
-                users = await auth.lookup(self.db, batch)
-                yield position + len(batch), self._transform(mapping, batch, position, users)
+                users = await auth.lookup(self.db, [d for d, _ in batch])
+                digests = {d.path: auth.profile_digest(digest, users.get(d.path)) for d, digest in batch}
+                yield position + len(batch), self._transform(mapping, batch, position, users), digests
                 position += len(batch)
             return
         # Read and transform the next batch in a thread while the database writes this one.
@@ -91,27 +102,30 @@ class Batches:
             yield ready
 
     def _prepared(
-        self, mapping: Mapping, docs: Iterator[Document], position: int
-    ) -> Iterator[tuple[int, list[Prepared]]]:
+        self, mapping: Mapping, docs: Iterator[tuple[Document, str]], position: int
+    ) -> Iterator[tuple[int, list[Prepared], Digests]]:
         for batch in _batched(docs, self.batch_size):
-            yield position + len(batch), self._transform(mapping, batch, position, {})
+            digests = {d.path: digest for d, digest in batch}
+            yield position + len(batch), self._transform(mapping, batch, position, {}), digests
             position += len(batch)
 
     def _transform(
-        self, mapping: Mapping, batch: list[Document], position: int, users: dict[str, AuthUser]
+        self, mapping: Mapping, batch: list[tuple[Document, str]], position: int, users: dict[str, AuthUser]
     ) -> list[Prepared]:
-        return [(d, mapping.transform(d, position + i, self.ctx, users.get(d.path))) for i, d in enumerate(batch)]
+        return [(d, mapping.transform(d, position + i, self.ctx, users.get(d.path))) for i, (d, _) in enumerate(batch)]
 
-    async def _auth_only(self, position: int) -> AsyncIterator[tuple[int, list[Prepared]]]:
+    async def _auth_only(self, position: int) -> AsyncIterator[tuple[int, list[Prepared], Digests]]:
         """Position here is the last Auth user's place in the snapshot (the stream skips claimed ones)."""
         while batch := await auth.unclaimed(self.db, position, self.batch_size):
             prepared: list[Prepared] = []
+            digests: Digests = {}
             for _, user in batch:
                 doc = auth.auth_document(user)
                 outcome = USERS.transform(doc, 0, self.ctx, user) if "/" not in user.uid else Rejected("uid has a /")
                 prepared.append((AuthRecord(path=doc.path, fields={}, auth=user), outcome))
+                digests[doc.path] = auth.auth_digest(user)
             position = batch[-1][0]
-            yield position, prepared
+            yield position, prepared, digests
 
 
 class AuthRecord(Document, kw_only=True):
@@ -120,16 +134,22 @@ class AuthRecord(Document, kw_only=True):
     auth: AuthUser
 
 
-async def stage_rows(db: asyncpg.Connection, sql: Statements, mapping: Mapping, rows: list[Loadable]) -> None:
+async def stage_rows(
+    db: asyncpg.Connection, sql: Statements, mapping: Mapping, rows: list[Loadable], digests: Digests
+) -> None:
     """Replace the staging tables' contents with these rows (and their membership rows)."""
     for statement in sql.clear:
         await db.execute(statement)
-    await db.copy_records_to_table(sql.stage, records=[r.values for _, r in rows], columns=mapping.columns)
+    await db.copy_records_to_table(
+        sql.stage,
+        records=[(*r.values, d.path, digests[d.path]) for d, r in rows],
+        columns=(*mapping.columns, "source__path", "source__digest"),
+    )
     if sql.members_stage:
         await db.copy_records_to_table(sql.members_stage, records=[m for _, r in rows for m in r.members])
 
 
-def _batched(items: Iterable[Document], size: int) -> Iterator[list[Document]]:
+def _batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
     iterator = iter(items)
     while batch := list(itertools.islice(iterator, size)):
         yield batch

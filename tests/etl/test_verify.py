@@ -6,13 +6,15 @@ import json
 from pathlib import Path
 
 import asyncpg
+import msgspec
 import pytest
 from rich.console import Console
 
 from etl.load import load
-from etl.snapshot import Snapshot
+from etl.snapshot import AuthUser, Document, Snapshot
+from etl.values import to_python
 from etl.verify import render, verify, write_json
-from tests.etl.helpers import reachimpact_documents, reachimpact_users, write_snapshot
+from tests.etl.helpers import doc, reachimpact_documents, reachimpact_users, write_snapshot
 
 
 @pytest.fixture
@@ -58,3 +60,32 @@ async def test_a_lost_dead_letter_is_unaccounted(db: asyncpg.Connection, loaded:
     report = await verify(db, loaded)
     assert not report.ok
     assert {s.stage: s.unaccounted for s in report.stages}["users"] == 1
+
+
+async def test_a_source_changed_after_the_load_is_a_mismatch(
+    db: asyncpg.Connection, loaded: Snapshot, tmp_path: Path
+) -> None:
+    """Verify compares the snapshot with what the load recorded of it: a document or an Auth user edited
+    since (here: another snapshot with two changes) is different, and an unseen document is unaccounted."""
+    documents = [
+        doc("contacts/c1", **{**_fields(d), "notes": "edited"}) if d.path == "contacts/c1" else d
+        for d in reachimpact_documents()
+    ]
+    documents.append(doc("contacts/c9", firstName="New"))
+    users = [
+        AuthUser(**{**msgspec.structs.asdict(u), "display_name": "Carol B."}) if u.uid == "carol-uid" else u
+        for u in reachimpact_users()
+    ]
+    other = Snapshot(write_snapshot(tmp_path / "other", documents, users))
+    report = await verify(db, other)
+    assert not report.ok
+    stages = {s.stage: s for s in report.stages}
+    assert (stages["contacts"].mismatched, stages["contacts"].unaccounted) == (1, 1)
+    assert stages["contacts"].examples == ["contacts/c1", "contacts/c9"]
+    assert (stages["users"].mismatched, stages["users"].examples) == (1, ["users/auto9"])  # joined by e-mail
+    assert (stages["calls"].matching, stages["calls"].rejected) == (2, 1)
+    assert (await verify(db, loaded)).ok
+
+
+def _fields(document: Document) -> dict:
+    return {k: to_python(v).value for k, v in document.fields.items()}

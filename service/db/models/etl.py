@@ -1,4 +1,5 @@
-"""Bookkeeping of the Firebase import: runs, checkpoints, dead letters, and documents of unknown collections."""
+"""Bookkeeping of the Firebase import: runs, checkpoints, recorded digests, dead letters, and documents of
+unknown collections."""
 
 from __future__ import annotations
 
@@ -36,6 +37,20 @@ class EtlCheckpoint(Base):
     position: Mapped[int] = mapped_column(server_default="0")
     counts: Mapped[dict[str, Any]] = mapped_column(server_default="{}")
     updated_at: Mapped[datetime]
+
+
+class EtlDocument(Base):
+    """What the last load of a source document recorded: the digest of its source (its snapshot line, with
+    its Auth user for a profile) and of the row it had to become (null when it was rejected). Verify
+    compares the snapshot with ``source_digest`` and the table row with ``want``."""
+
+    __tablename__ = "etl_documents"
+
+    stage: Mapped[str] = mapped_column(primary_key=True)
+    document_path: Mapped[str] = mapped_column(primary_key=True)
+    source_digest: Mapped[str]
+    firebase_id: Mapped[str | None]
+    want: Mapped[str | None]
 
 
 class EtlDeadLetter(UUIDPrimaryKey, CreatedAt, Base):
