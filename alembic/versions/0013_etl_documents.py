@@ -1,7 +1,7 @@
 """ETL: what each load recorded of every source document, so verify needs no second transform.
 
 Revision ID: 0013
-Revises: 0006
+Revises: 0009
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0006"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
