@@ -40,10 +40,12 @@ from service.realtime.runtime import listening, realtime_runtime
 from service.twilio import TwilioClient
 from service.users.routes import AdminController, UserController
 from service.users.runtime import users_dependencies, users_runtime
+from service.web.decoding import HardenedRequest
 from service.web.edge import EdgeMiddleware
 from service.web.errors import EXCEPTION_HANDLERS
 from service.web.health import health, ready
 from service.web.listening import DOCS_PATH
+from service.web.options import point_options_at_their_routes
 from service.web.services import Services
 from service.web.spa import SpaFiles
 
@@ -134,6 +136,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             render_plugins=[ScalarRenderPlugin()],
         ),
         request_max_body_size=settings.max_request_body_bytes,
+        request_class=HardenedRequest,
         logging_config=None,
         state=State(
             {
@@ -147,6 +150,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             }
         ),
     )
+    point_options_at_their_routes(app)
     handler = SpaFiles(app.asgi_handler, settings.spa_dir) if settings.spa_dir else app.asgi_handler
     app.asgi_handler = EdgeMiddleware(handler, hsts=settings.is_production, serves_spa=settings.spa_dir is not None)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
@@ -20,6 +20,7 @@ from service.analytics.schemas import (
     Series,
 )
 from service.errors import FieldError, NotFound, ValidationFailed
+from service.web.decoding import parse_instant
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 400  # a year and some, by day or week
@@ -43,28 +44,18 @@ def zone(raw: str | None) -> str:
     return name
 
 
-def instant(raw: str, field: str, tz: ZoneInfo) -> datetime:
-    """An ISO date (midnight in `tz`) or date-time (without an offset: in `tz`)."""
-    try:
-        if len(raw) == 10:
-            return datetime.combine(date.fromisoformat(raw), time(), tz)
-        parsed = datetime.fromisoformat(raw)
-    except ValueError:
-        raise ValidationFailed(
-            f"'{field}' must be an ISO date or date-time", [FieldError(field, "is not an ISO date or date-time")]
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
-
-
 def period(raw_from: str | None, raw_to: str | None, raw_tz: str | None, max_days: int = MAX_DAYS) -> Period:
     """[from, to): `to` defaults to the next local midnight, `from` to DEFAULT_DAYS before `to`."""
     tz = zone(raw_tz)
     local = ZoneInfo(tz)
     if raw_to:
-        end = instant(raw_to, "to", local)
+        end = parse_instant(raw_to, "to", local)
     else:
         end = datetime.combine(datetime.now(local).date() + timedelta(days=1), time(), local)
-    start = instant(raw_from, "from", local) if raw_from else end - timedelta(days=DEFAULT_DAYS)
+    try:
+        start = parse_instant(raw_from, "from", local) if raw_from else end - timedelta(days=DEFAULT_DAYS)
+    except OverflowError:  # `to` within the first days of year 1
+        raise ValidationFailed("'to' is too early", [FieldError("to", "is too early")]) from None
     if start >= end:
         raise ValidationFailed("'from' must be before 'to'", [FieldError("from", "is not before 'to'")])
     if end - start > timedelta(days=max_days):

@@ -106,6 +106,9 @@ def http_exception_handler(request: Request, exc: HTTPException) -> Response:
     elif isinstance(exc, ValidationException):
         details = _validation_details(exc)
         body = error_body(request, _validation_message(details, exc.detail), "validation_error", details or None)
+    elif status >= 500:
+        # Litestar's own server errors (a misconfiguration) speak of internals: log them, say nothing.
+        return internal_error_handler(request, exc)
     else:
         # Litestar's own errors (404 route, 405, 413 ...): keep the status, give it a code.
         body = error_body(request, exc.detail, CODES_BY_STATUS.get(status, "error"))

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
+from service.web.decoding import whole_number
 from service.web.errors import ApiError
 
 DEFAULT_LIMIT = 100
@@ -46,13 +47,14 @@ def decode_cursor(cursor: str) -> Keyset:
 def parse_limit(raw: str | None) -> int:
     if raw is None or raw == "":
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    limit = whole_number(raw)
+    if limit is None or not 1 <= limit <= MAX_LIMIT:
         raise ApiError(
             f"limit must be a whole number from 1 to {MAX_LIMIT}",
             code="validation_error",
             details=[{"field": "limit", "message": f"expected 1..{MAX_LIMIT}"}],
         )
-    return int(raw)
+    return limit
 
 
 def parse_choice(raw: str | None, field: str, allowed: Sequence[str]) -> str | None:
