@@ -53,7 +53,13 @@ from service.web.spa import SpaFiles
 @asynccontextmanager
 async def database(app: Litestar) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    app.state.pool = await create_pool(app.state.dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+    app.state.pool = await create_pool(
+        app.state.dsn,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        connect_timeout=settings.db_connect_timeout_seconds,
+        acquire_timeout=settings.db_acquire_timeout_seconds,
+    )
     try:
         yield
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -148,6 +149,22 @@ def domain_error_handler(request: Request, exc: errors.DomainError) -> Response:
     return Response(body, status_code=domain_status(exc), headers=headers, media_type=MediaType.JSON)
 
 
+# A query that loses its connection: the server stopped, crashed or restarts. The pool turns failures to connect
+# or to get a connection into errors.DatabaseUnavailable itself (service/db/pool.py).
+CONNECTION_LOST = (
+    asyncpg.PostgresConnectionError,  # also ConnectionDoesNotExistError: "closed in the middle of operation"
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
+)
+
+
+def connection_lost_handler(request: Request, exc: Exception) -> Response:
+    # One short line, no traceback: an outage fails every request, and logging must stay cheaper than serving.
+    structlog.get_logger().warning("database unavailable", path=request.url.path, error=type(exc).__name__)
+    return domain_error_handler(request, errors.DatabaseUnavailable())
+
+
 def internal_error_handler(request: Request, exc: Exception) -> Response:
     structlog.get_logger().exception("unhandled error", path=request.url.path, method=request.method)
     body = error_body(request, "Internal server error", "internal_error")
@@ -157,5 +174,6 @@ def internal_error_handler(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS = {
     HTTPException: http_exception_handler,
     errors.DomainError: domain_error_handler,
+    **dict.fromkeys(CONNECTION_LOST, connection_lost_handler),
     Exception: internal_error_handler,
 }
