@@ -25,7 +25,6 @@ import random
 import secrets
 import signal
 import statistics
-import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -33,37 +32,16 @@ from pathlib import Path
 import asyncpg
 import httpx
 import msgspec
-from harness import BIN, free_port, start_server
+from harness import BIN, free_port, insert_users, open_event_stream, rss_kib, start_server
 
-from service.auth.tokens import TokenService
-from service.config import Settings
 from service.db.models.base import uuid7
 
 
-def rss_kib(pid: int) -> int:
-    """Resident memory of a process and its children (granian runs the app in a child)."""
-    pids = [pid, *map(int, subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split())]
-    total = 0
-    for p in pids:
-        for line in Path(f"/proc/{p}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1])
-    return total
-
-
 async def make_world(dsn: str, secret: str, rooms: int, size: int) -> tuple[list[list[uuid.UUID]], dict]:
-    tokens = TokenService(Settings(env="test", jwt_secret=secret).finalized())
     connection = await asyncpg.connect(dsn)
     try:
-        users, sessions = [uuid7() for _ in range(rooms * size)], [uuid7() for _ in range(rooms * size)]
-        await connection.executemany(
-            "INSERT INTO users (id, email, full_name) VALUES ($1, $2, 'Bench')",
-            [(u, f"bench-{u.hex}@example.com") for u in users],
-        )
-        await connection.executemany(
-            "INSERT INTO auth_sessions (id, user_id, expires_at) VALUES ($1, $2, now() + interval '1 day')",
-            list(zip(sessions, users, strict=True)),
-        )
+        headers = await insert_users(connection, secret, rooms * size)
+        users = list(headers)
         members = [users[i * size : (i + 1) * size] for i in range(rooms)]
         room_ids = [uuid7() for _ in range(rooms)]
         await connection.executemany(
@@ -76,10 +54,6 @@ async def make_world(dsn: str, secret: str, rooms: int, size: int) -> tuple[list
         )
     finally:
         await connection.close()
-    headers = {
-        u: {"Authorization": "Bearer " + tokens.issue(user_id=u, session_id=s, role="customer")[0]}
-        for u, s in zip(users, sessions, strict=True)
-    }
     return [[r, *m] for r, m in zip(room_ids, members, strict=True)], headers
 
 
@@ -94,16 +68,7 @@ class Receipts:
 
 
 async def stream(port: int, user: uuid.UUID, headers: dict[str, str], receipts: Receipts) -> None:
-    """One SSE connection over a raw socket (1,000 httpx clients would cost the bench more than the service)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(
-        f"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
-        f"Authorization: {headers['Authorization']}\r\n\r\n".encode()
-    )
-    await writer.drain()
-    status = await reader.readline()
-    if b" 200 " not in status:
-        raise SystemExit(f"event stream refused: {status!r}")
+    reader, _writer = await open_event_stream(port, headers)
     receipts.connected += 1
     if receipts.connected == receipts.streams:
         receipts.all_connected.set()

@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/jobs.py [--probes 200] [--jobs 20000] [--traffic]
 
-Uses DATABASE_URL if set, otherwise the embedded test server; works in a fresh database it drops afterwards.
-With --traffic, `reachimpact serve` answers wrk on GET /ready (one query per request) at the same time.
+Works in a fresh database it drops afterwards, on the server of DATABASE_URL (a maintenance database URL) if set,
+otherwise on the embedded server. With --traffic, `reachimpact serve` answers wrk on GET /ready (one query per
+request) at the same time. Both processes log as production does (JSON lines at INFO, access log on), to files.
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
@@ -27,9 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import bench.jobs_noop  # noqa: E402,F401  (registers bench.noop)
-from bench.harness import BIN, free_port, start_server, wrk  # noqa: E402
+from bench.harness import BIN, free_port, fresh_database, production_logging, start_server, wrk  # noqa: E402
 from service.db import migrations  # noqa: E402
-from service.db.embedded import start_embedded_server  # noqa: E402
 from service.db.pool import connect  # noqa: E402
 from service.jobs import enqueue  # noqa: E402
 from service.jobs.registry import load_jobs  # noqa: E402
@@ -89,11 +88,14 @@ def main() -> None:
     parser.add_argument("--traffic", action="store_true")
     args = parser.parse_args()
     load_jobs()
-    server = os.environ.get("DATABASE_URL") or start_embedded_server(REPO / ".data" / "test", "postgres")
-    name = f"ri_bench_jobs_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin(server, f"CREATE DATABASE {name}"))
-    dsn = urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
-    env = {**os.environ, "DATABASE_URL": dsn, "JWT_SECRET": "x" * 40, "LOG_LEVEL": "WARNING", "PYTHONPATH": str(REPO)}
+    with fresh_database(os.environ.get("DATABASE_URL", ""), "ri_bench_jobs") as dsn:
+        measure(args, dsn)
+
+
+def measure(args: argparse.Namespace, dsn: str) -> None:
+    env = production_logging({**os.environ, "DATABASE_URL": dsn, "JWT_SECRET": "x" * 40, "PYTHONPATH": str(REPO)})
+    logs = Path(tempfile.mkdtemp(prefix="ri-jobs-"))
+    print(f"logs (LOG_FORMAT={env['LOG_FORMAT']}, LOG_LEVEL={env['LOG_LEVEL']}): {logs}")
     processes: list[subprocess.Popen] = []
     try:
         migrations.upgrade(dsn)
@@ -101,18 +103,19 @@ def main() -> None:
         traffic: dict[str, float] = {}
         if args.traffic:
             port = free_port()
-            processes.append(
-                start_server([str(BIN / "reachimpact"), "serve", "--port", str(port), "--no-migrate"], port, env)
-            )
+            with open(logs / "serve.log", "wb") as log:
+                cmd = [str(BIN / "reachimpact"), "serve", "--port", str(port), "--no-migrate"]
+                processes.append(start_server(cmd, port, env, log=log))
             thread = threading.Thread(target=lambda: traffic.update(wrk(f"http://127.0.0.1:{port}/ready", 25)))
             thread.start()
-        worker = subprocess.Popen(
-            [str(BIN / "reachimpact"), "worker", "--import", "bench.jobs_noop", "--concurrency", "100"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        with open(logs / "worker.log", "wb") as log:
+            worker = subprocess.Popen(
+                [str(BIN / "reachimpact"), "worker", "--import", "bench.jobs_noop", "--concurrency", "100"],
+                env=env,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
         processes.append(worker)
         lat = asyncio.run(latency(dsn, args.probes))
         rate = asyncio.run(throughput(dsn, args.jobs))
@@ -127,7 +130,6 @@ def main() -> None:
         for process in processes:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=40)
-        asyncio.run(_admin(server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 async def _admin(dsn: str, statement: str) -> None:

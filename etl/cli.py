@@ -55,7 +55,7 @@ def progress_bars() -> Iterator[Callable[[str, int, int | None], None]]:
 
 
 def _database() -> tuple[str, Any]:
-    from service.cli import database_url, load_settings
+    from service.cli_settings import database_url, load_settings
     from service.db import migrations
 
     settings = load_settings()
@@ -88,7 +88,7 @@ def _snapshot(path: Path) -> Snapshot:
 
 
 def _region() -> str:
-    from service.cli import load_settings
+    from service.cli_settings import load_settings
 
     return load_settings().default_phone_region
 
@@ -293,7 +293,7 @@ def _print(report: Any, path: Path | None) -> None:
 
 def _default_snapshot_dir(sources: dict[str, Any]) -> Path:
     """One directory per set of inputs (files by content identity), so a rerun continues the same one."""
-    from service.cli import load_settings
+    from service.cli_settings import load_settings
 
     key = hashlib.sha256()
     for name, value in sorted(sources.items()):

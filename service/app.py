@@ -16,19 +16,24 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from service import __version__
 from service.ai.routes import legacy_routes as ai_legacy_routes
 from service.ai.routes import openai_router
+from service.ai.runtime import ai_dependencies, ai_runtime
 from service.analytics.routes import admin_router as analytics_admin_router
 from service.analytics.routes import router as analytics_router
+from service.analytics.runtime import analytics_dependencies, analytics_runtime
 from service.auth.middleware import AuthMiddleware
 from service.auth.routes import AuthController
 from service.auth.runtime import auth_dependencies, auth_runtime
 from service.auth.tokens import TokenService
 from service.calls.routes import calls_router, legacy_routes, webhooks
+from service.calls.runtime import calls_dependencies, calls_runtime
 from service.campaigns.routes import router as campaigns_router
 from service.campaigns.runtime import campaigns_dependencies, campaigns_runtime
 from service.chat.routes import router as chat_router
+from service.chat.runtime import chat_dependencies, chat_runtime
 from service.config import Settings
 from service.contacts.routes import router as contacts_router
 from service.contacts.runtime import contacts_dependencies, contacts_runtime
+from service.credits.runtime import credits_runtime
 from service.db.embedded import resolve_database_url
 from service.db.migrations import head_revision
 from service.db.pool import create_pool
@@ -119,6 +124,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             users_runtime,
             contacts_runtime,
             campaigns_runtime,
+            credits_runtime,
+            calls_runtime,  # after contacts, campaigns and credits, which it uses
+            ai_runtime,
+            chat_runtime,
+            analytics_runtime,
             listening,
             freeze_startup_heap,
         ],
@@ -127,6 +137,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             **users_dependencies(services),
             **contacts_dependencies(services),
             **campaigns_dependencies(services),
+            **calls_dependencies(services),
+            **ai_dependencies(services),
+            **chat_dependencies(services),
+            **analytics_dependencies(services),
         },
         on_shutdown=[close_openai],
         # Anchored: an unanchored pattern would also exempt any path that merely contains it.

@@ -1,4 +1,8 @@
-"""The `reachimpact` command: serve, worker, jobs, migrate, and the Firebase import (`etl`)."""
+"""The `reachimpact` command: serve, worker, jobs, migrate, and the Firebase import (`etl`).
+
+The only module of `service` that imports `etl`; the commands it registers load their settings from
+service/cli_settings.py, never from here.
+"""
 
 from __future__ import annotations
 
@@ -9,34 +13,15 @@ import click
 
 from etl.cli import etl
 from service.auth.cli import users
-from service.config import ConfigError, Settings
+from service.cli_settings import database_url, load_settings
+from service.config import ConfigError
 from service.db import migrations
-from service.db.embedded import resolve_database_url
 from service.jobs.cli import jobs, worker
-from service.logging import configure_logging
 from service.web.listening import check_port_free, docs_url
 
 APP_FACTORY = "service.app:create_app"
 # How long in-flight requests get after SIGTERM; fly.toml's kill_timeout must be longer (a test checks).
 GRACEFUL_SHUTDOWN_SECONDS = 30
-
-
-def load_settings() -> Settings:
-    try:
-        settings = Settings.from_env()
-    except ConfigError as exc:
-        # One clear line, no traceback: this is what an operator sees when a deploy is misconfigured.
-        click.echo(f"configuration error: {exc}", err=True)
-        sys.exit(2)
-    configure_logging(settings.log_level, settings.log_format)
-    return settings
-
-
-def database_url(settings: Settings) -> str:
-    dsn = resolve_database_url(settings.database_url, settings.data_dir)
-    if not settings.database_url:
-        click.echo(f"embedded PostgreSQL at {settings.data_dir / 'postgres'}: {dsn}", err=True)
-    return dsn
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -41,11 +41,20 @@ class Conflict(DomainError):
 
 
 class ValidationFailed(DomainError):
+    """The request's input breaks a rule; `details` name each field and its problem (the one shape clients read)."""
+
     code = "validation_error"
 
     def __init__(self, message: str, details: list[FieldError] | None = None, *, code: str | None = None) -> None:
         super().__init__(message, code=code)
         self.details = details or []
+
+    @classmethod
+    def field(
+        cls, field: str, problem: str, *, message: str | None = None, code: str | None = None
+    ) -> ValidationFailed:
+        """One field's problem; the message defaults to "Invalid <field>: <problem>"."""
+        return cls(message or f"Invalid {field}: {problem}", [FieldError(field, problem)], code=code)
 
 
 class Unauthenticated(DomainError):
@@ -100,6 +109,12 @@ class DatabaseUnavailable(ServiceUnavailable):
 
 class TooLarge(DomainError):
     code = "payload_too_large"
+
+
+class UnsupportedMediaType(DomainError):
+    """The body came in a format the operation cannot read (e.g. a CSV import sent as JSON)."""
+
+    code = "unsupported_media_type"
 
 
 class RateLimited(DomainError):

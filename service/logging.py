@@ -9,15 +9,27 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, TextIO, cast
 
 import msgspec
 import structlog
 
-from service.web.request_id import add_request_id
-
 _encode = msgspec.json.Encoder().encode
+
+# The id of the request being served, set by the edge middleware (service/web/edge.py). Logging owns it, so the
+# web layer imports logging and never the other way round. A plain ContextVar is cheaper per request than
+# structlog's bind/reset of context variables.
+current_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+def add_request_id(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor: every line logged while a request runs carries its id."""
+    request_id = current_request_id.get()
+    if request_id is not None:
+        event_dict.setdefault("request_id", request_id)
+    return event_dict
 
 
 def _json_dumps(event: Any, **_: Any) -> str:

@@ -6,9 +6,12 @@ from __future__ import annotations
 import uuid
 
 from service.ai.service import CallAnalyst
+from service.credits.service import CreditsService
 from service.jobs import JobContext
 
 
 async def analyse_call(ctx: JobContext, call_id: uuid.UUID) -> str:
-    analyst = CallAnalyst(ctx.pool, ctx.clients["openai"], ctx.clients["twilio"], ctx.settings.ai_prices)
+    analyst = CallAnalyst(
+        ctx.pool, ctx.clients["openai"], ctx.clients["twilio"], ctx.settings.ai_prices, CreditsService()
+    )
     return await analyst.analyse(call_id)

@@ -48,13 +48,6 @@ async def claim(connection: asyncpg.Connection, call_id: uuid.UUID, user_id: uui
     return row
 
 
-async def open_reservation(connection: asyncpg.Connection, reservation_id: uuid.UUID | None) -> bool:
-    if reservation_id is None:
-        return False
-    status = await connection.fetchval("SELECT status FROM credit_reservations WHERE id = $1", reservation_id)
-    return bool(status == "reserved")
-
-
 async def hold(connection: asyncpg.Connection, call_id: uuid.UUID, reservation_id: uuid.UUID | None) -> None:
     await connection.execute(
         "UPDATE call_analyses SET credit_reservation_id = $2, updated_at = now() WHERE call_id = $1",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from litestar import Request, Router, post
 from litestar.datastructures import State, UploadFile
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import JSONBody
 
@@ -35,30 +36,30 @@ from service.ai.schemas import (
     TranslationOut,
 )
 from service.ai.service import AIService
-from service.errors import FieldError, ValidationFailed
+from service.errors import ValidationFailed
 from service.openai import Transcript
+from service.web.caller import AuthUser
 
 # The audio plus the multipart envelope around it; beyond, Litestar answers 413 before reading further.
 UPLOAD_MAX_BYTES = MAX_AUDIO_BYTES + 64 * 1024
 
 
-def ai_of(state: State) -> AIService:
-    return AIService(state.pool, state.openai, state.settings.ai_prices)
+AI = NamedDependency[AIService]
+AuthRequest = Request[AuthUser, object, State]
 
 
-async def transcription(request: Request, state: State) -> Transcript:
+async def transcription(request: AuthRequest, ai: AIService) -> Transcript:
     """The multipart field `audio` (VoiceRecorder's), transcribed."""
     content_type, _ = request.content_type
     if content_type != RequestEncodingType.MULTI_PART:
-        raise ValidationFailed(
-            "Send the recording as multipart/form-data in the field 'audio'",
-            [FieldError("audio", "is required")],
+        raise ValidationFailed.field(
+            "audio", "is required", message="Send the recording as multipart/form-data in the field 'audio'"
         )
     upload = (await request.form()).get("audio")
     if not isinstance(upload, UploadFile):
-        raise ValidationFailed("Audio file is required (field 'audio')", [FieldError("audio", "is required")])
+        raise ValidationFailed.field("audio", "is required", message="Audio file is required (field 'audio')")
     audio = await upload.read()
-    return await ai_of(state).transcribe(
+    return await ai.transcribe(
         request.user.id, audio, upload.filename or "", upload.content_type or "application/octet-stream"
     )
 
@@ -67,13 +68,13 @@ async def transcription(request: Request, state: State) -> Transcript:
 
 
 @post("/chat", status_code=200, summary="Chat with the assistant (price: chat)")
-async def chat(request: Request, state: State, data: JSONBody[ChatIn]) -> ChatOut:
-    return await ai_of(state).chat(request.user.id, data.messages)
+async def chat(request: AuthRequest, ai: AI, data: JSONBody[ChatIn]) -> ChatOut:
+    return await ai.chat(request.user.id, data.messages)
 
 
 @post("/multilingual-chat", status_code=200, summary="Chat across languages (price: multilingual_chat)")
-async def multilingual_chat(request: Request, state: State, data: JSONBody[MultilingualChatIn]) -> ChatOut:
-    return await ai_of(state).multilingual_chat(
+async def multilingual_chat(request: AuthRequest, ai: AI, data: JSONBody[MultilingualChatIn]) -> ChatOut:
+    return await ai.multilingual_chat(
         request.user.id,
         data.messages,
         conversation_language=data.conversation_language,
@@ -83,19 +84,19 @@ async def multilingual_chat(request: Request, state: State, data: JSONBody[Multi
 
 
 @post("/translate", status_code=200, summary="Translate a text (price: translate)")
-async def translate(request: Request, state: State, data: JSONBody[TranslateIn]) -> TranslationOut:
-    translated = await ai_of(state).translate(request.user.id, data.text, data.target_language, data.source_language)
+async def translate(request: AuthRequest, ai: AI, data: JSONBody[TranslateIn]) -> TranslationOut:
+    translated = await ai.translate(request.user.id, data.text, data.target_language, data.source_language)
     return TranslationOut(data.text, translated, data.source_language or "auto", data.target_language)
 
 
 @post("/analyze-sentiment", status_code=200, summary="Sentiment of a text (price: sentiment)")
-async def analyze_sentiment(request: Request, state: State, data: JSONBody[TextIn]) -> SentimentAnswer:
-    return await ai_of(state).sentiment(request.user.id, data.text)
+async def analyze_sentiment(request: AuthRequest, ai: AI, data: JSONBody[TextIn]) -> SentimentAnswer:
+    return await ai.sentiment(request.user.id, data.text)
 
 
 @post("/parse-contacts", status_code=200, summary="Contacts found in a pasted text (price: parse_contacts)")
-async def parse_contacts(request: Request, state: State, data: JSONBody[ContactsTextIn]) -> ParsedContactsOut:
-    answer = await ai_of(state).parse_contacts(request.user.id, data.text)
+async def parse_contacts(request: AuthRequest, ai: AI, data: JSONBody[ContactsTextIn]) -> ParsedContactsOut:
+    answer = await ai.parse_contacts(request.user.id, data.text)
     return ParsedContactsOut(
         [
             ParsedContact(c.confidence, c.first_name, c.last_name, c.email, c.phone, c.company, c.job_title)
@@ -105,13 +106,13 @@ async def parse_contacts(request: Request, state: State, data: JSONBody[Contacts
 
 
 @post("/generate-script", status_code=200, summary="A call script (price: generate_script)")
-async def generate_script(request: Request, state: State, data: JSONBody[ScriptIn]) -> ScriptAnswer:
-    return await ai_of(state).generate_script(request.user.id, data)
+async def generate_script(request: AuthRequest, ai: AI, data: JSONBody[ScriptIn]) -> ScriptAnswer:
+    return await ai.generate_script(request.user.id, data)
 
 
 @post("/transcribe", status_code=200, request_max_body_size=UPLOAD_MAX_BYTES, summary="Transcribe (price: transcribe)")
-async def transcribe(request: Request, state: State) -> TranscriptionOut:
-    result = await transcription(request, state)
+async def transcribe(request: AuthRequest, ai: AI) -> TranscriptionOut:
+    result = await transcription(request, ai)
     return TranscriptionOut(result.text, result.duration or 0.0)
 
 
@@ -126,16 +127,14 @@ openai_router = Router(
 
 
 @post("/api/chat", status_code=200, tags=["ai"], summary="Chat (older path; price: chat)")
-async def legacy_chat(request: Request, state: State, data: JSONBody[LegacyChatIn]) -> ChatOut:
-    return await ai_of(state).chat(
-        request.user.id, data.messages, temperature=data.temperature, max_tokens=data.max_tokens
-    )
+async def legacy_chat(request: AuthRequest, ai: AI, data: JSONBody[LegacyChatIn]) -> ChatOut:
+    return await ai.chat(request.user.id, data.messages, temperature=data.temperature, max_tokens=data.max_tokens)
 
 
 @post("/api/multilingual-chat", status_code=200, tags=["ai"], summary="Multilingual chat (older path)")
-async def legacy_multilingual_chat(request: Request, state: State, data: JSONBody[LegacyMultilingualChatIn]) -> ChatOut:
+async def legacy_multilingual_chat(request: AuthRequest, ai: AI, data: JSONBody[LegacyMultilingualChatIn]) -> ChatOut:
     preference = data.language_preference
-    return await ai_of(state).multilingual_chat(
+    return await ai.multilingual_chat(
         request.user.id,
         data.messages,
         conversation_language=preference.conversation_language,
@@ -147,25 +146,23 @@ async def legacy_multilingual_chat(request: Request, state: State, data: JSONBod
 
 
 @post("/api/translate", status_code=200, tags=["ai"], summary="Translate (older path; price: translate)")
-async def legacy_translate(request: Request, state: State, data: JSONBody[LegacyTranslateIn]) -> LegacyTranslationOut:
-    translated = await ai_of(state).translate(request.user.id, data.text, data.target_language, data.source_language)
+async def legacy_translate(request: AuthRequest, ai: AI, data: JSONBody[LegacyTranslateIn]) -> LegacyTranslationOut:
+    translated = await ai.translate(request.user.id, data.text, data.target_language, data.source_language)
     return LegacyTranslationOut(translated, data.source_language or "auto-detected")
 
 
 @post("/api/analyze-sentiment", status_code=200, tags=["ai"], summary="1-5 star sentiment (older path)")
-async def legacy_sentiment(request: Request, state: State, data: JSONBody[TextIn]) -> RatingOut:
-    answer = await ai_of(state).sentiment(request.user.id, data.text)
+async def legacy_sentiment(request: AuthRequest, ai: AI, data: JSONBody[TextIn]) -> RatingOut:
+    answer = await ai.sentiment(request.user.id, data.text)
     # The score's -1..1 onto the older 1..5 stars (neutral 0 is 3 stars).
     return RatingOut(rating=max(1, min(5, round(answer.score * 2 + 3))), confidence=answer.confidence)
 
 
 @post("/api/parse-contacts", status_code=200, tags=["ai"], summary="Contacts from CSV/Excel content (older path)")
-async def legacy_parse_contacts(
-    request: Request, state: State, data: JSONBody[LegacyContactsIn]
-) -> list[LegacyContact]:
+async def legacy_parse_contacts(request: AuthRequest, ai: AI, data: JSONBody[LegacyContactsIn]) -> list[LegacyContact]:
     kind = "CSV" if data.file_type == "csv" else "Excel"
     hint = f"The text is {kind} content; it may be written in {data.language}."
-    answer = await ai_of(state).parse_contacts(request.user.id, data.content, hint=hint)
+    answer = await ai.parse_contacts(request.user.id, data.content, hint=hint)
     return [
         LegacyContact(
             full_name=" ".join(part for part in (c.first_name, c.last_name) if part) or None,
@@ -180,12 +177,12 @@ async def legacy_parse_contacts(
 
 
 @post("/api/generate-script", status_code=200, tags=["ai"], summary="A call script (older path)")
-async def legacy_generate_script(request: Request, state: State, data: JSONBody[LegacyScriptIn]) -> LegacyScriptOut:
+async def legacy_generate_script(request: AuthRequest, ai: AI, data: JSONBody[LegacyScriptIn]) -> LegacyScriptOut:
     info = data.campaign_info
     brief = ScriptIn(
         campaign_type="outbound calling campaign", industry=info.industry, target="prospects", language=data.language
     )
-    answer = await ai_of(state).generate_script(request.user.id, brief, name=info.name, description=info.description)
+    answer = await ai.generate_script(request.user.id, brief, name=info.name, description=info.description)
     return LegacyScriptOut(answer.script)
 
 
@@ -196,8 +193,8 @@ async def legacy_generate_script(request: Request, state: State, data: JSONBody[
     tags=["ai"],
     summary="Transcribe the multipart field 'audio' (older path)",
 )
-async def legacy_transcribe(request: Request, state: State) -> LegacyTranscriptionOut:
-    return LegacyTranscriptionOut((await transcription(request, state)).text)
+async def legacy_transcribe(request: AuthRequest, ai: AI) -> LegacyTranscriptionOut:
+    return LegacyTranscriptionOut((await transcription(request, ai)).text)
 
 
 legacy_routes = [

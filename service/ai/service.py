@@ -29,8 +29,8 @@ from service.ai.schemas import (
     ScriptIn,
     SentimentAnswer,
 )
-from service.credits import service as credits
-from service.errors import FieldError, InsufficientCredits, TooLarge, ValidationFailed
+from service.credits.service import CreditsService
+from service.errors import InsufficientCredits, TooLarge, ValidationFailed
 from service.openai import Message, OpenAIClient, Transcript
 from service.realtime import publish
 from service.twilio import TwilioClient
@@ -47,24 +47,29 @@ Settle = Callable[[asyncpg.Connection, uuid.UUID], Awaitable[bool]]
 
 
 class AIService:
-    def __init__(self, pool: asyncpg.Pool, client: OpenAIClient, prices: dict[str, int]) -> None:
+    """The paid AI requests of the SPA; built once at start-up (service/ai/runtime.py) and injected."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, client: OpenAIClient, prices: dict[str, int], credits: CreditsService
+    ) -> None:
         self.pool = pool
         self.client = client
         self.prices = prices
+        self.credits = credits
 
     @asynccontextmanager
     async def paid(self, user_id: uuid.UUID, feature: str) -> AsyncIterator[None]:
         """Hold the feature's price for the duration of the block: charged if it succeeds, refunded if not."""
         self.client.require()
         async with self.pool.acquire() as connection:
-            reservation = await credits.reserve(connection, user_id, self.prices[feature], f"ai.{feature}")
+            reservation = await self.credits.reserve(connection, user_id, self.prices[feature], f"ai.{feature}")
         try:
             yield
         except BaseException:
             # Shielded: a client that hangs up (cancellation) still gets its credits back.
-            await asyncio.shield(self._settle(credits.refund, reservation))
+            await asyncio.shield(self._settle(self.credits.refund, reservation))
             raise
-        await asyncio.shield(self._settle(credits.charge, reservation))
+        await asyncio.shield(self._settle(self.credits.charge, reservation))
 
     async def _settle(self, settle: Settle, reservation: uuid.UUID) -> None:
         async with self.pool.acquire() as connection:
@@ -146,10 +151,7 @@ def conversation_of(messages: list[ChatMessage]) -> list[Message]:
     prompt is the only one, so no text a user controls is ever read as an instruction."""
     turns = [Message(m.role, m.content) for m in messages if m.role != "system"]
     if not any(m.role == "user" for m in turns):
-        raise ValidationFailed(
-            "Invalid messages: needs at least one message with role 'user'",
-            [FieldError("messages", "needs at least one message with role 'user'")],
-        )
+        raise ValidationFailed.field("messages", "needs at least one message with role 'user'")
     if sum(len(m.content) for m in turns) > MAX_CONVERSATION_CHARS:
         raise TooLarge(f"The conversation is too long: at most {MAX_CONVERSATION_CHARS} characters in all")
     return turns
@@ -160,16 +162,13 @@ def check_audio(audio: bytes, filename: str, content_type: str) -> str:
     if len(audio) > MAX_AUDIO_BYTES:
         raise TooLarge(f"The audio file is too large: at most {MAX_AUDIO_BYTES // (1024 * 1024)} MB")
     if not audio:
-        raise ValidationFailed("Invalid audio: the file is empty", [FieldError("audio", "the file is empty")])
+        raise ValidationFailed.field("audio", "the file is empty")
     extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     if extension not in AUDIO_EXTENSIONS:
         extension = AUDIO_TYPES.get(content_type.split(";")[0].strip().lower(), "")
         if not extension:
             allowed = ", ".join(sorted(AUDIO_EXTENSIONS))
-            raise ValidationFailed(
-                f"Invalid audio: unsupported type; send one of {allowed}",
-                [FieldError("audio", f"unsupported type; send one of {allowed}")],
-            )
+            raise ValidationFailed.field("audio", f"unsupported type; send one of {allowed}")
         filename = f"audio.{extension}"
     return filename
 
@@ -184,11 +183,19 @@ class CallAnalyst:
     An OpenAI or Twilio failure refunds the run's credits and raises, and the job is retried.
     """
 
-    def __init__(self, pool: asyncpg.Pool, openai: OpenAIClient, twilio: TwilioClient, prices: dict[str, int]):
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        openai: OpenAIClient,
+        twilio: TwilioClient,
+        prices: dict[str, int],
+        credits: CreditsService,
+    ) -> None:
         self.pool = pool
         self.openai = openai
         self.twilio = twilio
         self.prices = prices
+        self.credits = credits
 
     async def analyse(self, call_id: uuid.UUID) -> str:
         """What happened: "done", "skipped", or the earlier run's verdict ("done"/"skipped"/"gone")."""
@@ -202,9 +209,9 @@ class CallAnalyst:
             price = self.price_of(call)
             reason = self._cannot(call)
             reservation = row["credit_reservation_id"]
-            if reason is None and not await analyses.open_reservation(connection, reservation):
+            if reason is None and not await self.credits.is_held(connection, reservation):
                 try:
-                    reservation = await credits.reserve(connection, call["user_id"], price, "ai.call_analysis")
+                    reservation = await self.credits.reserve(connection, call["user_id"], price, "ai.call_analysis")
                 except InsufficientCredits as exc:
                     reason = f"{exc.message}: this call was not analysed"
                 await analyses.hold(connection, call_id, reservation)
@@ -217,15 +224,15 @@ class CallAnalyst:
             transcript, translated, answer = await self._work(call)
         except BaseException:
             async with self.pool.acquire() as connection, connection.transaction():
-                await credits.refund(connection, reservation)
+                await self.credits.refund(connection, reservation)
                 await analyses.hold(connection, call_id, None)
             raise
         async with self.pool.acquire() as connection, connection.transaction():
             if not await analyses.finish(connection, call_id, price, answer):
-                await credits.refund(connection, reservation)
+                await self.credits.refund(connection, reservation)
                 return "done"
             await analyses.store_on_call(connection, call_id, transcript, translated, answer.sentiment)
-            await credits.charge(connection, reservation)
+            await self.credits.charge(connection, reservation)
             result = {
                 "status": "done",
                 "sentiment": answer.sentiment,

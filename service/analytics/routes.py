@@ -1,68 +1,105 @@
 """/api/analytics/* (the dashboard and analytics pages) and /api/admin/analytics/* (all accounts).
 
-Query parameters everywhere: `from`, `to` (ISO date or date-time; [from, to)), `tz` (IANA, default UTC).
+Query parameters everywhere: `from`, `to` (ISO date or date-time on a quarter hour; [from, to)), `tz` (IANA,
+default UTC).
 """
 
 from __future__ import annotations
 
 import uuid
 
-from litestar import Request, Router, get
+from litestar import Request, Response, Router, get
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.params import FromPath
+from litestar.response import Stream
 
-from service.analytics.schemas import AdminOverview, CampaignAnalytics, Overview, Series
+from service.analytics.repository import ACTIVITY_KINDS
+from service.analytics.schemas import AdminOverview, CampaignAnalytics, Overview, Series, encode_activity
 from service.analytics.service import AnalyticsService, Period, period
+from service.web.caller import AuthUser
 from service.web.guards import admin_only
 from service.web.ids import parse_id
+from service.web.lists import page_response
+from service.web.pagination import decode_cursor, parse_choice, parse_limit
+
+Analytics = NamedDependency[AnalyticsService]
+AuthRequest = Request[AuthUser, object, State]
 
 
-def when(request: Request) -> Period:
+def when(request: AuthRequest) -> Period:
     query = request.query_params
     return period(query.get("from"), query.get("to"), query.get("tz"))
 
 
-def campaign_of(request: Request) -> uuid.UUID | None:
+def campaign_of(request: AuthRequest) -> uuid.UUID | None:
     raw = request.query_params.get("campaignId")
     return parse_id(raw, "Campaign") if raw else None
 
 
-def interval_of(request: Request) -> str:
+def interval_of(request: AuthRequest) -> str:
     return request.query_params.get("interval") or "day"
 
 
 @get("/overview")
-async def overview(request: Request, state: State) -> Overview:
+async def overview(request: AuthRequest, analytics: Analytics) -> Overview:
     """Calls by outcome, talk time, conversion, contacts, SMS and AI credits; `?campaignId=` narrows the calls."""
-    return await AnalyticsService(state.pool).overview(request.user.id, when(request), campaign_of(request))
+    return await analytics.overview(request.user.id, when(request), campaign_of(request))
 
 
 @get("/series")
-async def series(request: Request, state: State) -> Series:
+async def series(request: AuthRequest, analytics: Analytics) -> Series:
     """Calls by outcome and conversion per `interval` (hour, day, week) in `tz`, empty buckets included."""
-    return await AnalyticsService(state.pool).series(
-        request.user.id, when(request), interval_of(request), campaign_of(request)
-    )
+    return await analytics.series(request.user.id, when(request), interval_of(request), campaign_of(request))
 
 
 @get("/campaigns/{campaign_id:str}")
-async def campaign(request: Request, state: State, campaign_id: FromPath[str]) -> CampaignAnalytics:
+async def campaign(request: AuthRequest, analytics: Analytics, campaign_id: FromPath[str]) -> CampaignAnalytics:
     """Funnel (to call, dialed, answered, appointment), outcome mix, calls by local hour and the best hours."""
-    return await AnalyticsService(state.pool).campaign(
-        request.user.id, parse_id(campaign_id, "Campaign"), when(request)
+    return await analytics.campaign(request.user.id, parse_id(campaign_id, "Campaign"), when(request))
+
+
+@get("/activity")
+async def activity(request: AuthRequest, analytics: Analytics) -> Response[bytes]:
+    """The feed, newest first: calls finished, appointments set, campaigns started or completed, contacts
+    added. `kind` filters; `limit` (100, max 1000) and `cursor` as for contacts. Live additions arrive as
+    analytics.activity events on /api/events."""
+    query = request.query_params
+    limit = parse_limit(query.get("limit"))
+    cursor = query.get("cursor")
+    rows = await analytics.activity(
+        request.user.id,
+        decode_cursor(cursor) if cursor else None,
+        parse_choice(query.get("kind"), "kind", ACTIVITY_KINDS),
+        limit,
+    )
+    return page_response(request, rows, limit, encode_activity)
+
+
+@get("/export")
+async def export(request: AuthRequest, analytics: Analytics) -> Stream:
+    """The caller's calls of the period with their outcomes as CSV (oldest first; times in `tz`), streamed;
+    `campaignId` narrows."""
+    asked = when(request)
+    body = await analytics.export(request.user.id, asked, campaign_of(request))
+    name = f"calls-{asked.start.date().isoformat()}-{asked.end.date().isoformat()}.csv"
+    return Stream(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
     )
 
 
 @get("/overview")
-async def admin_overview(request: Request, state: State) -> AdminOverview:
+async def admin_overview(request: AuthRequest, analytics: Analytics) -> AdminOverview:
     """The overview across all accounts, plus active users (who made a call) and all credits spent."""
-    return await AnalyticsService(state.pool).admin_overview(when(request))
+    return await analytics.admin_overview(when(request))
 
 
 @get("/series")
-async def admin_series(request: Request, state: State) -> Series:
-    return await AnalyticsService(state.pool).series(None, when(request), interval_of(request))
+async def admin_series(request: AuthRequest, analytics: Analytics) -> Series:
+    return await analytics.series(None, when(request), interval_of(request))
 
 
-router = Router("/api/analytics", route_handlers=[overview, series, campaign])
+router = Router("/api/analytics", route_handlers=[overview, series, campaign, activity, export])
 admin_router = Router("/api/admin/analytics", route_handlers=[admin_overview, admin_series], guards=[admin_only])

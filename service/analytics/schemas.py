@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
+
+import msgspec
 
 from service.web.schemas import CamelStruct
+
+
+class NamedCount(CamelStruct, kw_only=True):
+    name: str
+    count: int
 
 
 class Overview(CamelStruct, kw_only=True):
@@ -24,6 +33,10 @@ class Overview(CamelStruct, kw_only=True):
     sms_sent: int
     sms_received: int
     ai_credits_spent: int
+    # Imported analytics_events whose names mean none of the figures above: per name, most frequent first.
+    other_events: list[NamedCount]
+    # The last real-time event these figures include: apply analytics.counters events after it (docs/analytics.md).
+    as_of_event_id: int
 
 
 class AdminOverview(Overview, kw_only=True):
@@ -74,3 +87,11 @@ class CampaignAnalytics(CamelStruct, kw_only=True):
     by_hour: list[HourOfDay]
     # Up to three hours of day with the best answer rate among those with calls.
     best_hours: list[int]
+
+
+def encode_activity(rows: Sequence[Mapping[str, Any]]) -> bytes:
+    """Feed entries as the live analytics.activity events carry them: id, kind, occurredAt, then the data
+    (callId, contactId, campaignId, status, outcome, durationSeconds; campaignId, name, status; count)."""
+    return msgspec.json.encode(
+        [{"id": row["id"], "kind": row["kind"], "occurredAt": row["created_at"], **row["data"]} for row in rows]
+    )

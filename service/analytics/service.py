@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
 
 from service.analytics import repository
+from service.analytics.export import csv_stream
 from service.analytics.schemas import (
     AdminOverview,
     Bucket,
     CampaignAnalytics,
     Funnel,
     HourOfDay,
+    NamedCount,
     Overview,
     Series,
 )
@@ -26,6 +30,8 @@ DEFAULT_DAYS = 30
 MAX_DAYS = 400  # a year and some, by day or week
 MAX_HOURLY_DAYS = 31  # hourly buckets: a month at most (744 points)
 INTERVALS = ("hour", "day", "week")
+QUARTER_HOUR = 900  # seconds
+EXPORT_BATCH = 2000  # rows per fetch from the server-side cursor, and per chunk written
 
 
 @dataclass(frozen=True)
@@ -44,16 +50,29 @@ def zone(raw: str | None) -> str:
     return name
 
 
+def instant(raw: str, field: str, tz: ZoneInfo) -> datetime:
+    """An ISO date (midnight in `tz`) or date-time (without an offset: in `tz`), on a quarter hour."""
+    parsed = parse_instant(raw, field, tz)
+    # The rollups count per UTC quarter hour; every zone in use today starts its hours on one (a date of the
+    # 19th century in local mean time may not).
+    if parsed.astimezone(UTC).timestamp() % QUARTER_HOUR:
+        raise ValidationFailed(
+            f"'{field}' must fall on a quarter hour",
+            [FieldError(field, "is not on a quarter hour (:00, :15, :30, :45)")],
+        )
+    return parsed
+
+
 def period(raw_from: str | None, raw_to: str | None, raw_tz: str | None, max_days: int = MAX_DAYS) -> Period:
     """[from, to): `to` defaults to the next local midnight, `from` to DEFAULT_DAYS before `to`."""
     tz = zone(raw_tz)
     local = ZoneInfo(tz)
     if raw_to:
-        end = parse_instant(raw_to, "to", local)
+        end = instant(raw_to, "to", local)
     else:
         end = datetime.combine(datetime.now(local).date() + timedelta(days=1), time(), local)
     try:
-        start = parse_instant(raw_from, "from", local) if raw_from else end - timedelta(days=DEFAULT_DAYS)
+        start = instant(raw_from, "from", local) if raw_from else end - timedelta(days=DEFAULT_DAYS)
     except OverflowError:  # `to` within the first days of year 1
         raise ValidationFailed("'to' is too early", [FieldError("to", "is too early")]) from None
     if start >= end:
@@ -70,22 +89,24 @@ def percent(part: int, whole: int) -> float:
     return round(100 * part / whole, 1) if whole else 0.0
 
 
-def overview_of(row: asyncpg.Record) -> dict[str, int | float]:
+def overview_of(row: asyncpg.Record, others: list[asyncpg.Record]) -> dict[str, Any]:
     return {
         "calls_made": row["calls_made"],
         "answered": row["answered"],
-        "appointment_set": row["appointment_set"],
-        "callback": row["callback"],
-        "voicemail": row["voicemail"],
+        "appointment_set": row["outcome_appointment_set"],
+        "callback": row["outcome_callback"],
+        "voicemail": row["outcome_voicemail"],
         "no_answer": row["no_answer"],
         "failed": row["failed"],
-        "talk_time_seconds": row["talk_time"],
-        "average_duration_seconds": round(row["answered_time"] / row["answered"], 1) if row["answered"] else 0.0,
-        "conversion_rate": percent(row["appointment_set"], row["calls_made"]),
+        "talk_time_seconds": row["talk_seconds"],
+        "average_duration_seconds": round(row["answered_seconds"] / row["answered"], 1) if row["answered"] else 0.0,
+        "conversion_rate": percent(row["outcome_appointment_set"], row["calls_made"]),
         "contacts_added": row["contacts_added"],
         "sms_sent": row["sms_sent"],
         "sms_received": row["sms_received"],
         "ai_credits_spent": row["ai_credits_spent"],
+        "other_events": [NamedCount(name=o["name"], count=o["count"]) for o in others],
+        "as_of_event_id": row["as_of_event_id"],
     }
 
 
@@ -100,15 +121,13 @@ class AnalyticsService:
 
     async def overview(self, owner: uuid.UUID, when: Period, campaign: uuid.UUID | None = None) -> Overview:
         await self.owned_campaign(owner, campaign)
-        row = await repository.overview(self.pool, owner, when.start, when.end, campaign)
-        return Overview(**overview_of(row))  # type: ignore[arg-type]
+        row, others = await repository.overview(self.pool, owner, when.start, when.end, campaign)
+        return Overview(**overview_of(row, others))
 
     async def admin_overview(self, when: Period) -> AdminOverview:
-        row = await repository.overview(self.pool, None, when.start, when.end, None)
+        row, others = await repository.overview(self.pool, None, when.start, when.end, None)
         return AdminOverview(
-            **overview_of(row),  # type: ignore[arg-type]
-            active_users=row["active_users"],
-            credits_spent=row["credits_spent"],
+            **overview_of(row, others), active_users=row["active_users"], credits_spent=row["credits_spent"]
         )
 
     async def series(
@@ -135,27 +154,40 @@ class AnalyticsService:
                     start=row["start"].astimezone(local).isoformat(),
                     calls_made=row["calls_made"],
                     answered=row["answered"],
-                    appointment_set=row["appointment_set"],
-                    callback=row["callback"],
-                    voicemail=row["voicemail"],
+                    appointment_set=row["outcome_appointment_set"],
+                    callback=row["outcome_callback"],
+                    voicemail=row["outcome_voicemail"],
                     no_answer=row["no_answer"],
                     failed=row["failed"],
-                    conversion_rate=percent(row["appointment_set"], row["calls_made"]),
+                    conversion_rate=percent(row["outcome_appointment_set"], row["calls_made"]),
                 )
                 for row in rows
             ],
         )
 
+    async def activity(
+        self, owner: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, kind: str | None, limit: int
+    ) -> list[asyncpg.Record]:
+        """`limit` + 1 rows, so the route knows whether a next page follows."""
+        return await repository.activity(self.pool, owner, after, kind, limit + 1)
+
+    async def export(self, owner: uuid.UUID, when: Period, campaign: uuid.UUID | None = None) -> AsyncIterator[bytes]:
+        """Checked before the first byte (a bad request is still a 400/404); then streamed, EXPORT_BATCH rows
+        in memory at a time whatever the period holds."""
+        await self.owned_campaign(owner, campaign)
+        batches = repository.export_batches(self.pool, owner, when.start, when.end, campaign, EXPORT_BATCH)
+        return csv_stream(batches, when.tz)
+
     async def campaign(self, owner: uuid.UUID, campaign_id: uuid.UUID, when: Period) -> CampaignAnalytics:
         if not await repository.campaign_is_owned(self.pool, campaign_id, owner):
             raise NotFound("Campaign")
-        funnel, outcomes, by_hour = await repository.campaign(self.pool, campaign_id, when.start, when.end, when.tz)
+        funnel, by_hour = await repository.campaign(self.pool, owner, campaign_id, when.start, when.end, when.tz)
         hours = [
             HourOfDay(
                 hour=row["hour"],
                 calls_made=row["calls_made"],
                 answered=row["answered"],
-                appointment_set=row["appointment_set"],
+                appointment_set=row["outcome_appointment_set"],
                 answer_rate=percent(row["answered"], row["calls_made"]),
             )
             for row in by_hour
@@ -171,7 +203,14 @@ class AnalyticsService:
                 answered=funnel["answered"],
                 appointment_set=funnel["appointment_set"],
             ),
-            outcomes={row["outcome"]: row["calls"] for row in outcomes},
+            outcomes=outcome_mix(by_hour),
             by_hour=hours,
             best_hours=[h.hour for h in best],
         )
+
+
+def outcome_mix(by_hour: list[asyncpg.Record]) -> dict[str, int]:
+    """Calls per outcome ("none": no outcome yet), most frequent first, zeros left out."""
+    mix = {o: sum(row[f"outcome_{o}"] for row in by_hour) for o in repository.OUTCOMES}
+    mix["none"] = sum(row["calls_made"] for row in by_hour) - sum(mix.values())
+    return {o: n for o, n in sorted(mix.items(), key=lambda item: (-item[1], item[0])) if n}

@@ -8,6 +8,7 @@ import re
 import click
 
 from service.auth.passwords import Passwords
+from service.cli_settings import database_url, load_settings
 from service.config import Settings
 from service.db.models.base import uuid7
 from service.db.pool import connect
@@ -30,8 +31,6 @@ def users() -> None:
 @click.option("--name", default="Administrator", show_default=True, help="Full name of a new account.")
 def create_admin(email: str, name: str) -> None:
     """Make EMAIL an administrator: promote the account, or create it (the password is prompted for)."""
-    from service.cli import database_url, load_settings  # here: service.cli imports this module
-
     email = normalize_email(email)
     if not re.match(EMAIL_PATTERN, email):
         raise click.BadParameter(f"{email!r} is not an email address", param_hint="EMAIL")

@@ -22,8 +22,8 @@ from service.auth.csrf import CSRF_HEADER, SAFE_METHODS, CsrfTokens, TrustedOrig
 from service.auth.revocation import RevokedSessions
 from service.auth.sessions import LiveSessions
 from service.auth.tokens import AccessClaims, ExpiredToken, InvalidToken, TokenService
+from service.errors import Forbidden, Unauthenticated
 from service.web.caller import AuthUser
-from service.web.errors import Forbidden, Unauthorized
 
 ACCESS_COOKIE = "ri_access"
 # About 1.2 kB an entry: enough for every token seen within one token lifetime on one instance; beyond it the
@@ -103,15 +103,15 @@ class Authenticator:
     async def authenticate(self, scope: Scope) -> tuple[AuthUser, AccessClaims]:
         token, from_cookie = credentials(scope)
         if not token:
-            raise Unauthorized("Authentication required", code="authentication_required")
+            raise Unauthenticated("Authentication required", code="authentication_required")
         try:
             user, claims = self.verify(token)
         except ExpiredToken:
             user, claims = await self._from_live_session(token)
         except InvalidToken:
-            raise Unauthorized("Invalid access token", code="invalid_token") from None
+            raise Unauthenticated("Invalid access token", code="invalid_token") from None
         if user.session_id in self.revoked:
-            raise Unauthorized("This session has ended; log in again", code="session_revoked")
+            raise Unauthenticated("This session has ended; log in again", code="session_revoked")
         if from_cookie and scope.get("method", "GET") not in SAFE_METHODS and not self._trusted_write(scope, user):
             raise Forbidden(
                 "Cross-site request refused: send it from the app's own page, or with X-CSRF-Token",
@@ -123,7 +123,7 @@ class Authenticator:
         user, claims = self.verify(token, allow_expired=True)  # remembered by the first, failed, attempt
         role = await self.live_sessions.role_if_live(user.id, user.session_id)
         if role is None:
-            raise Unauthorized("The session has expired; log in again", code="session_expired")
+            raise Unauthenticated("The session has expired; log in again", code="session_expired")
         return AuthUser(id=user.id, role=role, session_id=user.session_id), claims
 
     def _trusted_write(self, scope: Scope, user: AuthUser) -> bool:

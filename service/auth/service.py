@@ -21,7 +21,7 @@ from service.auth.schemas import RegisterIn, SessionOut
 from service.auth.throttle import Throttle
 from service.auth.tokens import InvalidToken, TokenService
 from service.config import Settings
-from service.errors import Conflict, FieldError, Forbidden, Unauthenticated, ValidationFailed
+from service.errors import Conflict, Forbidden, Unauthenticated, ValidationFailed
 from service.mail import Mail, Mailer, MailError
 from service.users import repository as users
 from service.users.schemas import UserOut, normalize_email
@@ -276,8 +276,9 @@ class AuthService:
 
 
 def _invalid_reset_token() -> ValidationFailed:
-    return ValidationFailed(
-        "This reset link is invalid, used or expired; ask for a new one",
-        [FieldError("token", "invalid, used or expired")],
+    return ValidationFailed.field(
+        "token",
+        "invalid, used or expired",
+        message="This reset link is invalid, used or expired; ask for a new one",
         code="invalid_reset_token",
     )

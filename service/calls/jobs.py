@@ -9,7 +9,7 @@ import structlog
 
 from service.ai.jobs import analyse_call
 from service.calls import repository
-from service.credits import service as credits
+from service.credits.service import CreditsService
 from service.jobs import JobContext, job, periodic
 
 log = structlog.get_logger()
@@ -26,6 +26,7 @@ async def analyse_recording(ctx: JobContext, payload: dict[str, Any]) -> None:
 
 @periodic("calls.release_stale_dials", cron="*/5 * * * *")
 async def release_stale_dials(ctx: JobContext) -> None:
+    credits = CreditsService()
     async with ctx.pool.acquire() as connection, connection.transaction():
         for call_id, reservation in await repository.lost_dials(connection, STALE_DIAL_MINUTES):
             if reservation is not None:

@@ -7,32 +7,34 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl
 
 from litestar import Request, Response, Router, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from service.calls import twiml
 from service.calls.schemas import CallIn, CallOut, CallStatusOut, EndOut, SmsIn, SmsOut
 from service.calls.service import CallService, call_out, status_out
-from service.errors import Forbidden, ServiceUnavailable
-from service.twilio import signature_is_valid
+from service.web.caller import AuthUser
 from service.web.ids import parse_id
 from service.web.pagination import decode_cursor, paginate, parse_limit
 
 XML = "text/xml"
-
-
-def calls_of(request: Request) -> CallService:
-    state = request.app.state
-    return CallService(state.pool, state.settings, state.twilio)
+Calls = NamedDependency[CallService]
+AuthRequest = Request[AuthUser, object, State]
 
 
 async def page(
-    request: Request, *, contact_id: uuid.UUID | None = None, campaign_id: uuid.UUID | None = None
+    request: AuthRequest,
+    calls: CallService,
+    *,
+    contact_id: uuid.UUID | None = None,
+    campaign_id: uuid.UUID | None = None,
 ) -> Response[list[CallOut]]:
     query = request.query_params
     limit = parse_limit(query.get("limit"))
     cursor = query.get("cursor")
-    rows = await calls_of(request).list(
+    rows = await calls.list(
         request.user.id,
         contact_id=contact_id,
         campaign_id=campaign_id,
@@ -44,87 +46,81 @@ async def page(
 
 
 @get("/")
-async def list_calls(request: Request) -> Response[list[CallOut]]:
+async def list_calls(request: AuthRequest, calls: Calls) -> Response[list[CallOut]]:
     """Newest first; `limit` (100, max 1000) and `cursor`, like the contacts. `?campaignId=` filters."""
     raw = request.query_params.get("campaignId")
-    return await page(request, campaign_id=parse_id(raw, "Campaign") if raw else None)
+    return await page(request, calls, campaign_id=parse_id(raw, "Campaign") if raw else None)
 
 
 @get("/contact/{contact_id:str}")
-async def list_for_contact(request: Request, contact_id: FromPath[str]) -> Response[list[CallOut]]:
-    return await page(request, contact_id=parse_id(contact_id, "Contact"))
+async def list_for_contact(request: AuthRequest, calls: Calls, contact_id: FromPath[str]) -> Response[list[CallOut]]:
+    return await page(request, calls, contact_id=parse_id(contact_id, "Contact"))
 
 
 @get("/campaign/{campaign_id:str}")
-async def list_for_campaign(request: Request, campaign_id: FromPath[str]) -> Response[list[CallOut]]:
-    return await page(request, campaign_id=parse_id(campaign_id, "Campaign"))
+async def list_for_campaign(request: AuthRequest, calls: Calls, campaign_id: FromPath[str]) -> Response[list[CallOut]]:
+    return await page(request, calls, campaign_id=parse_id(campaign_id, "Campaign"))
 
 
 @get("/{key:str}")
-async def get_call(request: Request, key: FromPath[str]) -> CallOut:
+async def get_call(request: AuthRequest, calls: Calls, key: FromPath[str]) -> CallOut:
     """By Twilio's sid or by id. Webhooks keep it current, so the SPA's poller reads the database only."""
-    return call_out(await calls_of(request).get(request.user.id, key))
+    return call_out(await calls.get(request.user.id, key))
 
 
 @post("/", status_code=HTTP_201_CREATED)
-async def place_or_log_call(request: Request, data: JSONBody[CallIn]) -> Response[CallOut]:
+async def place_or_log_call(request: AuthRequest, calls: Calls, data: JSONBody[CallIn]) -> Response[CallOut]:
     """Places a call; with a `status` label, logs a finished one instead (CallInterface's use)."""
-    service = calls_of(request)
     if isinstance(data.status, str):
-        row, created = await service.log_finished(request.user.id, data)
+        row, created = await calls.log_finished(request.user.id, data)
         return Response(call_out(row), status_code=HTTP_201_CREATED if created else HTTP_200_OK)
-    return Response(call_out(await service.place(request.user.id, data)), status_code=HTTP_201_CREATED)
+    return Response(call_out(await calls.place(request.user.id, data)), status_code=HTTP_201_CREATED)
 
 
 @post("/{key:str}/end", status_code=HTTP_200_OK)
-async def end_call(request: Request, key: FromPath[str]) -> EndOut:
-    sid, status = await calls_of(request).end(request.user.id, key)
+async def end_call(request: AuthRequest, calls: Calls, key: FromPath[str]) -> EndOut:
+    sid, status = await calls.end(request.user.id, key)
     return EndOut(success=True, sid=sid, status=status)
 
 
 @post("/sms", status_code=HTTP_201_CREATED)
-async def send_sms(request: Request, data: JSONBody[SmsIn]) -> SmsOut:
-    return await calls_of(request).send_sms(request.user.id, data)
+async def send_sms(request: AuthRequest, calls: Calls, data: JSONBody[SmsIn]) -> SmsOut:
+    return await calls.send_sms(request.user.id, data)
 
 
 # -- the older pages' paths (client/src/lib/twilio.ts) -----------------------------------------------------------
 @post("/api/call", status_code=HTTP_201_CREATED)
-async def legacy_place(request: Request, data: JSONBody[CallIn]) -> CallStatusOut:
-    row = await calls_of(request).place(request.user.id, data)
-    return status_out(row, request.app.state.settings.twilio_phone_number)
+async def legacy_place(request: AuthRequest, calls: Calls, data: JSONBody[CallIn]) -> CallStatusOut:
+    row = await calls.place(request.user.id, data)
+    return status_out(row, calls.caller_id)
 
 
 @get("/api/call/{key:str}")
-async def legacy_status(request: Request, key: FromPath[str]) -> CallStatusOut:
-    row = await calls_of(request).get(request.user.id, key)
-    return status_out(row, request.app.state.settings.twilio_phone_number)
+async def legacy_status(request: AuthRequest, calls: Calls, key: FromPath[str]) -> CallStatusOut:
+    row = await calls.get(request.user.id, key)
+    return status_out(row, calls.caller_id)
 
 
 @post("/api/call/{key:str}/end", status_code=HTTP_200_OK)
-async def legacy_end(request: Request, key: FromPath[str]) -> EndOut:
-    sid, status = await calls_of(request).end(request.user.id, key)
+async def legacy_end(request: AuthRequest, calls: Calls, key: FromPath[str]) -> EndOut:
+    sid, status = await calls.end(request.user.id, key)
     return EndOut(success=True, sid=sid, status=status)
 
 
 @post("/api/sms", status_code=HTTP_201_CREATED)
-async def legacy_sms(request: Request, data: JSONBody[SmsIn]) -> SmsOut:
-    return await calls_of(request).send_sms(request.user.id, data)
+async def legacy_sms(request: AuthRequest, calls: Calls, data: JSONBody[SmsIn]) -> SmsOut:
+    return await calls.send_sms(request.user.id, data)
 
 
 # -- Twilio's webhooks: no user, Twilio's signature instead ------------------------------------------------------
-async def verified(request: Request) -> dict[str, str]:
+async def verified(request: Request, calls: CallService) -> dict[str, str]:
     """The form Twilio posted, once its X-Twilio-Signature matches the public URL; else 403 and nothing done."""
-    settings = request.app.state.settings
-    if not settings.twilio_auth_token:
-        raise ServiceUnavailable("Twilio is not configured on this server: set TWILIO_AUTH_TOKEN")
     query = request.scope.get("query_string", b"").decode("latin-1")
-    # Behind a proxy request.url is the internal one; Twilio signed the URL it was given.
-    url = settings.public_base_url + request.scope["path"] + (f"?{query}" if query else "")
     params = (
         dict(parse_qsl((await request.body()).decode(), keep_blank_values=True)) if request.method == "POST" else {}
     )
-    if not signature_is_valid(settings.twilio_auth_token, url, params, request.headers.get("x-twilio-signature")):
-        raise Forbidden("Invalid Twilio signature", code="invalid_signature")
+    path_and_query = request.scope["path"] + (f"?{query}" if query else "")
+    calls.check_signature(path_and_query, params, request.headers.get("x-twilio-signature"))
     return params
 
 
@@ -133,25 +129,27 @@ def xml(body: str) -> Response[str]:
 
 
 async def ingest(
-    request: Request, apply: Callable[[CallService, dict[str, str]], Awaitable[None]], answer: str
+    request: Request,
+    calls: CallService,
+    apply: Callable[[CallService, dict[str, str]], Awaitable[None]],
+    answer: str,
 ) -> Response[str]:
     """A verified webhook handed to the service; Twilio gets TwiML back whatever the route."""
-    await apply(calls_of(request), await verified(request))
+    await apply(calls, await verified(request, calls))
     return xml(answer)
 
 
 @post("/api/calls/status", exclude_from_auth=True, status_code=HTTP_200_OK)
-async def status_webhook(request: Request) -> Response[str]:
+async def status_webhook(request: Request, calls: Calls) -> Response[str]:
     """Call progress. Stored raw, applied once; an unknown CallSid is stored and answered 200."""
-    return await ingest(request, CallService.status_callback, twiml.empty())
+    return await ingest(request, calls, CallService.status_callback, twiml.empty())
 
 
 @get("/api/twilio/twiml", exclude_from_auth=True)
-async def call_twiml(request: Request) -> Response[str]:
-    await verified(request)
+async def call_twiml(request: Request, calls: Calls) -> Response[str]:
+    await verified(request, calls)
     query = request.query_params
-    row = await calls_of(request).twiml_for(query.get("callId"))
-    settings = request.app.state.settings
+    row = await calls.twiml_for(query.get("callId"))
     if row is None:  # the Fastify plan's form: ?script=&language=
         script, language, record = query.get("script"), query.get("language"), bool(query.get("script"))
     else:
@@ -161,40 +159,40 @@ async def call_twiml(request: Request) -> Response[str]:
             script,
             language,
             record=record,
-            recording_action=f"{settings.public_base_url}/api/twilio/recording-status",
-            transcription_callback=f"{settings.public_base_url}/api/twilio/transcription",
+            recording_action=calls.url("/api/twilio/recording-status"),
+            transcription_callback=calls.url("/api/twilio/transcription"),
         )
     )
 
 
 @post("/api/twilio/recording-status", exclude_from_auth=True, status_code=HTTP_200_OK)
-async def recording_webhook(request: Request) -> Response[str]:
+async def recording_webhook(request: Request, calls: Calls) -> Response[str]:
     """Both <Record>'s action (which must answer TwiML) and a recording status callback."""
-    return await ingest(request, CallService.recording, twiml.hang_up())
+    return await ingest(request, calls, CallService.recording, twiml.hang_up())
 
 
 @post("/api/twilio/transcription", exclude_from_auth=True, status_code=HTTP_200_OK)
-async def transcription_webhook(request: Request) -> Response[str]:
-    return await ingest(request, CallService.transcription, twiml.empty())
+async def transcription_webhook(request: Request, calls: Calls) -> Response[str]:
+    return await ingest(request, calls, CallService.transcription, twiml.empty())
 
 
 @get("/api/twilio/conference/{room:str}", exclude_from_auth=True)
-async def conference(request: Request, room: FromPath[str]) -> Response[str]:
-    await verified(request)
+async def conference(request: Request, calls: Calls, room: FromPath[str]) -> Response[str]:
+    await verified(request, calls)
     if not room.replace("-", "").replace("_", "").isalnum() or len(room) > 64:
         return xml(twiml.message("Sorry, this conference room does not exist."))
     return xml(twiml.conference(room))
 
 
 @post("/api/twilio/sms", exclude_from_auth=True, status_code=HTTP_200_OK)
-async def inbound_sms_webhook(request: Request) -> Response[str]:
+async def inbound_sms_webhook(request: Request, calls: Calls) -> Response[str]:
     """The number's "A message comes in" webhook: stored, linked to the contact, STOP/START applied."""
-    return await ingest(request, CallService.inbound_sms, twiml.empty())
+    return await ingest(request, calls, CallService.inbound_sms, twiml.empty())
 
 
 @post("/api/twilio/sms-status", exclude_from_auth=True, status_code=HTTP_200_OK)
-async def sms_status_webhook(request: Request) -> Response[str]:
-    return await ingest(request, CallService.sms_status, twiml.empty())
+async def sms_status_webhook(request: Request, calls: Calls) -> Response[str]:
+    return await ingest(request, calls, CallService.sms_status, twiml.empty())
 
 
 webhooks = [

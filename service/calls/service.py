@@ -16,15 +16,16 @@ import phonenumbers
 from service.calls import repository
 from service.calls.schemas import CallIn, CallOut, CallStatusOut, SmsIn, SmsOut
 from service.calls.twiml import fill_placeholders
-from service.campaigns import repository as campaigns
+from service.campaigns.service import CampaignsService
 from service.config import Settings
-from service.contacts import repository as contacts
-from service.credits import service as credits
-from service.errors import Conflict, FieldError, NotFound, ServiceUnavailable, UpstreamFailed, ValidationFailed
+from service.contacts.schemas import ContactOut
+from service.contacts.service import ContactsService
+from service.credits.service import CreditsService
+from service.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, UpstreamFailed, ValidationFailed
 from service.jobs import enqueue
 from service.phones import e164, parse_phone
 from service.realtime import publish
-from service.twilio import TwilioClient, TwilioError, TwilioNotConfigured
+from service.twilio import TwilioClient, TwilioError, TwilioNotConfigured, signature_is_valid
 
 # Labels the SPA's pages show, from the outcome when one is known, else from Twilio's status (docs/calls.md).
 OUTCOME_LABELS = {
@@ -103,10 +104,7 @@ def owned_id(raw: str | int | None, what: str) -> uuid.UUID | None:
 def phone_or_400(raw: str, region: str) -> str:
     number = parse_phone(raw, region)
     if number is None or not phonenumbers.is_valid_number(number):
-        raise ValidationFailed(
-            f"Invalid phoneNumber: {raw!r} is not a valid phone number",
-            [FieldError("phoneNumber", "not a valid phone number")],
-        )
+        raise ValidationFailed.field("phoneNumber", f"{raw!r} is not a valid phone number")
     return e164(number)
 
 
@@ -116,13 +114,41 @@ def upstream(exc: TwilioError) -> UpstreamFailed:
 
 
 class CallService:
-    def __init__(self, pool: asyncpg.Pool, settings: Settings, twilio: TwilioClient) -> None:
+    """One owner's calls and messages, and Twilio's webhooks about them. Built once at start-up
+    (service/calls/runtime.py); the contacts and campaigns it dials are read through their own services."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        settings: Settings,
+        twilio: TwilioClient,
+        credits: CreditsService,
+        contacts: ContactsService,
+        campaigns: CampaignsService,
+    ) -> None:
         self.pool = pool
         self.settings = settings
         self.twilio = twilio
+        self.credits = credits
+        self.contacts = contacts
+        self.campaigns = campaigns
 
     def url(self, path: str) -> str:
         return f"{self.settings.public_base_url}{path}"
+
+    @property
+    def caller_id(self) -> str:
+        """The number calls and messages come from (the older pages show it)."""
+        return self.settings.twilio_phone_number
+
+    def check_signature(self, path_and_query: str, params: Mapping[str, str], signature: str | None) -> None:
+        """A webhook is Twilio's only if X-Twilio-Signature signs the public URL it was given and the form."""
+        if not self.settings.twilio_auth_token:
+            raise ServiceUnavailable("Twilio is not configured on this server: set TWILIO_AUTH_TOKEN")
+        # Behind a proxy the request's own URL is the internal one; Twilio signed the public one.
+        url = self.settings.public_base_url + path_and_query
+        if not signature_is_valid(self.settings.twilio_auth_token, url, params, signature):
+            raise Forbidden("Invalid Twilio signature", code="invalid_signature")
 
     def require_twilio(self, *, caller_id: bool = False) -> None:
         try:
@@ -130,14 +156,14 @@ class CallService:
         except TwilioNotConfigured as exc:
             raise ServiceUnavailable(str(exc), code="twilio_not_configured") from None
 
-    async def _dialable(self, owner: uuid.UUID, contact_id: uuid.UUID | None, raw_phone: str | None) -> tuple[Any, str]:
+    async def _dialable(
+        self, owner: uuid.UUID, contact_id: uuid.UUID | None, raw_phone: str | None
+    ) -> tuple[ContactOut | None, str]:
         """The caller's own contact and the E.164 number to reach, refused when opted out or do-not-call."""
-        contact = await contacts.get(self.pool, owner, contact_id) if contact_id else None
-        if contact_id and contact is None:
-            raise NotFound("Contact")
-        raw = raw_phone or (contact["phone"] if contact else None)
+        contact = await self.contacts.get(owner, contact_id) if contact_id else None  # another's: 404
+        raw = raw_phone or (contact.phone if contact else None)
         if not raw:
-            raise ValidationFailed("phoneNumber is required", [FieldError("phoneNumber", "required")])
+            raise ValidationFailed.field("phoneNumber", "required", message="phoneNumber is required")
         phone = phone_or_400(raw, self.settings.default_phone_region)
         reason = await repository.refusal(self.pool, owner, phone)
         if reason:
@@ -150,10 +176,10 @@ class CallService:
         after: tuple[Any, uuid.UUID] | None = None, limit: int,
     ) -> list[asyncpg.Record]:  # fmt: skip
         """A filter naming another user's contact or campaign is 404, like any of their ids."""
-        if contact_id and await contacts.get(self.pool, owner, contact_id) is None:
-            raise NotFound("Contact")
-        if campaign_id and not await campaigns.exists(self.pool, owner, campaign_id):
-            raise NotFound("Campaign")
+        if contact_id:
+            await self.contacts.get(owner, contact_id)
+        if campaign_id:
+            await self.campaigns.require(owner, campaign_id)
         return await repository.list_page(
             self.pool, owner, contact_id=contact_id, campaign_id=campaign_id, after=after, limit=limit
         )
@@ -169,14 +195,12 @@ class CallService:
         contact_id = owned_id(data.contact_id, "Contact")
         campaign_id = owned_id(data.campaign_id, "Campaign")
         contact, phone = await self._dialable(owner, contact_id, data.phone_number)
-        campaign = await campaigns.get(self.pool, owner, campaign_id) if campaign_id else None
-        if campaign_id and campaign is None:
-            raise NotFound("Campaign")
-        script = data.script or (campaign["script"] if campaign else None)
+        campaign = await self.campaigns.get(owner, campaign_id) if campaign_id else None
+        script = data.script or (campaign.script if campaign else None)
         filled = twiml_fill(script, contact) if script else None
-        language = data.language or (campaign["language"] if campaign else None)
+        language = data.language or (campaign.language if campaign else None)
         async with self.pool.acquire() as connection, connection.transaction():
-            reservation = await credits.reserve(connection, owner, self.settings.call_credits, "call")
+            reservation = await self.credits.reserve(connection, owner, self.settings.call_credits, "call")
             call_id = await repository.insert_call(
                 connection,
                 owner,
@@ -200,7 +224,7 @@ class CallService:
         except (TwilioError, TwilioNotConfigured) as exc:
             # Nothing half-written: the call goes, its credits come back (the ledger keeps both moves).
             async with self.pool.acquire() as connection, connection.transaction():
-                await credits.refund(connection, reservation)
+                await self.credits.refund(connection, reservation)
                 await repository.delete_call(connection, call_id)
             if isinstance(exc, TwilioNotConfigured):
                 raise ServiceUnavailable(str(exc), code="twilio_not_configured") from None
@@ -222,17 +246,17 @@ class CallService:
         status_label = str(data.status).strip().lower()
         if status_label not in LOGGED_LABELS:
             allowed = ", ".join(label.title() for label in LOGGED_LABELS)
-            raise ValidationFailed(f"Invalid status: expected one of {allowed}", [FieldError("status", "unknown")])
+            raise ValidationFailed.field("status", f"expected one of {allowed}")
         status, outcome = LOGGED_LABELS[status_label]
         contact_id = owned_id(data.contact_id, "Contact")
         campaign_id = owned_id(data.campaign_id, "Campaign")
-        contact = await contacts.get(self.pool, owner, contact_id) if contact_id else None
-        if contact is None:
+        if contact_id is None:
             raise NotFound("Contact")
-        if campaign_id and not await campaigns.exists(self.pool, owner, campaign_id):
-            raise NotFound("Campaign")
+        contact = await self.contacts.get(owner, contact_id)
+        if campaign_id:
+            await self.campaigns.require(owner, campaign_id)
         async with self.pool.acquire() as connection, connection.transaction():
-            recent = await repository.recent_dialed_call(connection, owner, contact["id"])
+            recent = await repository.recent_dialed_call(connection, owner, contact.id)
             if recent is not None:
                 await repository.set_outcome(connection, recent["id"], outcome, data.notes)
                 return await repository.get(connection, owner, recent["id"]), False
@@ -240,9 +264,9 @@ class CallService:
                 connection,
                 owner,
                 {
-                    "contact_id": contact["id"],
+                    "contact_id": contact.id,
                     "campaign_id": campaign_id,
-                    "phone_number": contact["phone"],
+                    "phone_number": contact.phone,
                     "status": status,
                     "duration": data.duration,
                     "outcome": outcome,
@@ -310,9 +334,9 @@ class CallService:
         if reservation is not None and status in repository.TERMINAL:
             # A call that never connected costs nothing.
             if status == "completed":
-                await credits.charge(connection, reservation)
+                await self.credits.charge(connection, reservation)
             else:
-                await credits.refund(connection, reservation)
+                await self.credits.refund(connection, reservation)
 
     async def recording(self, params: Mapping[str, str]) -> None:
         sid = params.get("CallSid", "")
@@ -347,8 +371,8 @@ class CallService:
         contact_id = owned_id(data.contact_id, "Contact")
         contact, phone = await self._dialable(owner, contact_id, data.phone_number)
         async with self.pool.acquire() as connection, connection.transaction():
-            linked = contact["id"] if contact else await repository.contact_by_phone(connection, owner, phone)
-            reservation = await credits.reserve(connection, owner, self.settings.sms_credits, "sms")
+            linked = contact.id if contact else await repository.contact_by_phone(connection, owner, phone)
+            reservation = await self.credits.reserve(connection, owner, self.settings.sms_credits, "sms")
             sms_id = await repository.insert_sms(
                 connection,
                 owner,
@@ -365,7 +389,7 @@ class CallService:
             sent = await self.twilio.send_sms(phone, data.message, status_callback=self.url("/api/twilio/sms-status"))
         except TwilioError as exc:
             async with self.pool.acquire() as connection, connection.transaction():
-                await credits.refund(connection, reservation)
+                await self.credits.refund(connection, reservation)
                 await repository.delete_sms(connection, sms_id)
                 if exc.code in UNREACHABLE_ERRORS:
                     await repository.set_opted_out(connection, phone, True)
@@ -376,7 +400,7 @@ class CallService:
             raise upstream(exc) from None
         async with self.pool.acquire() as connection, connection.transaction():
             row = await repository.sms_sent(connection, sms_id, sent.sid, sent.status)
-            await credits.charge(connection, reservation)  # Twilio bills a message once it accepts it
+            await self.credits.charge(connection, reservation)  # Twilio bills a message once it accepts it
         return SmsOut(
             success=True,
             id=row["id"],
@@ -451,17 +475,17 @@ async def queue_analysis(connection: asyncpg.Connection, call_id: uuid.UUID) -> 
     )
 
 
-def twiml_fill(script: str, contact: Any) -> str:
+def twiml_fill(script: str, contact: ContactOut | None) -> str:
     if contact is None:
         return fill_placeholders(script, {})
     values = {
-        "firstName": contact["first_name"],
-        "lastName": contact["last_name"],
-        "fullName": contact["full_name"],
-        "name": contact["full_name"],
-        "company": contact["company"],
-        "companyName": contact["company"],
-        "email": contact["email"],
+        "firstName": contact.first_name,
+        "lastName": contact.last_name,
+        "fullName": contact.full_name,
+        "name": contact.full_name,
+        "company": contact.company,
+        "companyName": contact.company,
+        "email": contact.email,
     }
     return fill_placeholders(script, values)
 

@@ -47,17 +47,13 @@ def parse_date(field: str, raw: str | None) -> datetime | None:
     return parse_instant(raw, field)
 
 
-def invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(f"Invalid {field}: {message}", [FieldError(field, message)])
-
-
 def to_columns(data: CampaignIn, *, creating: bool) -> dict[str, Any]:
     """Column values of the fields sent (status and contactIds are handled by the rules, not copied)."""
     given = {f: v for f in repository.WRITABLE if (v := getattr(data, f)) is not UNSET}
     if "name" in given and not given["name"].strip():
-        raise invalid("name", "must not be empty")
+        raise ValidationFailed.field("name", "must not be empty")
     if creating and "name" not in given:
-        raise invalid("name", "is required")
+        raise ValidationFailed.field("name", "is required")
     if given.get("translation_enabled", False) is None:
         given["translation_enabled"] = False
     for field, wire in (("start_date", "startDate"), ("end_date", "endDate")):
@@ -68,7 +64,7 @@ def to_columns(data: CampaignIn, *, creating: bool) -> dict[str, Any]:
 
 def check_dates(row: asyncpg.Record) -> None:
     if row["start_date"] and row["end_date"] and row["end_date"] < row["start_date"]:
-        raise invalid("endDate", "is before startDate")
+        raise ValidationFailed.field("endDate", "is before startDate")
 
 
 @asynccontextmanager
@@ -142,6 +138,11 @@ class CampaignsService:
 
     async def get(self, owner: uuid.UUID, campaign_id: uuid.UUID) -> CampaignOut:
         return campaign_out(await repository.get(self.pool, owner, campaign_id))
+
+    async def require(self, owner: uuid.UUID, campaign_id: uuid.UUID) -> None:
+        """NotFound unless `campaign_id` is one of the owner's live campaigns (for other features' filters)."""
+        if not await repository.exists(self.pool, owner, campaign_id):
+            raise NotFound("Campaign")
 
     async def create(self, owner: uuid.UUID, data: CampaignIn) -> CampaignOut:
         columns = to_columns(data, creating=True)

@@ -12,7 +12,7 @@ from service.auth.throttle import count_hits
 from service.chat import repository
 from service.chat.schemas import MemberOut, MessageIn, MessageOut, RoomIn, RoomOut
 from service.config import Settings
-from service.errors import Conflict, FieldError, Forbidden, NotFound, RateLimited, TooLarge, ValidationFailed
+from service.errors import Conflict, Forbidden, NotFound, RateLimited, TooLarge, ValidationFailed
 from service.realtime import publish
 from service.realtime.events import PUBLISH_LOCK_ID
 from service.web.pagination import Keyset
@@ -27,13 +27,9 @@ LOCK_PAIR = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
 HOLD_EVENT_ORDER = "SELECT pg_advisory_xact_lock($1)"
 
 
-def invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(message, [FieldError(field, message)])
-
-
 def checked_content(content: str) -> str:
     if not content.strip():
-        raise invalid("content", "A message cannot be empty")
+        raise ValidationFailed.field("content", "a message cannot be empty")
     if len(content) > MAX_CONTENT:
         raise TooLarge(f"A message holds at most {MAX_CONTENT} characters")
     return content
@@ -74,7 +70,7 @@ async def room_or_404(connection: asyncpg.Connection, user: uuid.UUID, key: str)
 async def direct_room(connection: asyncpg.Connection, user: uuid.UUID, other: uuid.UUID) -> tuple[uuid.UUID, bool]:
     """The pair's direct room, made on first use: (its id, whether this call made it). Inside a transaction."""
     if other == user:
-        raise invalid("recipientId", "You cannot start a conversation with yourself")
+        raise ValidationFailed.field("recipientId", "you cannot start a conversation with yourself")
     if await repository.count_users(connection, [other]) == 0:
         raise NotFound("User")
     await connection.execute(LOCK_PAIR, ":".join(sorted((str(user), str(other)))))
@@ -84,202 +80,194 @@ async def direct_room(connection: asyncpg.Connection, user: uuid.UUID, other: uu
     return await repository.create_room(connection, user, "direct", None, [other]), True
 
 
-async def send(
-    pool: asyncpg.Pool,
-    settings: Settings,
-    user: uuid.UUID,
-    data: MessageIn,
-    *,
-    room_key: str | None = None,
-    recipient: uuid.UUID | None = None,
-) -> tuple[MessageOut, bool]:
-    """Post into one of my rooms, or to a user (their direct room). (the message, whether it is new)."""
-    check_message(data)
-    async with pool.acquire() as connection:
-        await count_send(connection, settings, user)
-        async with connection.transaction():
-            if recipient is not None:
-                room, _ = await direct_room(connection, user, recipient)
-            elif room_key is not None:
-                room = (await room_or_404(connection, user, room_key))["id"]
-            else:
-                raise invalid("recipientId", "Name a recipientId or a roomId")
-            # Taken before the row gets its time, so a room's history (by time) and its events (by commit) agree.
-            await connection.execute(HOLD_EVENT_ORDER, PUBLISH_LOCK_ID)
-            row, created = await repository.insert_message(
-                connection, user, room, recipient, data.content, data.type, data.metadata, data.client_id
-            )
-            if row is None:
-                # The client id names a message of another room (one this user can no longer see): a client bug.
-                raise Conflict("clientId was already used for another message")
-            message = MessageOut(*row[: len(MessageOut.__struct_fields__)])
-            if created:  # a retry announces nothing: every participant hears of a message once
-                # `read` in an event is the recipients' view; the sender's own streams know it is theirs.
-                await announce(
-                    connection, room, "chat.message", {"message": msgspec.structs.replace(message, read=False)}
-                )
-    return message, created
-
-
 def messages_out(rows: Sequence[asyncpg.Record]) -> list[MessageOut]:
     return [MessageOut(*row) for row in rows]
 
 
-async def my_messages(pool: asyncpg.Pool, user: uuid.UUID, after: Keyset | None, limit: int) -> list[asyncpg.Record]:
-    async with pool.acquire() as connection:
-        return await repository.my_messages(connection, user, after, limit)
+class ChatService:
+    """Rooms and messages of the caller: every method takes the caller's id and reaches only their rooms.
 
+    Built once at start-up (service/chat/runtime.py) and injected into the handlers.
+    """
 
-async def conversation(
-    pool: asyncpg.Pool, user: uuid.UUID, other: uuid.UUID, after: Keyset | None, limit: int
-) -> list[asyncpg.Record]:
-    async with pool.acquire() as connection:
-        return await repository.conversation(connection, user, other, after, limit)
+    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
+        self.pool = pool
+        self.settings = settings
 
+    async def send(
+        self,
+        user: uuid.UUID,
+        data: MessageIn,
+        *,
+        room_key: str | None = None,
+        recipient: uuid.UUID | None = None,
+    ) -> tuple[MessageOut, bool]:
+        """Post into one of my rooms, or to a user (their direct room). (the message, whether it is new)."""
+        check_message(data)
+        async with self.pool.acquire() as connection:
+            await count_send(connection, self.settings, user)
+            async with connection.transaction():
+                if recipient is not None:
+                    room, _ = await direct_room(connection, user, recipient)
+                elif room_key is not None:
+                    room = (await room_or_404(connection, user, room_key))["id"]
+                else:
+                    raise ValidationFailed.field("recipientId", "required", message="Name a recipientId or a roomId")
+                # Taken before the row gets its time, so a room's history (by time) and its events (by commit) agree.
+                await connection.execute(HOLD_EVENT_ORDER, PUBLISH_LOCK_ID)
+                row, created = await repository.insert_message(
+                    connection, user, room, recipient, data.content, data.type, data.metadata, data.client_id
+                )
+                if row is None:
+                    # The client id names a message of another room (one this user can no longer see): a client bug.
+                    raise Conflict("clientId was already used for another message")
+                message = MessageOut(*row[: len(MessageOut.__struct_fields__)])
+                if created:  # a retry announces nothing: every participant hears of a message once
+                    # `read` in an event is the recipients' view; the sender's own streams know it is theirs.
+                    await announce(
+                        connection, room, "chat.message", {"message": msgspec.structs.replace(message, read=False)}
+                    )
+        return message, created
 
-async def unread_count(pool: asyncpg.Pool, user: uuid.UUID) -> int:
-    async with pool.acquire() as connection:
-        return await repository.unread_count(connection, user)
+    async def my_messages(self, user: uuid.UUID, after: Keyset | None, limit: int) -> list[asyncpg.Record]:
+        async with self.pool.acquire() as connection:
+            return await repository.my_messages(connection, user, after, limit)
 
+    async def conversation(
+        self, user: uuid.UUID, other: uuid.UUID, after: Keyset | None, limit: int
+    ) -> list[asyncpg.Record]:
+        async with self.pool.acquire() as connection:
+            return await repository.conversation(connection, user, other, after, limit)
 
-async def room_messages(
-    pool: asyncpg.Pool, user: uuid.UUID, room_key: str, after: Keyset | None, limit: int
-) -> list[asyncpg.Record]:
-    async with pool.acquire() as connection:
-        room = await room_or_404(connection, user, room_key)
-        return await repository.room_messages(connection, user, room["id"], after, limit)
+    async def unread_count(self, user: uuid.UUID) -> int:
+        async with self.pool.acquire() as connection:
+            return await repository.unread_count(connection, user)
 
+    async def room_messages(
+        self, user: uuid.UUID, room_key: str, after: Keyset | None, limit: int
+    ) -> list[asyncpg.Record]:
+        async with self.pool.acquire() as connection:
+            room = await room_or_404(connection, user, room_key)
+            return await repository.room_messages(connection, user, room["id"], after, limit)
 
-async def edit(pool: asyncpg.Pool, user: uuid.UUID, message: uuid.UUID, content: str) -> MessageOut:
-    checked_content(content)
-    async with pool.acquire() as connection, connection.transaction():
-        edited = await repository.edit_message(connection, user, message, content)
-        row = await repository.message(connection, user, message) if edited else None
-        if row is None:
-            raise NotFound("Message")
-        out = MessageOut(*row)
-        await announce(
-            connection, row["room_id"], "chat.message.edited", {"message": msgspec.structs.replace(out, read=False)}
-        )
-    return out
-
-
-async def delete(pool: asyncpg.Pool, user: uuid.UUID, message: uuid.UUID) -> None:
-    """Soft: the conversation keeps the message's place and shows that it was deleted."""
-    async with pool.acquire() as connection, connection.transaction():
-        deleted = await repository.delete_message(connection, user, message)
-        if deleted is None:
-            raise NotFound("Message")
-        if deleted["room_id"] is not None:  # roomless imported messages have no live audience
-            await announce(connection, deleted["room_id"], "chat.message.deleted", {"messageId": message})
-
-
-async def mark_read(pool: asyncpg.Pool, user: uuid.UUID, room_key: str, message: uuid.UUID | None) -> None:
-    """Up to `message` (one of the room's), or to the newest; the marker never moves back."""
-    async with pool.acquire() as connection, connection.transaction():
-        room = (await room_or_404(connection, user, room_key))["id"]
-        upto = await repository.message_time(connection, room, message)
-        if upto is None:
-            if message is not None:
+    async def edit(self, user: uuid.UUID, message: uuid.UUID, content: str) -> MessageOut:
+        checked_content(content)
+        async with self.pool.acquire() as connection, connection.transaction():
+            edited = await repository.edit_message(connection, user, message, content)
+            row = await repository.message(connection, user, message) if edited else None
+            if row is None:
                 raise NotFound("Message")
-            return
-        last_read_at = await repository.mark_read(connection, user, room, upto)
-        await announce(connection, room, "chat.read", {"userId": user, "lastReadAt": last_read_at})
-
-
-async def mark_read_from(pool: asyncpg.Pool, user: uuid.UUID, sender: uuid.UUID) -> None:
-    """The Fastify plan's receipt: everything in my direct room with `sender` (none yet: nothing to do)."""
-    async with pool.acquire() as connection:
-        room = await repository.find_direct(connection, user, sender)
-    if room is not None:
-        await mark_read(pool, user, str(room), None)
-
-
-async def typing(pool: asyncpg.Pool, settings: Settings, user: uuid.UUID, room_key: str) -> None:
-    """A typing signal for the room's other open streams; nothing is stored but the event (kept an hour)."""
-    async with pool.acquire() as connection:
-        await count_send(connection, settings, user, "chat.typing")
-        async with connection.transaction():
-            room = (await room_or_404(connection, user, room_key))["id"]
-            await announce(connection, room, "chat.typing", {"userId": user})
-
-
-async def rooms(pool: asyncpg.Pool, user: uuid.UUID, room: uuid.UUID | None = None) -> list[RoomOut]:
-    async with pool.acquire() as connection:
-        rows, last = await repository.rooms(connection, user, room)
-    out = []
-    for row in rows:
-        message = last.get(row["last_message_id"])
-        out.append(
-            RoomOut(
-                id=row["id"],
-                name=row["name"],
-                kind=row["kind"],
-                created_by=row["created_by"],
-                created_at=row["created_at"],
-                updated_at=row["updated_at"],
-                participant_ids=row["participant_ids"],
-                unread_count=row["unread_count"],
-                last_message=MessageOut(*message) if message else None,
+            out = MessageOut(*row)
+            await announce(
+                connection, row["room_id"], "chat.message.edited", {"message": msgspec.structs.replace(out, read=False)}
             )
-        )
-    return out
+        return out
 
+    async def delete(self, user: uuid.UUID, message: uuid.UUID) -> None:
+        """Soft: the conversation keeps the message's place and shows that it was deleted."""
+        async with self.pool.acquire() as connection, connection.transaction():
+            deleted = await repository.delete_message(connection, user, message)
+            if deleted is None:
+                raise NotFound("Message")
+            if deleted["room_id"] is not None:  # roomless imported messages have no live audience
+                await announce(connection, deleted["room_id"], "chat.message.deleted", {"messageId": message})
 
-async def room(pool: asyncpg.Pool, user: uuid.UUID, room_key: str) -> RoomOut:
-    async with pool.acquire() as connection:
-        room_id = (await room_or_404(connection, user, room_key))["id"]
-    return (await rooms(pool, user, room_id))[0]
+    async def mark_read(self, user: uuid.UUID, room_key: str, message: uuid.UUID | None) -> None:
+        """Up to `message` (one of the room's), or to the newest; the marker never moves back."""
+        async with self.pool.acquire() as connection, connection.transaction():
+            room = (await room_or_404(connection, user, room_key))["id"]
+            upto = await repository.message_time(connection, room, message)
+            if upto is None:
+                if message is not None:
+                    raise NotFound("Message")
+                return
+            last_read_at = await repository.mark_read(connection, user, room, upto)
+            await announce(connection, room, "chat.read", {"userId": user, "lastReadAt": last_read_at})
 
+    async def mark_read_from(self, user: uuid.UUID, sender: uuid.UUID) -> None:
+        """The Fastify plan's receipt: everything in my direct room with `sender` (none yet: nothing to do)."""
+        async with self.pool.acquire() as connection:
+            room = await repository.find_direct(connection, user, sender)
+        if room is not None:
+            await self.mark_read(user, str(room), None)
 
-async def create_room(pool: asyncpg.Pool, user: uuid.UUID, data: RoomIn) -> tuple[RoomOut, bool]:
-    """A direct room is one per pair (asking again answers the same room); groups and channels are new each time."""
-    others = sorted(set(data.participant_ids) - {user})
-    async with pool.acquire() as connection, connection.transaction():
-        if data.kind == "direct":
-            if len(others) != 1:
-                raise invalid("participantIds", "A direct room has exactly one other participant")
-            room_id, created = await direct_room(connection, user, others[0])
-        else:
-            if not (data.name or "").strip():
-                raise invalid("name", "A group or channel needs a name")
-            if await repository.count_users(connection, others) != len(others):
+    async def typing(self, user: uuid.UUID, room_key: str) -> None:
+        """A typing signal for the room's other open streams; nothing is stored but the event (kept an hour)."""
+        async with self.pool.acquire() as connection:
+            await count_send(connection, self.settings, user, "chat.typing")
+            async with connection.transaction():
+                room = (await room_or_404(connection, user, room_key))["id"]
+                await announce(connection, room, "chat.typing", {"userId": user})
+
+    async def rooms(self, user: uuid.UUID, room: uuid.UUID | None = None) -> list[RoomOut]:
+        async with self.pool.acquire() as connection:
+            rows, last = await repository.rooms(connection, user, room)
+        out = []
+        for row in rows:
+            message = last.get(row["last_message_id"])
+            out.append(
+                RoomOut(
+                    id=row["id"],
+                    name=row["name"],
+                    kind=row["kind"],
+                    created_by=row["created_by"],
+                    created_at=row["created_at"],
+                    updated_at=row["updated_at"],
+                    participant_ids=row["participant_ids"],
+                    unread_count=row["unread_count"],
+                    last_message=MessageOut(*message) if message else None,
+                )
+            )
+        return out
+
+    async def room(self, user: uuid.UUID, room_key: str) -> RoomOut:
+        async with self.pool.acquire() as connection:
+            room_id = (await room_or_404(connection, user, room_key))["id"]
+        return (await self.rooms(user, room_id))[0]
+
+    async def create_room(self, user: uuid.UUID, data: RoomIn) -> tuple[RoomOut, bool]:
+        """A direct room is one per pair (asking again answers the same room); groups and channels are new each time."""
+        others = sorted(set(data.participant_ids) - {user})
+        async with self.pool.acquire() as connection, connection.transaction():
+            if data.kind == "direct":
+                if len(others) != 1:
+                    raise ValidationFailed.field("participantIds", "a direct room has exactly one other participant")
+                room_id, created = await direct_room(connection, user, others[0])
+            else:
+                if not (data.name or "").strip():
+                    raise ValidationFailed.field("name", "a group or channel needs a name")
+                if await repository.count_users(connection, others) != len(others):
+                    raise NotFound("User")
+                room_id, created = await repository.create_room(connection, user, data.kind, data.name, others), True
+            if created:
+                await announce(connection, room_id, "chat.room", {"change": "created"})
+        return (await self.rooms(user, room_id))[0], created
+
+    async def members(self, user: uuid.UUID, room_key: str) -> list[MemberOut]:
+        async with self.pool.acquire() as connection:
+            room_id = (await room_or_404(connection, user, room_key))["id"]
+            return [MemberOut(*row) for row in await repository.members(connection, room_id)]
+
+    async def add_members(self, user: uuid.UUID, room_key: str, users: Sequence[uuid.UUID]) -> list[MemberOut]:
+        """Owners add people to groups and channels; a direct room stays a pair."""
+        async with self.pool.acquire() as connection, connection.transaction():
+            room = await room_or_404(connection, user, room_key)
+            if room["kind"] == "direct":
+                raise ValidationFailed.field("userIds", "a direct room cannot get more participants")
+            if room["role"] != "owner":
+                raise Forbidden("Only the room's owner can add participants")
+            wanted = sorted(set(users))
+            if await repository.count_users(connection, wanted) != len(wanted):
                 raise NotFound("User")
-            room_id, created = await repository.create_room(connection, user, data.kind, data.name, others), True
-        if created:
-            await announce(connection, room_id, "chat.room", {"change": "created"})
-    return (await rooms(pool, user, room_id))[0], created
+            await repository.add_participants(connection, room["id"], wanted)
+            members = [MemberOut(*row) for row in await repository.members(connection, room["id"])]
+            await announce(connection, room["id"], "chat.room", {"change": "members"})
+            return members
 
-
-async def members(pool: asyncpg.Pool, user: uuid.UUID, room_key: str) -> list[MemberOut]:
-    async with pool.acquire() as connection:
-        room_id = (await room_or_404(connection, user, room_key))["id"]
-        return [MemberOut(*row) for row in await repository.members(connection, room_id)]
-
-
-async def add_members(
-    pool: asyncpg.Pool, user: uuid.UUID, room_key: str, users: Sequence[uuid.UUID]
-) -> list[MemberOut]:
-    """Owners add people to groups and channels; a direct room stays a pair."""
-    async with pool.acquire() as connection, connection.transaction():
-        room = await room_or_404(connection, user, room_key)
-        if room["kind"] == "direct":
-            raise invalid("userIds", "A direct room cannot get more participants")
-        if room["role"] != "owner":
-            raise Forbidden("Only the room's owner can add participants")
-        wanted = sorted(set(users))
-        if await repository.count_users(connection, wanted) != len(wanted):
-            raise NotFound("User")
-        await repository.add_participants(connection, room["id"], wanted)
-        members = [MemberOut(*row) for row in await repository.members(connection, room["id"])]
-        await announce(connection, room["id"], "chat.room", {"change": "members"})
-        return members
-
-
-async def delete_room(pool: asyncpg.Pool, user: uuid.UUID, room_key: str) -> None:
-    async with pool.acquire() as connection, connection.transaction():
-        room = await room_or_404(connection, user, room_key)
-        if room["role"] != "owner" and room["kind"] != "direct":
-            raise Forbidden("Only the room's owner can delete it")
-        await repository.delete_room(connection, room["id"])
-        await announce(connection, room["id"], "chat.room", {"change": "deleted"})
+    async def delete_room(self, user: uuid.UUID, room_key: str) -> None:
+        async with self.pool.acquire() as connection, connection.transaction():
+            room = await room_or_404(connection, user, room_key)
+            if room["role"] != "owner" and room["kind"] != "direct":
+                raise Forbidden("Only the room's owner can delete it")
+            await repository.delete_room(connection, room["id"])
+            await announce(connection, room["id"], "chat.room", {"change": "deleted"})

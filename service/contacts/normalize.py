@@ -1,4 +1,4 @@
-"""Field rules of a contact: what a client sends becomes column values, or a FieldError naming the field.
+"""Field rules of a contact: what a client sends becomes column values, or a InvalidField naming the field.
 
 Pure functions, shared by the single-contact routes, the bulk write and the CSV import.
 """
@@ -27,7 +27,9 @@ TEXT_FIELDS = ("first_name", "last_name", "job_title", "industry", "notes", "sou
 IDENTIFYING = ("first_name", "last_name", "phone", "email")
 
 
-class FieldError(ValueError):
+class InvalidField(ValueError):
+    """A contact field that breaks a rule; the service turns it into a ValidationFailed (or a bulk rejection)."""
+
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
@@ -48,7 +50,7 @@ def wire(field: str) -> str:
 
 
 def normalize_phone(raw: str | None, region: str, *, field: str = "phone") -> tuple[str | None, str | None]:
-    """(E.164, its time zone) or FieldError. A possible number is enough: validity tables lag behind real plans.
+    """(E.164, its time zone) or InvalidField. A possible number is enough: validity tables lag behind real plans.
 
     The zone is the one the number's area lies in, or None when it spans several (mobiles, toll-free).
     """
@@ -57,9 +59,9 @@ def normalize_phone(raw: str | None, region: str, *, field: str = "phone") -> tu
         return None, None
     number = parse_phone(raw, region)
     if number is None:
-        raise FieldError(field, f"{raw!r} is not a phone number")
+        raise InvalidField(field, f"{raw!r} is not a phone number")
     if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
-        raise FieldError(field, f"{raw!r} is not a complete phone number")
+        raise InvalidField(field, f"{raw!r} is not a complete phone number")
     zones = phone_timezones.time_zones_for_geographical_number(number)
     zone = zones[0] if len(zones) == 1 and zones[0] != UNKNOWN_ZONE else None
     return e164(number), zone
@@ -73,7 +75,7 @@ def _known_zones() -> frozenset[str]:
 def normalize_timezone(raw: str | None) -> str | None:
     raw = clean(raw)
     if raw is not None and raw not in _known_zones():
-        raise FieldError("timezone", f"{raw!r} is not an IANA time zone")
+        raise InvalidField("timezone", f"{raw!r} is not an IANA time zone")
     return raw
 
 
@@ -82,7 +84,7 @@ def normalize_email(raw: str | None) -> str | None:
     if raw is None:
         return None
     if not EMAIL.match(raw):
-        raise FieldError("email", f"{raw!r} is not an e-mail address")
+        raise InvalidField("email", f"{raw!r} is not an e-mail address")
     return raw.lower()
 
 
@@ -126,7 +128,7 @@ def to_columns(data: ContactIn, region: str, *, replace: bool) -> dict[str, Any]
     if replace:
         columns = {**REPLACE_DEFAULTS, **columns}
         if not any(columns[f] for f in IDENTIFYING):
-            raise FieldError("contact", "needs a name, a phone number or an e-mail address")
+            raise InvalidField("contact", "needs a name, a phone number or an e-mail address")
     return columns
 
 
@@ -146,13 +148,13 @@ REPLACE_DEFAULTS: dict[str, Any] = {
 }
 
 
-def describe_validation_error(exc: msgspec.ValidationError) -> FieldError:
+def describe_validation_error(exc: msgspec.ValidationError) -> InvalidField:
     """msgspec says "Expected `str`, got `int` - at `$.phone`"; keep the field path and the problem apart."""
     message, _, path = str(exc).partition(" - at `")
     field = path.rstrip("`").removeprefix("$.").removeprefix("$")
     if missing := MISSING_FIELD.match(message):
         field = f"{field}.{missing[1]}" if field else missing[1]
-    return FieldError(field or "body", message)
+    return InvalidField(field or "body", message)
 
 
 _decode_contact = msgspec.json.Decoder(ContactIn).decode
@@ -170,5 +172,5 @@ def validate_row(index: int, source: msgspec.Raw | dict[str, Any], region: str) 
         return Rejection(index, str(describe_validation_error(exc)))
     except msgspec.DecodeError as exc:
         return Rejection(index, f"not a JSON object: {exc}")
-    except FieldError as exc:
+    except InvalidField as exc:
         return Rejection(index, str(exc))

@@ -19,9 +19,8 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from service.contacts.schemas import ContactIn, ContactOut, ContactQuery, ImportReport, encode, encode_contacts
 from service.contacts.service import ContactsService
-from service.errors import FieldError, ValidationFailed
+from service.errors import UnsupportedMediaType, ValidationFailed
 from service.web.caller import AuthUser
-from service.web.errors import ApiError
 from service.web.ids import parse_id
 from service.web.lists import JSON, page_response
 from service.web.schemas import Deleted
@@ -46,7 +45,7 @@ async def search_contacts(request: AuthRequest, contacts: Contacts) -> Response[
     """Partial, case- and accent-insensitive match on name, e-mail, phone and company."""
     q = (request.query_params.get("q") or "").strip()
     if not q:
-        raise ValidationFailed("q is required", [FieldError("q", "required")])
+        raise ValidationFailed.field("q", "required", message="q is required")
     query = ContactQuery.parse(request.query_params, search=q)
     return page_response(request, await contacts.page(request.user.id, query), query.limit, encode_contacts)
 
@@ -99,10 +98,8 @@ async def csv_upload(request: Request) -> IO[bytes]:
         form = await request.form()
         upload = next((value for _, value in form.multi_items() if isinstance(value, UploadFile)), None)
         if upload is None:
-            raise ValidationFailed(
-                "Attach the CSV file to the form (e.g. field 'file')",
-                [FieldError("file", "required")],
-                code="missing_file",
+            raise ValidationFailed.field(
+                "file", "required", message="Attach the CSV file to the form (e.g. field 'file')", code="missing_file"
             )
         return upload.file  # type: ignore[return-value]
     if content_type in ("text/csv", "application/csv", "text/plain", "application/octet-stream"):
@@ -111,8 +108,7 @@ async def csv_upload(request: Request) -> IO[bytes]:
             spooled.write(chunk)
         spooled.seek(0)
         return spooled  # type: ignore[return-value]
-    # A transport matter (the media type), not a rule of contacts: the HTTP error says so directly.
-    raise ApiError("Send a CSV file as multipart/form-data or text/csv", status_code=415, code="unsupported_media_type")
+    raise UnsupportedMediaType("Send a CSV file as multipart/form-data or text/csv")
 
 
 router = Router(

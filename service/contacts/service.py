@@ -13,10 +13,9 @@ import msgspec
 
 from service.contacts import repository
 from service.contacts.csv_import import CsvError, read_batches
-from service.contacts.normalize import FieldError, Validated, describe_validation_error, to_columns, validate_row
+from service.contacts.normalize import InvalidField, Validated, describe_validation_error, to_columns, validate_row
 from service.contacts.schemas import BulkBody, BulkItems, ContactIn, ContactOut, ContactQuery, ImportReport, Rejection
-from service.errors import FieldError as Detail
-from service.errors import NotFound, ValidationFailed
+from service.errors import FieldError, NotFound, ValidationFailed
 from service.web.decoding import decode_json
 
 # A report lists this many rows at most (a 50 MB file of bad rows would otherwise answer with megabytes).
@@ -26,8 +25,8 @@ MAX_REPORTED = 1000
 _decode_bulk = msgspec.json.Decoder(BulkBody).decode
 
 
-def invalid(exc: FieldError) -> ValidationFailed:
-    return ValidationFailed(f"Invalid {exc.field}: {exc.message}", [Detail(exc.field, exc.message)])
+def invalid(exc: InvalidField) -> ValidationFailed:
+    return ValidationFailed.field(exc.field, exc.message)
 
 
 def contact_out(row: asyncpg.Record | None) -> ContactOut:
@@ -46,7 +45,7 @@ class ContactsService:
     def columns(self, data: ContactIn, *, replace: bool) -> dict[str, Any]:
         try:
             return to_columns(data, self.region, replace=replace)
-        except FieldError as exc:
+        except InvalidField as exc:
             raise invalid(exc) from None
 
     async def page(self, owner: uuid.UUID, query: ContactQuery) -> list[asyncpg.Record]:
@@ -116,7 +115,7 @@ def next_batch(batches: Iterator[list[Validated]]) -> list[Validated] | None:
     except StopIteration:
         return None
     except CsvError as exc:
-        raise ValidationFailed(str(exc), [Detail("file", str(exc))], code="invalid_csv") from None
+        raise ValidationFailed.field("file", str(exc), message=str(exc), code="invalid_csv") from None
 
 
 class BulkWriter:
@@ -180,7 +179,7 @@ class BulkWriter:
         if self.rejected_count and not self.partial:
             raise ValidationFailed(
                 f"{self.rejected_count} contact(s) rejected; nothing was written (send ?partial=true to keep the rest)",
-                [Detail(f"rows[{r.index}]", r.reason) for r in self.rejected],
+                [FieldError(f"rows[{r.index}]", r.reason) for r in self.rejected],
                 code="rejected_rows",
             )
         return ImportReport(self.inserted, self.duplicates, self.rejected, self.rejected_count)

@@ -68,3 +68,9 @@ async def charge(connection: asyncpg.Connection, reservation_id: uuid.UUID) -> b
 async def refund(connection: asyncpg.Connection, reservation_id: uuid.UUID) -> bool:
     """True when this call gave the credits back; False when it was already settled (or held nothing)."""
     return bool(await connection.fetchval(REFUND, reservation_id, uuid7()))
+
+
+async def status(connection: asyncpg.Connection, reservation_id: uuid.UUID) -> str | None:
+    """'reserved', 'charged' or 'refunded'; None for an unknown id."""
+    value = await connection.fetchval("SELECT status FROM credit_reservations WHERE id = $1", reservation_id)
+    return None if value is None else str(value)

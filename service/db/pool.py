@@ -44,6 +44,8 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
     4.3k-4.8k req/s in an interleaved A/B. asyncpg still rolls back a transaction left open. The rule that makes
     this safe: pooled connections hold no session state. Advisory locks are transaction-scoped
     (pg_advisory_xact_lock), and LISTEN or session SETs run on dedicated connections, never pooled ones.
+    tests/test_architecture.py fails on add_listener, LISTEN, a session SET or a session advisory lock anywhere but
+    the modules it names (the realtime listener, the ETL loader), each with its own connection.
     """
 
 

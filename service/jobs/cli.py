@@ -10,6 +10,7 @@ from typing import TypeVar
 import asyncpg
 import click
 
+from service.cli_settings import database_url, load_settings
 from service.db.pool import connect
 from service.jobs import queue
 from service.jobs.registry import load_jobs
@@ -31,8 +32,6 @@ T = TypeVar("T")
 @click.option("--import", "modules", multiple=True, help="Also load the jobs of this module (repeatable).")
 def worker(concurrency: int, grace: float, heartbeat_timeout: float, modules: tuple[str, ...]) -> None:
     """Run background jobs and periodic tasks until SIGTERM (`serve` never runs them)."""
-    from service.cli import database_url, load_settings  # here: service.cli imports this module
-
     settings = load_settings()
     load_jobs()
     for module in modules:
@@ -71,7 +70,6 @@ def retry_command(job_id: int) -> None:
 
 
 async def _on_database(action: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-    from service.cli import database_url, load_settings
 
     connection = await connect(database_url(load_settings()))
     try:

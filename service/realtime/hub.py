@@ -171,8 +171,10 @@ class EventHub:
             rows = await conn.fetch(MISSED_EVENTS, after_id, subscriber.user_id, RETENTION, self.max_queued + 1)
         if len(rows) > self.max_queued:
             return Replay([], reload=True)
-        subscriber.last_sent = after_id
-        return Replay([Event(*row) for row in rows], reload=False)
+        events = [Event(*row) for row in rows]
+        # Events committed while this read ran are in the queue too: what is replayed now counts as sent.
+        subscriber.last_sent = events[-1].id if events else after_id
+        return Replay(events, reload=False)
 
     def _on_notice(self, _payload: str) -> None:
         self._wake.set()

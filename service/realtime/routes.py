@@ -18,10 +18,9 @@ from litestar.params import QueryParameter
 from litestar.response import Stream
 
 from service.auth.middleware import AuthUser, credentials
-from service.errors import FieldError, ValidationFailed
+from service.errors import Forbidden, ValidationFailed
 from service.realtime.hub import Event, EventHub, StreamClosed, Subscriber
 from service.web.decoding import whole_number
-from service.web.errors import Forbidden
 
 # EventSource waits this long before reconnecting after the stream ends.
 RETRY_MS = 2000
@@ -35,8 +34,8 @@ def resume_point(header: str | None, query: str | None) -> int | None:
         return None
     event_id = whole_number(raw)
     if event_id is None:
-        raise ValidationFailed(
-            "Last-Event-ID must be the id of an event", [FieldError("lastEventId", "expected a whole number")]
+        raise ValidationFailed.field(
+            "lastEventId", "expected a whole number", message="Last-Event-ID must be the id of an event"
         )
     return event_id
 

@@ -10,7 +10,7 @@ import msgspec
 import phonenumbers
 from msgspec import UNSET, Meta, UnsetType
 
-from service.errors import FieldError, ValidationFailed
+from service.errors import ValidationFailed
 from service.phones import e164, parse_phone
 from service.web.schemas import CamelStruct
 
@@ -172,7 +172,5 @@ def normalize_phone(raw: str | None, region: str, *, field: str = "phoneNumber")
         return None
     number = parse_phone(raw, region)
     if number is None or not phonenumbers.is_valid_number(number):
-        raise ValidationFailed(
-            f"Invalid {field}: {raw!r} is not a valid phone number", [FieldError(field, "not a valid phone number")]
-        )
+        raise ValidationFailed.field(field, f"{raw!r} is not a valid phone number")
     return e164(number)

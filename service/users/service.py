@@ -11,7 +11,6 @@ from msgspec import UNSET, UnsetType
 
 from service.errors import (
     Conflict,
-    FieldError,
     Forbidden,
     InsufficientCredits,
     NotFound,
@@ -77,9 +76,10 @@ class UsersService:
         if email == (await self.profile(caller.id)).email:
             return {}
         if isinstance(current_password, UnsetType):
-            raise ValidationFailed(
-                "Changing the email needs your current password (currentPassword)",
-                [FieldError("currentPassword", "required to change the email")],
+            raise ValidationFailed.field(
+                "currentPassword",
+                "required to change the email",
+                message="Changing the email needs your current password (currentPassword)",
                 code="current_password_required",
             )
         await self.security.confirm_password(caller.id, current_password, client)
@@ -91,9 +91,9 @@ class UsersService:
 
     async def update_settings(self, user_id: uuid.UUID, data: UserSettings) -> UserSettings:
         if not isinstance(data.security, UnsetType) and data.security.two_factor_enabled is True:
-            raise ValidationFailed(
-                "Invalid security.twoFactorEnabled: two-factor authentication is not available yet",
-                [FieldError("security.twoFactorEnabled", "not available yet")],
+            raise ValidationFailed.field(
+                "security.twoFactorEnabled",
+                "two-factor authentication is not available yet",
             )
         async with self.pool.acquire() as connection:
             stored = await repo.merge_settings(connection, user_id, msgspec.to_builtins(data))
@@ -110,7 +110,7 @@ class UsersService:
         self, user_id: uuid.UUID, amount: int, *, kind: str, reason: str | None, actor_id: uuid.UUID
     ) -> CreditChangeOut:
         if amount == 0:
-            raise ValidationFailed("Invalid amount: must not be zero", [FieldError("amount", "must not be zero")])
+            raise ValidationFailed.field("amount", "must not be zero")
         async with self.pool.acquire() as connection:
             try:
                 entry = await repo.change_credits(

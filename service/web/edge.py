@@ -17,9 +17,9 @@ from typing import Any
 import msgspec
 from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, ReceiveMessage, Scope, Send
 
-from service.logging import AccessLine, access_log_writer
+from service.logging import AccessLine, access_log_writer, current_request_id
 from service.web.decoding import NUL_MESSAGE, nul_refused, query_nul_field
-from service.web.request_id import SCOPE_KEY, choose_request_id, current_request_id
+from service.web.request_id import SCOPE_KEY, choose_request_id
 from service.web.spa import SPA_CSP, is_backend_path
 
 # The interactive API docs load their script from a CDN, so they get a looser policy than the JSON API.

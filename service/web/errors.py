@@ -1,12 +1,14 @@
 """One error shape everywhere: {"message", "code", "requestId", "details"?}.
 
-Services raise the domain errors of `service/errors.py`; this module alone decides their HTTP status. Older
-routes still raise `ApiError` (an HTTP exception). Anything else becomes a logged 500 whose body says nothing
-about the code. The SPA reads `message`.
+Services raise the domain errors of `service/errors.py`; this module alone decides their HTTP status. Validation
+`details` are always `[{"field", "message"}]`, whether a service raised ValidationFailed or Litestar refused the
+body or a parameter. Anything else becomes a logged 500 whose body says nothing about the code. The SPA reads
+`message`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -34,7 +36,10 @@ CODES_BY_STATUS = {
 
 
 class ApiError(HTTPException):
-    """An error meant for the client: its message is shown as is."""
+    """An HTTP error with a code, for the one module that still raises one (service/auth/throttle.py's 429).
+
+    New code raises the domain errors of service/errors.py instead.
+    """
 
     status_code = 400
     code = "bad_request"
@@ -53,26 +58,6 @@ class ApiError(HTTPException):
         self.details = details
 
 
-class NotFound(ApiError):
-    status_code = 404
-    code = "not_found"
-
-
-class Conflict(ApiError):
-    status_code = 409
-    code = "conflict"
-
-
-class Unauthorized(ApiError):
-    status_code = 401
-    code = "unauthorized"
-
-
-class Forbidden(ApiError):
-    status_code = 403
-    code = "forbidden"
-
-
 class TooManyRequests(ApiError):
     status_code = 429
     code = "rate_limited"
@@ -85,18 +70,23 @@ def error_body(request: Request, message: str, code: str, details: Any = None) -
     return body
 
 
-def _validation_details(exc: ValidationException) -> list[dict[str, Any]]:
-    """Litestar's msgspec errors, reduced to what a client can act on: the field and the problem."""
-    details = []
-    for item in exc.extra if isinstance(exc.extra, list) else []:
-        if isinstance(item, dict):
-            details.append({"field": item.get("key"), "message": item.get("message"), "source": item.get("source")})
-    return details
+def field_details(problems: Sequence[errors.FieldError]) -> list[dict[str, str]]:
+    """The one `details` shape: what a client needs to put the message next to the right input."""
+    return [{"field": problem.field, "message": problem.message} for problem in problems]
 
 
-def _validation_message(details: list[dict[str, Any]], fallback: str) -> str:
-    if details and details[0].get("field"):
-        return f"Invalid {details[0]['field']}: {details[0]['message']}"
+def _litestar_problems(exc: ValidationException) -> list[errors.FieldError]:
+    """Litestar's msgspec errors (body, query, path, header), as the FieldErrors a service would raise."""
+    return [
+        errors.FieldError(str(item.get("key") or "body"), str(item.get("message") or "invalid"))
+        for item in (exc.extra if isinstance(exc.extra, list) else [])
+        if isinstance(item, dict)
+    ]
+
+
+def _validation_message(problems: list[errors.FieldError], fallback: str) -> str:
+    if problems:
+        return f"Invalid {problems[0].field}: {problems[0].message}"
     return fallback or "Invalid request"
 
 
@@ -105,8 +95,9 @@ def http_exception_handler(request: Request, exc: HTTPException) -> Response:
     if isinstance(exc, ApiError):
         body = error_body(request, exc.detail, exc.code, exc.details)
     elif isinstance(exc, ValidationException):
-        details = _validation_details(exc)
-        body = error_body(request, _validation_message(details, exc.detail), "validation_error", details or None)
+        problems = _litestar_problems(exc)
+        details = field_details(problems) or None
+        body = error_body(request, _validation_message(problems, exc.detail), "validation_error", details)
     elif status >= 500:
         # Litestar's own server errors (a misconfiguration) speak of internals: log them, say nothing.
         return internal_error_handler(request, exc)
@@ -127,6 +118,7 @@ DOMAIN_STATUS: tuple[tuple[type[errors.DomainError], int], ...] = (
     (errors.UpstreamFailed, 502),
     (errors.ServiceUnavailable, 503),
     (errors.TooLarge, 413),
+    (errors.UnsupportedMediaType, 415),
     (errors.RateLimited, 429),
 )
 
@@ -138,7 +130,7 @@ def domain_status(exc: errors.DomainError) -> int:
 def domain_error_handler(request: Request, exc: errors.DomainError) -> Response:
     details = None
     if isinstance(exc, errors.ValidationFailed | errors.NotFound) and exc.details:
-        details = [{"field": item.field, "message": item.message} for item in exc.details]
+        details = field_details(exc.details)
     headers = {}
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from service.web.errors import NotFound
+from service.errors import NotFound
 
 
 def parse_id(raw: str, what: str) -> uuid.UUID:
@@ -12,4 +12,4 @@ def parse_id(raw: str, what: str) -> uuid.UUID:
     try:
         return uuid.UUID(raw)
     except ValueError:
-        raise NotFound(f"{what} not found") from None
+        raise NotFound(what) from None

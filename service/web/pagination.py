@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
+from service.errors import ValidationFailed
 from service.web.decoding import whole_number
-from service.web.errors import ApiError
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -41,7 +41,9 @@ def decode_cursor(cursor: str) -> Keyset:
         micros, id_bytes = _CURSOR.unpack(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         return _EPOCH + timedelta(microseconds=micros), uuid.UUID(bytes=id_bytes)
     except (ValueError, struct.error, OverflowError):
-        raise ApiError("Invalid cursor", code="invalid_cursor", details=[{"field": "cursor"}]) from None
+        raise ValidationFailed.field(
+            "cursor", "not a cursor this list gave out", message="Invalid cursor", code="invalid_cursor"
+        ) from None
 
 
 def parse_limit(raw: str | None) -> int:
@@ -49,10 +51,8 @@ def parse_limit(raw: str | None) -> int:
         return DEFAULT_LIMIT
     limit = whole_number(raw)
     if limit is None or not 1 <= limit <= MAX_LIMIT:
-        raise ApiError(
-            f"limit must be a whole number from 1 to {MAX_LIMIT}",
-            code="validation_error",
-            details=[{"field": "limit", "message": f"expected 1..{MAX_LIMIT}"}],
+        raise ValidationFailed.field(
+            "limit", f"expected 1..{MAX_LIMIT}", message=f"limit must be a whole number from 1 to {MAX_LIMIT}"
         )
     return limit
 
@@ -60,11 +60,7 @@ def parse_limit(raw: str | None) -> int:
 def parse_choice(raw: str | None, field: str, allowed: Sequence[str]) -> str | None:
     """An optional enumeration filter such as `status`."""
     if raw is not None and raw not in allowed:
-        raise ApiError(
-            f"{field} must be one of {', '.join(allowed)}",
-            code="validation_error",
-            details=[{"field": field, "message": f"unknown {field}"}],
-        )
+        raise ValidationFailed.field(field, f"unknown {field}", message=f"{field} must be one of {', '.join(allowed)}")
     return raw
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from service.ai.service import CallAnalyst
+from service.credits.service import CreditsService
 from service.db.models.base import uuid7
 from service.db.pool import create_pool
 from service.errors import UpstreamFailed
@@ -36,7 +37,7 @@ def settings(settings, twilio):
 async def analyst(settings, database_url):
     pool = await create_pool(database_url, min_size=1, max_size=4)
     openai, twilio = OpenAIClient(settings), TwilioClient(settings)
-    yield CallAnalyst(pool, openai, twilio, settings.ai_prices)
+    yield CallAnalyst(pool, openai, twilio, settings.ai_prices, CreditsService())
     await openai.close()
     await twilio.close()
     await pool.close()

@@ -257,18 +257,22 @@ async def test_lists_page_and_filter_by_contact_and_campaign(client, caller, con
     assert [c["status"] for c in first.json()] == ["No Answer", "No Answer"]
 
 
-async def test_without_twilio_settings_calls_are_503_and_ready_says_why(client, caller, contact, app):
+async def test_without_twilio_settings_calls_are_503_and_ready_says_why(settings, caller, contact, db):
+    """A server started without Twilio's settings (services are built at start-up, so it is another app)."""
     from dataclasses import replace
 
-    app.state.settings = replace(app.state.settings, twilio_account_sid="", twilio_auth_token="")
-    from service.twilio import TwilioClient
+    from litestar.testing import AsyncTestClient
 
-    app.state.twilio = TwilioClient(app.state.settings)
+    from service.app import create_app
+
     ada = await contact()
-    response = await place(client, caller, ada["id"])
-    assert response.status_code == 503 and "TWILIO_ACCOUNT_SID" in response.json()["message"]
-    ready = await client.get("/ready")
-    assert ready.status_code == 200 and "TWILIO_AUTH_TOKEN" in ready.json()["twilio"]
+    unconfigured = create_app(replace(settings, twilio_account_sid="", twilio_auth_token=""))
+    async with AsyncTestClient(app=unconfigured, base_url="http://testserver.local") as bare:
+        response = await place(bare, caller, ada["id"])
+        assert response.status_code == 503 and "TWILIO_ACCOUNT_SID" in response.json()["message"]
+        assert await db.fetchval("SELECT count(*) FROM calls") == 0
+        ready = await bare.get("/ready")
+        assert ready.status_code == 200 and "TWILIO_AUTH_TOKEN" in ready.json()["twilio"]
 
 
 async def test_callbacks_that_race_ahead_of_the_stored_sid_apply_when_it_is_stored(client, db, caller, contact, twilio):

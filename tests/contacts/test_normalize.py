@@ -5,7 +5,7 @@ import io
 import pytest
 
 from service.contacts.csv_import import CsvError, detect_encoding, map_headers, read_batches, sniff_delimiter
-from service.contacts.normalize import FieldError, normalize_phone, to_columns
+from service.contacts.normalize import InvalidField, normalize_phone, to_columns
 from service.contacts.schemas import ContactIn, Rejection
 
 
@@ -26,7 +26,7 @@ def test_phones_become_e164_with_their_zone(raw, region, expected):
 
 @pytest.mark.parametrize("raw", ["555-0100", "abc", "+999 1234", "1" * 30])
 def test_incomplete_or_foreign_numbers_are_refused(raw):
-    with pytest.raises(FieldError) as caught:
+    with pytest.raises(InvalidField) as caught:
         normalize_phone(raw, "US")
     assert caught.value.field == "phone"
 

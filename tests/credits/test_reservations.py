@@ -6,9 +6,11 @@ import asyncio
 
 import pytest
 
-from service.credits import service as credits
+from service.credits.service import CreditsService
 from service.db.pool import connect
 from service.errors import InsufficientCredits
+
+credits = CreditsService()
 
 
 async def test_concurrent_reservations_never_take_the_balance_below_zero(database_url, db, make_user):
@@ -55,3 +57,12 @@ async def test_too_little_is_refused_and_takes_nothing(db, make_user):
     assert (refused.value.needed, refused.value.balance) == (4, 3)
     assert await db.fetchval("SELECT count(*) FROM credit_ledger") == 0
     assert await db.fetchval("SELECT count(*) FROM credit_reservations") == 0
+
+
+async def test_a_reservation_is_held_until_it_is_settled(db, make_user):
+    user = await make_user(credits=5)
+    reservation = await credits.reserve(db, user.id, 2, "sms")
+    assert await credits.is_held(db, reservation) is True
+    await credits.charge(db, reservation)
+    assert await credits.is_held(db, reservation) is False
+    assert await credits.is_held(db, None) is False

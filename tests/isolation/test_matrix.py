@@ -70,6 +70,7 @@ PROBES = [
     Probe("GET", "/api/analytics/campaigns/{campaign}"),
     Probe("GET", "/api/analytics/overview?campaignId={campaign}"),
     Probe("GET", "/api/analytics/series?campaignId={campaign}"),
+    Probe("GET", "/api/analytics/export?campaignId={campaign}"),
     Probe(
         "POST",
         "/api/calls",
@@ -173,6 +174,7 @@ async def test_lists_and_search_show_only_the_callers_rows(client, make_user):
         "/api/chat/rooms",
         "/api/chat/messages",
         f"/api/chat/messages/{victim.id}",
+        "/api/analytics/activity",
     )
     for path in lists:
         response = await client.get(path, headers=intruder.headers)
@@ -181,6 +183,13 @@ async def test_lists_and_search_show_only_the_callers_rows(client, make_user):
         assert len((await client.get(path, headers=victim.headers)).json()) == 1, path
     unread = await client.get("/api/chat/messages/unread/count", headers=intruder.headers)
     assert unread.json() == {"count": 0}
+    feed = (await client.get("/api/analytics/activity", headers=victim.headers)).json()
+    assert {item["kind"] for item in feed} == {"contacts.added", "campaign.started", "call.finished"}
+    exports = [
+        (await client.get("/api/analytics/export", headers=user.headers)).text.splitlines()
+        for user in (intruder, victim)
+    ]
+    assert [len(lines) for lines in exports] == [1, 2]  # the header alone; the header and the victim's call
 
 
 async def test_a_read_receipt_for_someone_elses_conversation_changes_nothing(client, db, make_user):

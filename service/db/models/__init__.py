@@ -1,7 +1,7 @@
 """SQLAlchemy models: the schema's source of truth for Alembic. One module per aggregate."""
 
 from service.db.models.ai import CallAnalysis
-from service.db.models.analytics import AnalyticsEvent
+from service.db.models.analytics import AnalyticsActivity, AnalyticsEvent, AnalyticsRollup, AnalyticsRollupDelta
 from service.db.models.base import Base
 from service.db.models.calls import Call, CallEvent, DoNotCallNumber, SmsMessage
 from service.db.models.campaigns import Campaign, CampaignContact
@@ -20,7 +20,10 @@ from service.db.models.users import (
 )
 
 __all__ = [
+    "AnalyticsActivity",
     "AnalyticsEvent",
+    "AnalyticsRollup",
+    "AnalyticsRollupDelta",
     "AuthSession",
     "Base",
     "Call",
