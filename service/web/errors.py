@@ -148,6 +148,9 @@ CONNECTION_LOST = (
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
     asyncpg.CannotConnectNowError,
+    # A query sent while the connection is being torn down by the server ("cannot switch to state 12; another
+    # operation is in progress"): seen in the outage test under load, never outside one.
+    asyncpg.InternalClientError,
 )
 
 
