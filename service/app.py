@@ -45,10 +45,12 @@ from service.realtime.runtime import listening, realtime_runtime
 from service.twilio import TwilioClient
 from service.users.routes import AdminController, UserController
 from service.users.runtime import users_dependencies, users_runtime
+from service.web.decoding import HardenedRequest
 from service.web.edge import EdgeMiddleware
 from service.web.errors import EXCEPTION_HANDLERS
 from service.web.health import health, ready
 from service.web.listening import DOCS_PATH
+from service.web.options import point_options_at_their_routes
 from service.web.services import Services
 from service.web.spa import SpaFiles
 
@@ -56,7 +58,13 @@ from service.web.spa import SpaFiles
 @asynccontextmanager
 async def database(app: Litestar) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    app.state.pool = await create_pool(app.state.dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+    app.state.pool = await create_pool(
+        app.state.dsn,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        connect_timeout=settings.db_connect_timeout_seconds,
+        acquire_timeout=settings.db_acquire_timeout_seconds,
+    )
     try:
         yield
     finally:
@@ -148,6 +156,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             render_plugins=[ScalarRenderPlugin()],
         ),
         request_max_body_size=settings.max_request_body_bytes,
+        request_class=HardenedRequest,
         logging_config=None,
         state=State(
             {
@@ -161,6 +170,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             }
         ),
     )
+    point_options_at_their_routes(app)
     handler = SpaFiles(app.asgi_handler, settings.spa_dir) if settings.spa_dir else app.asgi_handler
     app.asgi_handler = EdgeMiddleware(handler, hsts=settings.is_production, serves_spa=settings.spa_dir is not None)
     return app

@@ -58,6 +58,9 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path.cwd() / ".data")
     db_pool_min: int = 2
     db_pool_max: int = 10
+    # An outage answers 503 within these bounds instead of holding requests (asyncpg waits 60 s / forever).
+    db_connect_timeout_seconds: int = 5
+    db_acquire_timeout_seconds: int = 10
     migrate_on_start: bool = True
 
     host: str = "127.0.0.1"
@@ -162,6 +165,8 @@ class Settings:
             data_dir=Path(reader.text("REACHIMPACT_DATA_DIR") or Path.cwd() / ".data").resolve(),
             db_pool_min=reader.integer("DB_POOL_MIN", 2, minimum=0),
             db_pool_max=reader.integer("DB_POOL_MAX", 10, minimum=1),
+            db_connect_timeout_seconds=reader.integer("DB_CONNECT_TIMEOUT_SECONDS", 5, minimum=1),
+            db_acquire_timeout_seconds=reader.integer("DB_ACQUIRE_TIMEOUT_SECONDS", 10, minimum=1),
             migrate_on_start=reader.boolean("MIGRATE_ON_START", True),
             host=reader.text("HOST") or "127.0.0.1",
             port=reader.integer("PORT", 8000, minimum=1),

@@ -96,6 +96,17 @@ class ServiceUnavailable(DomainError):
         self.retry_after = retry_after
 
 
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database cannot be reached (down, restarting, or every connection busy past the acquire timeout)."""
+
+    def __init__(self, retry_after: int = 5) -> None:
+        super().__init__(
+            "The service cannot reach its database right now; try again in a few seconds",
+            retry_after,
+            code="database_unavailable",
+        )
+
+
 class TooLarge(DomainError):
     code = "payload_too_large"
 

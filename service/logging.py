@@ -69,7 +69,11 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
         shared.append(structlog.processors.format_exc_info)
         renderer = structlog.processors.JSONRenderer(serializer=_json_dumps)
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
+        # Plain tracebacks: rich's pretty ones (with locals) cost about 200 ms an error, enough to turn a burst of
+        # failures (a database outage) into a queue behind the logger.
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=sys.stdout.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
 
     structlog.configure(
         processors=[*shared, renderer],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -24,6 +24,7 @@ from service.analytics.schemas import (
     Series,
 )
 from service.errors import FieldError, NotFound, ValidationFailed
+from service.web.decoding import parse_instant
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 400  # a year and some, by day or week
@@ -50,17 +51,8 @@ def zone(raw: str | None) -> str:
 
 
 def instant(raw: str, field: str, tz: ZoneInfo) -> datetime:
-    """An ISO date (midnight in `tz`) or date-time (without an offset: in `tz`)."""
-    try:
-        if len(raw) == 10:
-            parsed = datetime.combine(date.fromisoformat(raw), time(), tz)
-        else:
-            parsed = datetime.fromisoformat(raw)
-    except ValueError:
-        raise ValidationFailed(
-            f"'{field}' must be an ISO date or date-time", [FieldError(field, "is not an ISO date or date-time")]
-        ) from None
-    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+    """An ISO date (midnight in `tz`) or date-time (without an offset: in `tz`), on a quarter hour."""
+    parsed = parse_instant(raw, field, tz)
     # The rollups count per UTC quarter hour; every zone in use today starts its hours on one (a date of the
     # 19th century in local mean time may not).
     if parsed.astimezone(UTC).timestamp() % QUARTER_HOUR:
@@ -79,7 +71,10 @@ def period(raw_from: str | None, raw_to: str | None, raw_tz: str | None, max_day
         end = instant(raw_to, "to", local)
     else:
         end = datetime.combine(datetime.now(local).date() + timedelta(days=1), time(), local)
-    start = instant(raw_from, "from", local) if raw_from else end - timedelta(days=DEFAULT_DAYS)
+    try:
+        start = instant(raw_from, "from", local) if raw_from else end - timedelta(days=DEFAULT_DAYS)
+    except OverflowError:  # `to` within the first days of year 1
+        raise ValidationFailed("'to' is too early", [FieldError("to", "is too early")]) from None
     if start >= end:
         raise ValidationFailed("'from' must be before 'to'", [FieldError("from", "is not before 'to'")])
     if end - start > timedelta(days=max_days):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -19,6 +19,7 @@ from msgspec import UNSET
 from service.campaigns import repository
 from service.campaigns.schemas import CampaignIn, CampaignOut
 from service.errors import Conflict, FieldError, NotFound, ValidationFailed
+from service.web.decoding import parse_instant
 from service.web.pagination import Keyset
 
 # draft -> active <-> paused -> completed; an active campaign may also complete directly (everyone was called).
@@ -43,11 +44,7 @@ def parse_date(field: str, raw: str | None) -> datetime | None:
     """ISO 8601 with or without time; no zone means UTC."""
     if raw is None or not raw.strip():
         return None
-    try:
-        value = datetime.fromisoformat(raw.strip())
-    except ValueError:
-        raise ValidationFailed.field(field, f"{raw!r} is not an ISO 8601 date") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return parse_instant(raw, field)
 
 
 def to_columns(data: CampaignIn, *, creating: bool) -> dict[str, Any]:

@@ -12,10 +12,12 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import IO, Any
 
 from service.contacts.normalize import Validated, validate_row
+from service.contacts.schemas import Rejection
+from service.web.decoding import NUL_MESSAGE, nul_path
 
 BATCH_ROWS = 5000
 SNIFF_BYTES = 64 * 1024
@@ -133,7 +135,7 @@ def record_to_contact(record: list[str], columns: dict[str, list[int]]) -> dict[
     return contact
 
 
-def read_batches(file: IO[bytes], region: str, batch_rows: int = BATCH_ROWS) -> Iterator[list[Validated]]:
+def read_batches(file: IO[bytes], region: str, batch_rows: int = BATCH_ROWS) -> Generator[list[Validated], None, None]:
     """Validated rows in batches. `index` 0 is the first row under the header; blank rows are skipped."""
     text = io.TextIOWrapper(file, encoding=detect_encoding(file), newline="")
     try:
@@ -144,7 +146,9 @@ def read_batches(file: IO[bytes], region: str, batch_rows: int = BATCH_ROWS) -> 
         batch: list[Validated] = []
         for index, record in enumerate(reader):
             contact = record_to_contact(record, columns)
-            if contact:
+            if (field := nul_path(contact)) is not None:  # csv reads NUL as text; PostgreSQL cannot store it
+                batch.append(Rejection(index, f"{field}: {NUL_MESSAGE}"))
+            elif contact:
                 batch.append(validate_row(index, contact, region))
             if len(batch) >= batch_rows:
                 yield batch

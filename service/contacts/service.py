@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, closing
 from typing import IO, Any
 
 import anyio
@@ -16,6 +16,7 @@ from service.contacts.csv_import import CsvError, read_batches
 from service.contacts.normalize import InvalidField, Validated, describe_validation_error, to_columns, validate_row
 from service.contacts.schemas import BulkBody, BulkItems, ContactIn, ContactOut, ContactQuery, ImportReport, Rejection
 from service.errors import FieldError, NotFound, ValidationFailed
+from service.web.decoding import decode_json
 
 # A report lists this many rows at most (a 50 MB file of bad rows would otherwise answer with megabytes).
 MAX_REPORTED = 1000
@@ -83,11 +84,13 @@ class ContactsService:
 
     async def import_csv(self, owner: uuid.UUID, file: IO[bytes], *, partial: bool) -> ImportReport:
         """A CSV file, read and written batch by batch, in one transaction."""
-        batches = read_batches(file, self.region)
-        async with self.writer(owner, partial=partial) as writer:
-            while (batch := await anyio.to_thread.run_sync(next_batch, batches)) is not None:
-                await writer.write(batch)
-            return writer.report()
+        # Closed here, while the file is still open: left to the garbage collector, the suspended reader
+        # would detach from a file the route has closed already ("Exception ignored in generator").
+        with closing(read_batches(file, self.region)) as batches:
+            async with self.writer(owner, partial=partial) as writer:
+                while (batch := await anyio.to_thread.run_sync(next_batch, batches)) is not None:
+                    await writer.write(batch)
+                return writer.report()
 
     @asynccontextmanager
     async def writer(self, owner: uuid.UUID, *, partial: bool) -> AsyncIterator[BulkWriter]:
@@ -100,11 +103,9 @@ class ContactsService:
 
 def decode_bulk(body: bytes) -> BulkItems:
     try:
-        decoded = _decode_bulk(body)
+        decoded = decode_json(body, _decode_bulk)
     except msgspec.ValidationError as exc:
         raise invalid(describe_validation_error(exc)) from None
-    except msgspec.DecodeError as exc:
-        raise ValidationFailed.field("body", "not JSON", message=f"The body is not JSON: {exc}") from None
     return decoded if isinstance(decoded, list) else decoded.contacts
 
 

@@ -20,6 +20,7 @@ from litestar.response import Stream
 from service.auth.middleware import AuthUser, credentials
 from service.errors import Forbidden, ValidationFailed
 from service.realtime.hub import Event, EventHub, StreamClosed, Subscriber
+from service.web.decoding import whole_number
 
 # EventSource waits this long before reconnecting after the stream ends.
 RETRY_MS = 2000
@@ -31,11 +32,12 @@ def resume_point(header: str | None, query: str | None) -> int | None:
     raw = header or query
     if raw is None or raw == "":
         return None
-    if not raw.isdigit():
+    event_id = whole_number(raw)
+    if event_id is None:
         raise ValidationFailed.field(
             "lastEventId", "expected a whole number", message="Last-Event-ID must be the id of an event"
         )
-    return int(raw)
+    return event_id
 
 
 def require_trusted_page(scope: dict) -> None:  # type: ignore[type-arg]

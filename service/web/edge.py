@@ -14,9 +14,11 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
+import msgspec
+from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, ReceiveMessage, Scope, Send
 
 from service.logging import AccessLine, access_log_writer, current_request_id
+from service.web.decoding import NUL_MESSAGE, nul_refused, query_nul_field
 from service.web.request_id import SCOPE_KEY, choose_request_id
 from service.web.spa import SPA_CSP, is_backend_path
 
@@ -26,6 +28,7 @@ DOCS_CSP = (
     b"default-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; img-src 'self' data: https:; frame-ancestors 'none'"
 )
 DOCS_PREFIX = "/schema"
+_encode_error = msgspec.json.Encoder().encode
 
 
 def security_headers(*, hsts: bool, csp: bytes) -> list[tuple[bytes, bytes]]:
@@ -39,6 +42,32 @@ def security_headers(*, hsts: bool, csp: bytes) -> list[tuple[bytes, bytes]]:
     if hsts:
         headers.append((b"strict-transport-security", b"max-age=63072000; includeSubDomains"))
     return headers
+
+
+def nul_field(scope: Scope) -> str | None:
+    """A query parameter or the path holding NUL: refused here once, for every route (see decoding.py)."""
+    if "\x00" in scope["path"]:
+        return "path"
+    return query_nul_field(scope["query_string"])
+
+
+async def refuse_nul(send: Send, request_id: str, field: str) -> None:
+    error = nul_refused(field)
+    body = _encode_error(
+        {
+            "message": error.message,
+            "code": error.code,
+            "requestId": request_id,
+            "details": [{"field": field, "message": NUL_MESSAGE}],
+        }
+    )
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start",
+        "status": 400,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+    }
+    await send(start)
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 class EdgeMiddleware:
@@ -74,7 +103,10 @@ class EdgeMiddleware:
 
         token = current_request_id.set(request_id)
         try:
-            await self.app(scope, receive, send_with_headers)
+            if (field := nul_field(scope)) is not None:
+                await refuse_nul(send_with_headers, request_id, field)
+            else:
+                await self.app(scope, receive, send_with_headers)
         finally:
             if self.write_access_line is not None:
                 self.write_access_line(self._line(scope, method, path, status, started, request_id))

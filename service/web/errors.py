@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
 import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -97,6 +98,9 @@ def http_exception_handler(request: Request, exc: HTTPException) -> Response:
         problems = _litestar_problems(exc)
         details = field_details(problems) or None
         body = error_body(request, _validation_message(problems, exc.detail), "validation_error", details)
+    elif status >= 500:
+        # Litestar's own server errors (a misconfiguration) speak of internals: log them, say nothing.
+        return internal_error_handler(request, exc)
     else:
         # Litestar's own errors (404 route, 405, 413 ...): keep the status, give it a code.
         body = error_body(request, exc.detail, CODES_BY_STATUS.get(status, "error"))
@@ -137,6 +141,25 @@ def domain_error_handler(request: Request, exc: errors.DomainError) -> Response:
     return Response(body, status_code=domain_status(exc), headers=headers, media_type=MediaType.JSON)
 
 
+# A query that loses its connection: the server stopped, crashed or restarts. The pool turns failures to connect
+# or to get a connection into errors.DatabaseUnavailable itself (service/db/pool.py).
+CONNECTION_LOST = (
+    asyncpg.PostgresConnectionError,  # also ConnectionDoesNotExistError: "closed in the middle of operation"
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
+    # A query sent while the connection is being torn down by the server ("cannot switch to state 12; another
+    # operation is in progress"): seen in the outage test under load, never outside one.
+    asyncpg.InternalClientError,
+)
+
+
+def connection_lost_handler(request: Request, exc: Exception) -> Response:
+    # One short line, no traceback: an outage fails every request, and logging must stay cheaper than serving.
+    structlog.get_logger().warning("database unavailable", path=request.url.path, error=type(exc).__name__)
+    return domain_error_handler(request, errors.DatabaseUnavailable())
+
+
 def internal_error_handler(request: Request, exc: Exception) -> Response:
     structlog.get_logger().exception("unhandled error", path=request.url.path, method=request.method)
     body = error_body(request, "Internal server error", "internal_error")
@@ -146,5 +169,6 @@ def internal_error_handler(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS = {
     HTTPException: http_exception_handler,
     errors.DomainError: domain_error_handler,
+    **dict.fromkeys(CONNECTION_LOST, connection_lost_handler),
     Exception: internal_error_handler,
 }

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from service.errors import ValidationFailed
+from service.web.decoding import whole_number
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -48,11 +49,12 @@ def decode_cursor(cursor: str) -> Keyset:
 def parse_limit(raw: str | None) -> int:
     if raw is None or raw == "":
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    limit = whole_number(raw)
+    if limit is None or not 1 <= limit <= MAX_LIMIT:
         raise ValidationFailed.field(
             "limit", f"expected 1..{MAX_LIMIT}", message=f"limit must be a whole number from 1 to {MAX_LIMIT}"
         )
-    return int(raw)
+    return limit
 
 
 def parse_choice(raw: str | None, field: str, allowed: Sequence[str]) -> str | None:

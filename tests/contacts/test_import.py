@@ -1,6 +1,8 @@
 """POST /api/contacts/import: CSV files as spreadsheets and CRMs export them."""
 
 import codecs
+import gc
+import sys
 
 
 async def upload(client, owner, data: bytes, query=""):
@@ -120,3 +122,23 @@ async def test_files_over_50_mb_are_413_and_write_nothing(client, db, owner):
     assert response.status_code == 413
     assert response.json()["code"] == "payload_too_large"
     assert await db.fetchval("SELECT count(*) FROM contacts WHERE user_id = $1", owner.id) == 0
+
+
+async def test_a_failed_import_closes_its_reader_while_the_file_is_open(client, db, owner):
+    """The database refuses the write while the CSV reader is suspended: the reader is closed at once, not
+    left to the garbage collector (which used to print "Exception ignored in generator read_batches")."""
+    await db.execute(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$;"
+        "CREATE TRIGGER refuse BEFORE INSERT ON contacts FOR EACH ROW EXECUTE FUNCTION refuse()"
+    )
+    unraisable = []
+    previous, sys.unraisablehook = sys.unraisablehook, unraisable.append
+    try:
+        response = await upload(client, owner, b"Name,Phone\nAda Lovelace,+14155550100\n")
+        gc.collect()
+    finally:
+        sys.unraisablehook = previous
+    assert response.status_code == 500
+    assert response.json()["message"] == "Internal server error"
+    assert unraisable == []
+    assert await db.fetchval("SELECT count(*) FROM contacts") == 0

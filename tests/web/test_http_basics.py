@@ -115,8 +115,9 @@ async def test_malformed_json_is_a_400(probe_client):
         "/probe/validate", content=b"{not json", headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 400
-    assert response.json()["code"] == "bad_request"
-    assert response.json()["message"]
+    assert response.json()["code"] == "invalid_json"
+    assert response.json()["message"].startswith("The body is not valid JSON: ")
+    assert response.json()["details"][0]["field"] == "body"
 
 
 async def test_unexpected_errors_are_500_without_any_detail(probe_client, capsys):
