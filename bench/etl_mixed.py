@@ -123,7 +123,7 @@ def _stage(name: str, args: list[str], env: dict[str, str]) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--documents", type=int, default=100_000)
+    parser.add_argument("--documents", type=int, default=1_000_000)
     args = parser.parse_args()
     DATA.mkdir(parents=True, exist_ok=True)
     project = DATA / f"mixed-{args.documents}"

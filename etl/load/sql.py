@@ -28,6 +28,7 @@ class Statements:
     sync_members: tuple[str, ...]
     member_orphans: str | None
     forget_dead_letters: str
+    resolve_members: tuple[str, ...]
 
 
 def statements(mapping: Mapping) -> Statements:
@@ -48,7 +49,8 @@ def statements(mapping: Mapping) -> Statements:
     clear = [f"TRUNCATE {stage}"]
     if members_stage:
         create.append(
-            f"CREATE TEMP TABLE IF NOT EXISTS {members_stage} (owner text, position integer, member text, raw jsonb)"
+            f"CREATE TEMP TABLE IF NOT EXISTS {members_stage} "
+            "(owner text, position integer, member text, raw jsonb, member_id uuid)"
         )
         # Each owner's members are looked up per owner row (unresolved ids, digests): without an index that
         # is a scan of the whole batch's members per owner, quadratic in the batch size.
@@ -62,7 +64,8 @@ def statements(mapping: Mapping) -> Statements:
         reject_duplicates=tuple(_reject_duplicates(mapping, stage, column) for column in mapping.unique),
         upsert=_upsert(mapping, stage, members_stage),
         sync_members=_sync_members(mapping, stage, members_stage) if members_stage else (),
-        member_orphans=_member_orphans(mapping, members_stage) if members_stage else None,
+        member_orphans=_member_orphans(members_stage) if members_stage else None,
+        resolve_members=_resolve_members(mapping, members_stage) if members_stage else (),
         forget_dead_letters=(
             f"DELETE FROM etl_dead_letters d USING {stage} s "
             "WHERE d.collection = $1 AND d.document_path = s.source__path"
@@ -191,11 +194,11 @@ def _record(mapping: Mapping, columns: list[str], members_stage: str | None) -> 
     """The upsert's ``src`` rows recorded with the digest of what they must become."""
     want = [f"src.{c}" for c in columns]
     if mapping.members and members_stage:
-        m = mapping.members
         want.append(
-            f"ARRAY(SELECT ROW(x.id, x.position)::text FROM (SELECT DISTINCT ON (mt.id) mt.id, ms.position "
-            f"FROM {members_stage} ms JOIN {m.target} mt ON mt.firebase_id = ms.member "
-            f"WHERE ms.owner = src.firebase_id ORDER BY mt.id, ms.position) x ORDER BY x.position)"
+            f"ARRAY(SELECT ROW(x.id, x.position)::text FROM (SELECT DISTINCT ON (ms.member_id) "
+            f"ms.member_id AS id, ms.position FROM {members_stage} ms "
+            f"WHERE ms.owner = src.firebase_id AND ms.member_id IS NOT NULL "
+            f"ORDER BY ms.member_id, ms.position) x ORDER BY x.position)"
         )
     return RECORD.format(
         path="src.source__path",
@@ -228,8 +231,7 @@ def _unresolved_members(mapping: Spec | Generic, members_stage: str) -> str:
     return (
         f"COALESCE((SELECT jsonb_build_object('{members.names[0]}', jsonb_build_object('arrayValue', "
         f"jsonb_build_object('values', jsonb_agg(ms.raw ORDER BY ms.position)))) "
-        f"FROM {members_stage} ms LEFT JOIN {members.target} mt ON mt.firebase_id = ms.member "
-        f"WHERE ms.owner = s.firebase_id AND mt.id IS NULL HAVING count(*) > 0), '{{}}')"
+        f"FROM {members_stage} ms WHERE ms.owner = s.firebase_id AND ms.member_id IS NULL HAVING count(*) > 0), '{{}}')"
     )
 
 
@@ -239,10 +241,7 @@ def _sync_members(mapping: Mapping, stage: str, members_stage: str) -> tuple[str
     assert m is not None
     value_columns = list(m.values)
     values = [m.values[c] for c in value_columns]
-    listed = (
-        f"SELECT 1 FROM {members_stage} ms JOIN {m.target} mt ON mt.firebase_id = ms.member "
-        f"WHERE ms.owner = o.firebase_id AND mt.id = j.{m.member_column}"
-    )
+    listed = f"SELECT 1 FROM {members_stage} ms WHERE ms.owner = o.firebase_id AND ms.member_id = j.{m.member_column}"
     guard = (
         f" WHERE ({', '.join(f'j.{c}' for c in value_columns)}) IS DISTINCT FROM "
         f"({', '.join(f'EXCLUDED.{c}' for c in value_columns)})"
@@ -264,15 +263,21 @@ def _sync_members(mapping: Mapping, stage: str, members_stage: str) -> tuple[str
         f"INSERT INTO {m.table} AS j ({', '.join([m.owner_column, m.member_column, *value_columns])}) "
         f"SELECT DISTINCT ON (o.id, m.id) {', '.join(['o.id', 'm.id', *values])} "
         f"FROM {members_stage} ms JOIN {mapping.table} o ON o.firebase_id = ms.owner "
-        f"JOIN {m.target} m ON m.firebase_id = ms.member "
+        "CROSS JOIN LATERAL (SELECT ms.member_id AS id) m WHERE ms.member_id IS NOT NULL "
         f"ORDER BY o.id, m.id, ms.position ON CONFLICT ({m.owner_column}, {m.member_column}) {update}",
     )
 
 
-def _member_orphans(mapping: Mapping, members_stage: str) -> str:
+def _member_orphans(members_stage: str) -> str:
+    return f"SELECT count(*) FROM {members_stage} WHERE member_id IS NULL"
+
+
+def _resolve_members(mapping: Mapping, members_stage: str) -> tuple[str, ...]:
+    """Each member id's row, found once per batch by one index probe each; every other statement reads
+    ``member_id`` (joined to the target table instead, each hashed all of it for every batch)."""
     m = mapping.members
     assert m is not None
     return (
-        f"SELECT count(*) FROM {members_stage} ms LEFT JOIN {m.target} mt ON mt.firebase_id = ms.member "
-        f"WHERE mt.id IS NULL"
+        f"UPDATE {members_stage} ms SET member_id = "
+        f"(SELECT t.id FROM {m.target} t WHERE t.firebase_id = ms.member LIMIT 1)",
     )

@@ -25,6 +25,7 @@ STAGES: tuple[tuple[str, Mapping], ...] = tuple(
     pair for m in MAPPINGS for pair in ([(m.name, m), (AUTH_STAGE, USERS)] if m is USERS else [(m.name, m)])
 )
 T = TypeVar("T")
+MEMBER_COLUMNS = ("owner", "position", "member", "raw")  # as ``Row.members``; member_id is resolved in SQL
 Prepared = tuple[Any, Row | Rejected]  # (the source record, what the transform made of it)
 Loadable = tuple[Any, Row]  # a prepared record that became a row
 Digests = dict[str, str]  # source path -> digest of its source (see ``auth.profile_digest``), for one batch
@@ -146,7 +147,14 @@ async def stage_rows(
         columns=(*mapping.columns, "source__path", "source__digest"),
     )
     if sql.members_stage:
-        await db.copy_records_to_table(sql.members_stage, records=[m for _, r in rows for m in r.members])
+        await db.copy_records_to_table(
+            sql.members_stage, records=[m for _, r in rows for m in r.members], columns=MEMBER_COLUMNS
+        )
+    # Statistics of what was just staged, so the planner probes the target tables' indexes per staged row
+    # rather than hashing those tables whole for every batch.
+    await db.execute(f"ANALYZE {', '.join(t for t in (sql.stage, sql.members_stage) if t)}")
+    for statement in sql.resolve_members:
+        await db.execute(statement)
 
 
 def _batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
