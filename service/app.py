@@ -32,6 +32,8 @@ from service.contacts.runtime import contacts_dependencies, contacts_runtime
 from service.db.embedded import resolve_database_url
 from service.db.migrations import head_revision
 from service.db.pool import create_pool
+from service.dialer.routes import router as dialer_router
+from service.dialer.runtime import dialer_dependencies, dialer_runtime
 from service.jobs.registry import load_jobs
 from service.logging import configure_logging
 from service.openai import OpenAIClient
@@ -91,6 +93,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ready,
             contacts_router,
             campaigns_router,
+            dialer_router,
             chat_router,
             AuthController,
             UserController,
@@ -111,6 +114,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             users_runtime,
             contacts_runtime,
             campaigns_runtime,
+            dialer_runtime,
             listening,
             freeze_startup_heap,
         ],
@@ -119,6 +123,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             **users_dependencies(services),
             **contacts_dependencies(services),
             **campaigns_dependencies(services),
+            **dialer_dependencies(services),
         },
         on_shutdown=[close_openai],
         # Anchored: an unanchored pattern would also exempt any path that merely contains it.
