@@ -31,6 +31,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("account_sid", name=op.f("pk_dialer_pacing")),
     )
     op.create_table(
+        "dialer_pumps",
+        sa.Column("campaign_id", sa.Uuid(), nullable=False),
+        sa.Column("holder", sa.Uuid(), nullable=False),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"], ["campaigns.id"], name=op.f("fk_dialer_pumps_campaign_id_campaigns"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("campaign_id", name=op.f("pk_dialer_pumps")),
+    )
+    op.create_table(
         "dialer_rules",
         sa.Column("campaign_id", sa.Uuid(), nullable=False),
         sa.Column("calling_start", sa.Time(), server_default=sa.text("'08:00'"), nullable=False),
@@ -143,4 +153,5 @@ def downgrade() -> None:
     op.drop_index("ix_dialer_targets_call_id", table_name="dialer_targets")
     op.drop_table("dialer_targets")
     op.drop_table("dialer_rules")
+    op.drop_table("dialer_pumps")
     op.drop_table("dialer_pacing")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import math
 import uuid
-import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -54,8 +53,8 @@ PAUSE_REACTION_SECONDS = 0.5
 FULL_POLL_SECONDS = 0.05
 RECONCILE_EVERY = timedelta(seconds=5)
 RETRIED = ("busy", "no-answer", "failed")
-# Advisory-lock namespace of the per-campaign pump lock ("DIAL").
-PUMP_LOCK = 0x4449414C
+# One pump per campaign holds a lease it renews on every round; a killed worker's runs out after this.
+PUMP_LEASE = timedelta(seconds=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +81,6 @@ def window_of(rules: asyncpg.Record) -> hours.Window:
     return hours.Window(rules["calling_start"], rules["calling_end"], frozenset(rules["calling_days"]))
 
 
-def pump_lock_key(campaign_id: uuid.UUID) -> int:
-    return zlib.crc32(campaign_id.bytes) - 2**31
-
-
 class Dialer:
     def __init__(
         self, pool: asyncpg.Pool, settings: Settings, twilio: TwilioClient, clock: Clock | None = None
@@ -101,7 +96,7 @@ class Dialer:
     def url(self, path: str) -> str:
         return f"{self.settings.public_base_url}{path}"
 
-    # -- the pump: one per campaign at a time, in whichever worker holds its lock ------------------------------
+    # -- the pump: one per campaign at a time, in whichever worker holds its lease --------------------------------
     async def run(self, campaign_id: uuid.UUID) -> None:
         """Dial the campaign's due contacts until it is paused or nothing is due soon; then hand over."""
         try:
@@ -109,16 +104,20 @@ class Dialer:
         except TwilioNotConfigured as exc:
             log.warning("dialer idle: Twilio is not configured", error=str(exc))
             return  # dialer.reconcile queues a pump again every minute
-        key = pump_lock_key(campaign_id)
+        holder = uuid.uuid4()
         while True:
-            async with self.pool.acquire() as holder:
-                if not await holder.fetchval("SELECT pg_try_advisory_lock($1, $2)", PUMP_LOCK, key):
-                    return  # another worker pumps it; it re-checks after letting go, so no work is stranded
-                try:
-                    handover = await self._pump(campaign_id)
-                finally:
-                    await holder.execute("SELECT pg_advisory_unlock($1, $2)", PUMP_LOCK, key)
-            # Let go first, then look: work that arrived while another pump bounced off the lock is seen here.
+            now = self.clock.now()
+            held_until = await repository.take_pump(self.pool, campaign_id, holder, now, now + PUMP_LEASE)
+            if held_until is not None:
+                # Another pump runs it (it re-checks after letting go), or a dead one's lease has yet to run out.
+                async with self.pool.acquire() as connection, connection.transaction():
+                    await self.queue_pump(connection, campaign_id, at=held_until, key="lease")
+                return
+            try:
+                handover = await self._pump(campaign_id, holder)
+            finally:
+                await repository.drop_pump(self.pool, campaign_id, holder)
+            # Let go first, then look: work that arrived while another pump bounced off the lease is seen here.
             async with self.pool.acquire() as connection:
                 if await repository.campaign_status(connection, campaign_id) != "active":
                     return
@@ -130,23 +129,28 @@ class Dialer:
                         await self.queue_pump(connection, campaign_id, at=handover or due)
                     return
 
-    async def queue_pump(self, connection: asyncpg.Connection, campaign_id: uuid.UUID, *, at: datetime) -> None:
-        """A pump job for `at` (one per campaign and minute: duplicates would only bounce off the lock)."""
+    async def queue_pump(
+        self, connection: asyncpg.Connection, campaign_id: uuid.UUID, *, at: datetime, key: str = "at"
+    ) -> None:
+        """A pump job for `at` (one per campaign, minute and reason: a duplicate only bounces off the lease)."""
         minute = int(at.timestamp()) // 60
         await enqueue(
             connection,
             "dialer.run",
             {"campaignId": str(campaign_id)},
-            dedupe_key=f"dialer.run:{campaign_id}:{minute}",
+            dedupe_key=f"dialer.run:{campaign_id}:{key}:{minute}",
             run_after=max(timedelta(0), at - self.clock.now()),
         )
 
-    async def _pump(self, campaign_id: uuid.UUID) -> datetime | None:
+    async def _pump(self, campaign_id: uuid.UUID, holder: uuid.UUID) -> datetime | None:
         tasks: set[asyncio.Task[None]] = set()
         reconciled_at: datetime | None = None
         try:
             while True:
                 now = self.clock.now()
+                if await repository.take_pump(self.pool, campaign_id, holder, now, now + PUMP_LEASE) is not None:
+                    log.warning("pump lease lost (this worker stalled); another pump carries on")
+                    return None
                 if reconciled_at is None or now - reconciled_at > RECONCILE_EVERY:
                     await self.reconcile(campaign_id)
                     reconciled_at = now

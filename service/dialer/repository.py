@@ -59,6 +59,33 @@ async def cancel_pending(connection: asyncpg.Connection, campaign_id: uuid.UUID)
     return int(status.rsplit(" ", 1)[-1])
 
 
+# -- the pump's lease ----------------------------------------------------------------------------------------
+async def take_pump(
+    db: Executor, campaign_id: uuid.UUID, holder: uuid.UUID, now: datetime, until: datetime
+) -> datetime | None:
+    """Take or renew the campaign's pump lease; None when it is ours, else when the other holder's runs out."""
+    taken = await db.fetchval(
+        """INSERT INTO dialer_pumps (campaign_id, holder, lease_until) VALUES ($1, $2, $4)
+           ON CONFLICT (campaign_id) DO UPDATE SET holder = $2, lease_until = $4
+           WHERE dialer_pumps.holder = $2 OR dialer_pumps.lease_until < $3
+           RETURNING true""",
+        campaign_id,
+        holder,
+        now,
+        until,
+    )
+    if taken:
+        return None
+    held: datetime | None = await db.fetchval(
+        "SELECT lease_until FROM dialer_pumps WHERE campaign_id = $1", campaign_id
+    )
+    return held or now
+
+
+async def drop_pump(db: Executor, campaign_id: uuid.UUID, holder: uuid.UUID) -> None:
+    await db.execute("DELETE FROM dialer_pumps WHERE campaign_id = $1 AND holder = $2", campaign_id, holder)
+
+
 # -- claiming --------------------------------------------------------------------------------------------------
 async def campaign_for_dialing(connection: asyncpg.Connection, campaign_id: uuid.UUID) -> asyncpg.Record | None:
     """The campaign, share-locked for the claim: a pause or completion waits for the claim, then the next claim

@@ -92,15 +92,15 @@ class DialerService:
         async with self.pool.acquire() as connection, connection.transaction():
             if not await campaigns.exists(connection, owner, campaign_id):
                 raise NotFound("Campaign")
-            await repository.save_rules(connection, campaign_id, values)
-            saved = await repository.rules(connection, campaign_id)
-            assert saved is not None
-            # Checked on the result, so a PUT of one side of the window is judged against the other.
-            if saved["calling_start"] >= saved["calling_end"]:
+            current = await repository.rules(connection, campaign_id)
+            merged = {**(dict(current) if current else DEFAULT_RULES), **values}
+            # Judged on the result, so a PUT of one side of the window is checked against the other.
+            if merged["calling_start"] >= merged["calling_end"]:
                 raise invalid("callingEnd", "must be after callingStart")
-            if saved["voicemail_action"] == "message" and not (saved["voicemail_message"] or "").strip():
+            if merged["voicemail_action"] == "message" and not (merged["voicemail_message"] or "").strip():
                 raise invalid("voicemailMessage", "is required when voicemailAction is 'message'")
-            return rules_out(saved)
+            await repository.save_rules(connection, campaign_id, values)
+            return rules_out(merged)
 
     # -- pacing (one Twilio account for the whole service: administrators) -----------------------------------
     @property

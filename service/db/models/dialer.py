@@ -65,6 +65,16 @@ class DialerTarget(Timestamps, Base):
     skip_reason: Mapped[str | None]
 
 
+class DialerPump(Base):
+    """Which worker pumps a campaign, by a lease it renews while it runs: a killed worker's lease runs out."""
+
+    __tablename__ = "dialer_pumps"
+
+    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    holder: Mapped[uuid.UUID]
+    lease_until: Mapped[datetime]
+
+
 class DialerPacing(Base):
     """The pacing of one Twilio account, shared by every worker: a GCRA (the next free dial slot) under a row lock."""
 
