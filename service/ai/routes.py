@@ -42,8 +42,6 @@ from service.web.caller import AuthUser
 
 # The audio plus the multipart envelope around it; beyond, Litestar answers 413 before reading further.
 UPLOAD_MAX_BYTES = MAX_AUDIO_BYTES + 64 * 1024
-
-
 AI = NamedDependency[AIService]
 AuthRequest = Request[AuthUser, object, State]
 
