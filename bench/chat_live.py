@@ -23,7 +23,6 @@ import asyncio
 import os
 import random
 import secrets
-import signal
 import statistics
 import time
 import uuid
@@ -32,7 +31,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import msgspec
-from harness import BIN, free_port, insert_users, open_event_stream, rss_kib, start_server
+from harness import insert_users, open_event_stream, rss_kib, services
 
 from service.db.models.base import uuid7
 
@@ -175,17 +174,8 @@ def main() -> None:
         from service.db.embedded import start_embedded_server
 
         env["DATABASE_URL"] = start_embedded_server(Path(".data"))
-    ports = [free_port(), free_port()]
-    processes = []
-    try:
-        for port in ports:  # one after the other: the first one migrates
-            cmd = [str(BIN / "reachimpact"), "serve", "--port", str(port), "--workers", "1"]
-            processes.append(start_server(cmd, port, env))
-        asyncio.run(run(args, ports, [p.pid for p in processes], env["DATABASE_URL"], secret))
-    finally:
-        for process in processes:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(30)
+    with services(env) as (ports, pids):
+        asyncio.run(run(args, ports, pids, env["DATABASE_URL"], secret))
 
 
 if __name__ == "__main__":

@@ -4,8 +4,11 @@ tokens made straight in the database, raw SSE connections, and a process tree's 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import re
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -41,6 +44,24 @@ def start_server(
             time.sleep(0.2)
     process.kill()
     raise SystemExit(f"{cmd[0]} did not start")
+
+
+@contextmanager
+def services(env: dict[str, str], count: int = 2, logs: str | None = None) -> Iterator[tuple[list[int], list[int]]]:
+    """`count` `reachimpact serve --workers 1` processes on env's database, output to files in `logs` if given;
+    yields their ports and pids, and stops them afterwards."""
+    ports = [free_port() for _ in range(count)]
+    processes = []
+    try:
+        for port in ports:  # one after the other: the first one migrates
+            cmd = [str(BIN / "reachimpact"), "serve", "--port", str(port), "--workers", "1"]
+            with open(f"{logs}/serve-{port}.log", "wb") if logs else contextlib.nullcontext() as log:
+                processes.append(start_server(cmd, port, env, log=log))
+        yield ports, [p.pid for p in processes]
+    finally:
+        for process in processes:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(30)
 
 
 def wrk(

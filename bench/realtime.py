@@ -20,7 +20,6 @@ import asyncio
 import os
 import random
 import secrets
-import signal
 import statistics
 import subprocess
 import sys
@@ -30,16 +29,7 @@ import uuid
 
 import asyncpg
 import msgspec
-from harness import (
-    BIN,
-    free_port,
-    fresh_database,
-    insert_users,
-    open_event_stream,
-    production_logging,
-    rss_kib,
-    start_server,
-)
+from harness import fresh_database, insert_users, open_event_stream, production_logging, rss_kib, services
 
 EVENT_TYPE = "bench.tick"
 
@@ -134,20 +124,10 @@ def main() -> None:
 
 
 def measure(args, env: dict[str, str], secret: str) -> None:
-    ports = [free_port(), free_port()]
     logs = tempfile.mkdtemp(prefix="ri-realtime-")
-    processes = []
-    try:
-        for port in ports:  # one after the other: the first one migrates
-            cmd = [str(BIN / "reachimpact"), "serve", "--port", str(port), "--workers", "1"]
-            with open(f"{logs}/serve-{port}.log", "wb") as log:
-                processes.append(start_server(cmd, port, env, log=log))
-        print(f"access logs (LOG_FORMAT={env['LOG_FORMAT']}, LOG_LEVEL={env['LOG_LEVEL']}): {logs}")
-        asyncio.run(run(args, ports, [p.pid for p in processes], env["DATABASE_URL"], secret))
-    finally:
-        for process in processes:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(30)
+    print(f"access logs (LOG_FORMAT={env['LOG_FORMAT']}, LOG_LEVEL={env['LOG_LEVEL']}): {logs}")
+    with services(env, logs=logs) as (ports, pids):
+        asyncio.run(run(args, ports, pids, env["DATABASE_URL"], secret))
 
 
 if __name__ == "__main__":
