@@ -71,12 +71,9 @@ def conference(room: str) -> str:
     return str(response)
 
 
-def message(text: str, language: str | None = None) -> str:
+def message(text: str) -> str:
     response = VoiceResponse()
-    if language:
-        response.say(text, language=say_language(language))
-    else:
-        response.say(text)
+    response.say(text)
     response.hangup()
     return str(response)
 
