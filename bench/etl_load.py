@@ -190,7 +190,18 @@ async def _fresh_database(server: str, name: str) -> str:
     return base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
 
 
-def bench(server: str, documents: int, batch_size: int) -> dict:
+async def _disable_analytics_triggers(dsn: str) -> None:
+    """For the A/B of what the analytics triggers (docs/analytics.md) cost the load."""
+    connection = await asyncpg.connect(dsn)
+    triggers = await connection.fetch(
+        "SELECT tgrelid::regclass::text AS t, tgname FROM pg_trigger WHERE tgname LIKE 'analytics_%'"
+    )
+    for row in triggers:
+        await connection.execute(f'ALTER TABLE {row["t"]} DISABLE TRIGGER "{row["tgname"]}"')
+    await connection.close()
+
+
+def bench(server: str, documents: int, batch_size: int, analytics_triggers: bool = True) -> dict:
     snapshot = DATA / f"snapshot-{documents}"
     if not (snapshot / "manifest.json").exists():
         started = time.perf_counter()
@@ -198,6 +209,8 @@ def bench(server: str, documents: int, batch_size: int) -> dict:
         print(f"generated {documents} documents in {time.perf_counter() - started:.1f}s", file=sys.stderr)
     dsn = asyncio.run(_fresh_database(server, f"bench_etl_{documents}"))
     migrations.upgrade(dsn)
+    if not analytics_triggers:
+        asyncio.run(_disable_analytics_triggers(dsn))
     child = subprocess.run(
         [sys.executable, __file__, "--child", dsn, str(snapshot), str(batch_size)],
         check=True,
@@ -222,6 +235,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated document counts")
     parser.add_argument("--batch-size", type=int, default=5000, help="documents per load transaction")
+    parser.add_argument(
+        "--analytics-triggers",
+        default="on",
+        help="comma-separated on/off per run, e.g. on,off,on,off: loads with the analytics triggers disabled too",
+    )
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -230,15 +248,19 @@ def main() -> None:
     DATA.mkdir(parents=True, exist_ok=True)
     url = os.environ.get("DATABASE_URL")
     server = normalize_url(url) if url else start_embedded_server(DATA / "pg", "postgres")
-    print("| documents | rows loaded | load rows/s | plain COPY rows/s | load / COPY | load peak RSS |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| documents | analytics triggers | rows loaded | load rows/s | plain COPY rows/s | load / COPY "
+        "| load peak RSS |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for size in (int(s) for s in args.sizes.split(",")):
-        r = bench(server, size, args.batch_size)
-        print(
-            f"| {r['documents']:,} | {r['rows']:,} | {r['load_rows_per_s']:,.0f} | {r['copy_rows_per_s']:,.0f} "
-            f"| {r['ratio']:.0%} | {r['max_rss_mb']:.0f} MB |",
-            flush=True,
-        )
+        for triggers in args.analytics_triggers.split(","):
+            r = bench(server, size, args.batch_size, triggers == "on")
+            print(
+                f"| {r['documents']:,} | {triggers} | {r['rows']:,} | {r['load_rows_per_s']:,.0f} "
+                f"| {r['copy_rows_per_s']:,.0f} | {r['ratio']:.0%} | {r['max_rss_mb']:.0f} MB |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
