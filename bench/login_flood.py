@@ -92,15 +92,16 @@ def auth_check_cost() -> tuple[float, float, float]:
     from service.auth.csrf import CsrfTokens, TrustedOrigins
     from service.auth.middleware import Authenticator
     from service.auth.revocation import RevokedSessions
-    from service.auth.sessions import LiveSessions
+    from service.auth.sessions import CurrentRoles, LiveSessions
     from service.auth.tokens import TokenService
     from service.config import Settings
 
     settings = Settings(env="test", jwt_secret="s" * 48).finalized()
     tokens = TokenService(settings)
     live = LiveSessions(None, settings.refresh_token_ttl_seconds)  # type: ignore[arg-type] - never queried here
+    roles = CurrentRoles(None)  # type: ignore[arg-type] - customers' tokens need no role lookup
     authenticator = Authenticator(
-        tokens, RevokedSessions(900), CsrfTokens(settings), TrustedOrigins(settings.trusted_origins), live
+        tokens, RevokedSessions(900), CsrfTokens(settings), TrustedOrigins(settings.trusted_origins), live, roles
     )
     authenticator.revoked.add(uuid.uuid4() for _ in range(1000))  # a busy hour of logouts
     user_id, session_id = uuid.uuid4(), uuid.uuid4()
