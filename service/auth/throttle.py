@@ -42,15 +42,16 @@ SELECT key, hits, window_ends_at FROM rate_limit_counters WHERE key = ANY($1::te
 # Fixed windows: a key's window starts with its first hit and its count restarts once the window has passed.
 COUNT_HIT = """
 INSERT INTO rate_limit_counters AS c (key, hits, window_ends_at)
-SELECT key, 1, $3 + make_interval(secs => $2) FROM unnest($1::text[]) AS key
+SELECT key, 1, $3::timestamptz + make_interval(secs => $2) FROM unnest($1::text[]) AS key
 ON CONFLICT (key) DO UPDATE SET
     hits = CASE WHEN c.window_ends_at > $3 THEN c.hits + 1 ELSE 1 END,
     window_ends_at = CASE WHEN c.window_ends_at > $3 THEN c.window_ends_at ELSE excluded.window_ends_at END
-RETURNING key, hits, greatest(1, ceil(extract(epoch FROM c.window_ends_at - $3)))::int AS retry_after
+RETURNING key, hits, greatest(1, ceil(extract(epoch FROM c.window_ends_at - $3::timestamptz)))::int AS retry_after
 """
 # A pair's window slides: it ends `memory` after the last failure, which is how the last failure is known.
 COUNT_PAIR_FAILURE = """
-INSERT INTO rate_limit_counters AS c (key, hits, window_ends_at) VALUES ($1, 1, $2 + make_interval(secs => $3))
+INSERT INTO rate_limit_counters AS c (key, hits, window_ends_at)
+VALUES ($1, 1, $2::timestamptz + make_interval(secs => $3))
 ON CONFLICT (key) DO UPDATE SET
     hits = CASE WHEN c.window_ends_at > $2 THEN c.hits + 1 ELSE 1 END, window_ends_at = excluded.window_ends_at
 """
