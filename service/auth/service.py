@@ -268,10 +268,14 @@ class AuthService:
         except MailError as exc:
             log.error("password reset mail not sent", error=str(exc))
 
-    async def reset_password(self, token: str, new_password: str) -> None:
-        """Set the password from a mailed token, once; every session of the user ends."""
+    async def reset_password(self, token: str, new_password: str, client: Client) -> None:
+        """Set the password from a mailed token, once; every session of the user ends. Invalid tokens are
+        counted per address, so nobody can probe for a live one at the rate the database answers."""
         async with self.pool.acquire() as connection:
+            await self.throttle.check_reset(connection, client.ip)
             live = await repo.reset_token_is_live(connection, token)
+            if not live:
+                await self.throttle.failed_reset(connection, client.ip)
         if not live:
             raise _invalid_reset_token()
         # Hashed only for a live token, so garbage tokens cannot make the server hash.

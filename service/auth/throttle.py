@@ -111,6 +111,10 @@ class LoginKeys:
         return cls(f"login:pair:{email} {bucket}", f"login:ip:{bucket}", f"login:known:{email} {bucket}")
 
 
+def reset_key(ip: str) -> str:
+    return f"reset:ip:{address_bucket(ip)}"
+
+
 class Throttle:
     def __init__(self, settings: Settings, clock: Callable[[], datetime] = utc_now) -> None:
         self.settings = settings
@@ -179,6 +183,19 @@ class Throttle:
         retry_after = max((wait for key, count, wait in hits if count > limits[key]), default=0)
         if retry_after:
             raise TooManyAttempts(retry_after, "Too many password-reset requests; try again later")
+
+    async def check_reset(self, connection: asyncpg.Connection, ip: str) -> None:
+        """Refuse an address that sent too many invalid reset links: it is probing for a live one."""
+        now = self.clock()
+        for row in await connection.fetch(READ, [reset_key(ip)], now):
+            if row["hits"] >= self.settings.password_reset_max_per_ip:
+                raise TooManyAttempts(
+                    seconds_until(row["window_ends_at"], now),
+                    "Too many invalid reset links from your address; try again later",
+                )
+
+    async def failed_reset(self, connection: asyncpg.Connection, ip: str) -> None:
+        await count_hits(connection, (reset_key(ip),), self.settings.password_reset_window_seconds, self.clock())
 
     @staticmethod
     async def delete_expired(connection: asyncpg.Connection) -> None:

@@ -223,6 +223,23 @@ async def test_reset_mails_are_limited_per_address(client, settings, clock):
     assert_limited(limited, 3600)
 
 
+async def test_invalid_reset_links_are_limited_per_address(client, settings, clock, db):
+    def reset(token: str, address: str):
+        body = {"token": token, "password": "a-new-password-77"}
+        return client.post("/api/auth/password/reset", json=body, headers=at(address))
+
+    for _ in range(settings.password_reset_max_per_ip):
+        assert (await reset("made-up-token", ATTACKER)).status_code == 400
+    assert_limited(await reset("made-up-token", ATTACKER), 3600)
+    email = await register_at(client, HOME)
+    user_id = await db.fetchval("SELECT id FROM users WHERE email = $1", email)
+    token = await create_reset_token(db, user_id, 600)
+    assert_limited(await reset(token, ATTACKER))  # refused before the token is even looked at
+    assert (await reset(token, HOME)).status_code == 204
+    clock.advance(3600)
+    assert (await reset("made-up-token", ATTACKER)).status_code == 400
+
+
 # --- client addresses ------------------------------------------------------------------------------------------
 
 
