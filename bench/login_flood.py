@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""Does a login flood starve other requests? GET /health p99, idle and while 50 logins run at once.
+"""Does a login flood starve other requests, and do the login limits let it in while slowing attackers?
 
     .venv/bin/python bench/login_flood.py [--database-url URL] [--seconds 10] [--logins 50]
 
 Starts `reachimpact serve --workers 1` with production password hashing (argon2id, OWASP parameters), registers
 one account per concurrent login, then runs wrk on /health twice: alone, and while `--logins` clients log in
-over and over (each waits for its answer, then logs in again). Prints /health p50/p99 both times, the login rate
-and the login latency. Needs wrk (apt-get install wrk).
+over and over (each waits for its answer, then logs in again). Meanwhile two attackers guess wrong passwords
+as fast as they are answered: one at one of those accounts from one address, one at random e-mails from another
+(credential stuffing); the flood comes from a third. Prints /health p50/p99 both times, the login rate and
+latency, how many right logins were accepted, and how many guesses were checked (401) against refused (429).
+Needs wrk (apt-get install wrk).
 
 It also times the authentication check every API request pays (in-process, no server): a verified-token cache
 hit against a full pyjwt verification.
@@ -74,16 +77,31 @@ async def flood(base: str, emails: list[str], stop: asyncio.Event) -> tuple[list
     return latencies, failures
 
 
-async def health_under_flood(base: str, emails: list[str], seconds: int) -> tuple[tuple, float, list[float], int]:
-    """The /health probe while flooding, and the flood's login rate, latencies and failures."""
+async def attack(base: str, address: str, victim: str | None, stop: asyncio.Event) -> dict[int, int]:
+    """Wrong passwords from `address` (at `victim`, or a new e-mail each time) until stopped: status -> count."""
+    answers: dict[int, int] = {}
+    headers = {"X-Auth-Mode": "bearer", "X-Forwarded-For": address}
+    async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+        while not stop.is_set():
+            email = victim or f"stuffed-{secrets.token_hex(4)}@example.com"
+            response = await client.post("/api/auth/login", json={"email": email, "password": "guess"}, headers=headers)
+            answers[response.status_code] = answers.get(response.status_code, 0) + 1
+    return answers
+
+
+async def health_under_flood(base: str, emails: list[str], seconds: int) -> tuple[tuple, float, list[float], int, list]:
+    """The /health probe while flooding, the flood's login rate, latencies and failures, the attackers' answers."""
     stop = asyncio.Event()
     started = time.perf_counter()
     flooding = asyncio.create_task(flood(base, emails, stop))
+    attackers = [asyncio.create_task(attack(base, "203.0.113.1", emails[0], stop)),
+                 asyncio.create_task(attack(base, "203.0.113.2", None, stop))]  # fmt: skip
     await asyncio.sleep(1)  # let the flood reach its steady state first
     probe = await asyncio.to_thread(wrk_health, base, seconds)
     stop.set()
     latencies, failures = await flooding
-    return probe, len(latencies) / (time.perf_counter() - started), latencies, failures
+    attacks = [await attacker for attacker in attackers]
+    return probe, len(latencies) / (time.perf_counter() - started), latencies, failures, attacks
 
 
 def auth_check_cost() -> tuple[float, float, float]:
@@ -92,15 +110,16 @@ def auth_check_cost() -> tuple[float, float, float]:
     from service.auth.csrf import CsrfTokens, TrustedOrigins
     from service.auth.middleware import Authenticator
     from service.auth.revocation import RevokedSessions
-    from service.auth.sessions import LiveSessions
+    from service.auth.sessions import CurrentRoles, LiveSessions
     from service.auth.tokens import TokenService
     from service.config import Settings
 
     settings = Settings(env="test", jwt_secret="s" * 48).finalized()
     tokens = TokenService(settings)
     live = LiveSessions(None, settings.refresh_token_ttl_seconds)  # type: ignore[arg-type] - never queried here
+    roles = CurrentRoles(None)  # type: ignore[arg-type] - customers' tokens need no role lookup
     authenticator = Authenticator(
-        tokens, RevokedSessions(900), CsrfTokens(settings), TrustedOrigins(settings.trusted_origins), live
+        tokens, RevokedSessions(900), CsrfTokens(settings), TrustedOrigins(settings.trusted_origins), live, roles
     )
     authenticator.revoked.add(uuid.uuid4() for _ in range(1000))  # a busy hour of logouts
     user_id, session_id = uuid.uuid4(), uuid.uuid4()
@@ -136,8 +155,8 @@ def main() -> None:
 
     env = dict(os.environ, LOG_LEVEL="WARNING", JWT_SECRET=secrets.token_urlsafe(48),
                PASSWORD_HASH_CONCURRENCY=str(args.hash_concurrency),
-               # The whole flood comes from 127.0.0.1: keep the per-address limit out of the way.
-               LOGIN_MAX_FAILURES_PER_IP="1000000")  # fmt: skip
+               # The attackers name their address in X-Forwarded-For; the flood comes from 127.0.0.1 itself.
+               TRUSTED_PROXIES="127.0.0.1/32")  # fmt: skip
     if args.database_url:
         env["DATABASE_URL"] = args.database_url
     else:
@@ -150,7 +169,7 @@ def main() -> None:
     try:
         emails = asyncio.run(register_accounts(base, args.logins))
         idle = wrk_health(base, args.seconds)
-        loaded, login_rate, latencies, failures = asyncio.run(health_under_flood(base, emails, args.seconds))
+        loaded, login_rate, latencies, failures, attacks = asyncio.run(health_under_flood(base, emails, args.seconds))
     finally:
         os.killpg(service.pid, signal.SIGTERM)
         service.wait(30)
@@ -162,6 +181,11 @@ def main() -> None:
     quantiles = statistics.quantiles(latencies, n=100)
     print(f"logins: {login_rate:.1f}/s, p50 {quantiles[49]:.0f} ms, p99 {quantiles[98]:.0f} ms, "
           f"{failures} failed (PASSWORD_HASH_CONCURRENCY={args.hash_concurrency})")  # fmt: skip
+    print(f"right logins accepted: {len(latencies) - failures}/{len(latencies)}"
+          f" ({(len(latencies) - failures) / len(latencies):.1%})")  # fmt: skip
+    for name, answers in zip(("one account, one address", "stuffing, one address"), attacks, strict=True):
+        sent = sum(answers.values())
+        print(f"attacker ({name}): {answers.get(401, 0)} guesses checked, {answers.get(429, 0)} refused of {sent}")
     print(f"auth check per request: {cached:.2f} us with the verified-token cache, {uncached:.1f} us via pyjwt")
     print(f"  an expired token of a session checked live within the minute: {expired:.1f} us (no query)")
 

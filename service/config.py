@@ -81,9 +81,19 @@ class Settings:
     password_reset_ttl_seconds: int = 3600
     # Client IPs come from proxy headers only when the proxy is trusted ("fly", or a comma list of CIDRs).
     trusted_proxies: tuple[str, ...] = ()
-    login_max_failures_per_account: int = 10
+    # Failed logins (service/auth/throttle.py): per (account, address) pair a few free failures, then delays
+    # doubling up to a cap, remembered a day; per address a ceiling across accounts. Addresses the account
+    # logged in from recently skip the pair delays.
+    login_free_failures: int = 5
+    login_max_delay_seconds: int = 15 * 60
+    login_failure_memory_seconds: int = 24 * 3600
     login_max_failures_per_ip: int = 50
     login_failure_window_seconds: int = 15 * 60
+    login_known_address_days: int = 30
+    # Reset mails asked for, per e-mail and per address, within the window (each one may send a mail).
+    password_reset_max_per_email: int = 3
+    password_reset_max_per_ip: int = 20
+    password_reset_window_seconds: int = 3600
     password_hash_concurrency: int = 4
     # Chat sends per user and window, counted in Postgres so every instance shares the budget.
     chat_max_messages_per_window: int = 60
@@ -183,9 +193,15 @@ class Settings:
             refresh_token_ttl_seconds=reader.integer("REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600, minimum=60),
             password_reset_ttl_seconds=reader.integer("PASSWORD_RESET_TTL_SECONDS", 3600, minimum=60),
             trusted_proxies=reader.items("TRUSTED_PROXIES"),
-            login_max_failures_per_account=reader.integer("LOGIN_MAX_FAILURES_PER_ACCOUNT", 10, minimum=1),
+            login_free_failures=reader.integer("LOGIN_FREE_FAILURES", 5, minimum=1),
+            login_max_delay_seconds=reader.integer("LOGIN_MAX_DELAY_SECONDS", 15 * 60, minimum=1),
+            login_failure_memory_seconds=reader.integer("LOGIN_FAILURE_MEMORY_SECONDS", 24 * 3600, minimum=60),
             login_max_failures_per_ip=reader.integer("LOGIN_MAX_FAILURES_PER_IP", 50, minimum=1),
             login_failure_window_seconds=reader.integer("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60, minimum=1),
+            login_known_address_days=reader.integer("LOGIN_KNOWN_ADDRESS_DAYS", 30, minimum=0),
+            password_reset_max_per_email=reader.integer("PASSWORD_RESET_MAX_PER_EMAIL", 3, minimum=1),
+            password_reset_max_per_ip=reader.integer("PASSWORD_RESET_MAX_PER_IP", 20, minimum=1),
+            password_reset_window_seconds=reader.integer("PASSWORD_RESET_WINDOW_SECONDS", 3600, minimum=1),
             password_hash_concurrency=reader.integer("PASSWORD_HASH_CONCURRENCY", 4, minimum=1),
             chat_max_messages_per_window=reader.integer("CHAT_MAX_MESSAGES_PER_WINDOW", 60, minimum=1),
             chat_message_window_seconds=reader.integer("CHAT_MESSAGE_WINDOW_SECONDS", 60, minimum=1),

@@ -20,12 +20,13 @@ from litestar.types import Scope
 
 from service.auth.csrf import CSRF_HEADER, SAFE_METHODS, CsrfTokens, TrustedOrigins
 from service.auth.revocation import RevokedSessions
-from service.auth.sessions import LiveSessions
+from service.auth.sessions import CurrentRoles, LiveSessions
 from service.auth.tokens import AccessClaims, ExpiredToken, InvalidToken, TokenService
 from service.errors import Forbidden, Unauthenticated
 from service.web.caller import AuthUser
 
 ACCESS_COOKIE = "ri_access"
+ADMIN = "admin"
 # About 1.2 kB an entry: enough for every token seen within one token lifetime on one instance; beyond it the
 # oldest entry goes (and that token is simply verified again).
 MAX_CACHED_TOKENS = 10_000
@@ -76,6 +77,7 @@ class Authenticator:
         csrf: CsrfTokens,
         origins: TrustedOrigins,
         live_sessions: LiveSessions,
+        roles: CurrentRoles,
         max_cached: int = MAX_CACHED_TOKENS,
     ) -> None:
         self.tokens = tokens
@@ -83,6 +85,7 @@ class Authenticator:
         self.csrf = csrf
         self.origins = origins
         self.live_sessions = live_sessions
+        self.roles = roles
         self.max_cached = max_cached
         self._verified: dict[str, tuple[AuthUser, AccessClaims]] = {}
 
@@ -112,6 +115,8 @@ class Authenticator:
             raise Unauthenticated("Invalid access token", code="invalid_token") from None
         if user.session_id in self.revoked:
             raise Unauthenticated("This session has ended; log in again", code="session_revoked")
+        if user.role == ADMIN:
+            user = await self._current_role(user)
         if from_cookie and scope.get("method", "GET") not in SAFE_METHODS and not self._trusted_write(scope, user):
             raise Forbidden(
                 "Cross-site request refused: send it from the app's own page, or with X-CSRF-Token",
@@ -125,6 +130,12 @@ class Authenticator:
         if role is None:
             raise Unauthenticated("The session has expired; log in again", code="session_expired")
         return AuthUser(id=user.id, role=role, session_id=user.session_id), claims
+
+    async def _current_role(self, user: AuthUser) -> AuthUser:
+        role = await self.roles.of(user.id)
+        if role is None:
+            raise Unauthenticated("This account no longer exists or is disabled", code="invalid_token")
+        return user if role == user.role else AuthUser(id=user.id, role=role, session_id=user.session_id)
 
     def _trusted_write(self, scope: Scope, user: AuthUser) -> bool:
         return self.origins.allow(scope["headers"]) or self.csrf.valid(

@@ -13,7 +13,7 @@ import contextlib
 import os
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
@@ -76,17 +76,33 @@ class Passwords:
         self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
 
     async def hash(self, password: str) -> str:
-        return await self._run(self.hasher.hash, password)
+        async with self._slots:
+            return await self._in_thread(self.hasher.hash, password)
 
-    async def check(self, stored: StoredPassword | None, password: str) -> Verdict:
-        return await self._run(self._check, stored, password)
+    async def check(
+        self,
+        stored: StoredPassword | None,
+        password: str,
+        *,
+        admit: Callable[[], Awaitable[None]] | None = None,
+        judged: Callable[[Verdict], Awaitable[None]] | None = None,
+    ) -> Verdict:
+        """Both hooks run while this check holds its hashing slot. `admit` first: a limit reached while the check
+        queued (a burst of guesses) still refuses it, by raising, before any hashing. `judged` last, with the
+        verdict: what it records is there before the next queued check's `admit` looks."""
+        async with self._slots:
+            if admit is not None:
+                await admit()
+            verdict = await self._in_thread(self._check, stored, password)
+            if judged is not None:
+                await judged(verdict)
+            return verdict
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    async def _run(self, function: Callable[..., T], *args: object) -> T:
-        async with self._slots:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+    async def _in_thread(self, function: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
     def _check(self, stored: StoredPassword | None, password: str) -> Verdict:
         if stored and stored.password_hash:

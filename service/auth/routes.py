@@ -188,7 +188,11 @@ class AuthController(Controller):
 
     @post("/password/reset", exclude_from_auth=True, status_code=204, summary="Set a new password from the link")
     async def reset_password(
-        self, auth: NamedDependency[AuthService], delivery: NamedDependency[Delivery], data: JSONBody[ResetPasswordIn]
+        self,
+        auth: NamedDependency[AuthService],
+        delivery: NamedDependency[Delivery],
+        client: NamedDependency[Client],
+        data: JSONBody[ResetPasswordIn],
     ) -> Response[None]:
-        await auth.reset_password(data.token, data.password)
+        await auth.reset_password(data.token, data.password, client)
         return delivery.signed_out()

@@ -21,7 +21,7 @@ from service.auth.passwords import Passwords
 from service.auth.revocation import CHANNEL, RevokedSessions
 from service.auth.routes import Delivery
 from service.auth.service import AuthService
-from service.auth.sessions import LiveSessions
+from service.auth.sessions import CurrentRoles, LiveSessions
 from service.auth.throttle import Throttle
 from service.config import Settings
 from service.mail import Mailer
@@ -38,13 +38,15 @@ async def auth_runtime(app: Litestar) -> AsyncIterator[None]:
     revoked = RevokedSessions(settings.access_token_ttl_seconds)
     passwords = Passwords(settings)
     csrf = CsrfTokens(settings)
-    # The middleware runs before dependency injection, so it finds its Authenticator on the app.
+    # The middleware and the guards run before dependency injection, so they find what they need on the app.
+    state.current_roles = CurrentRoles(state.pool)
     state.authenticator = Authenticator(
         state.tokens,
         revoked,
         csrf,
         TrustedOrigins(settings.trusted_origins),
         LiveSessions(state.pool, settings.refresh_token_ttl_seconds),
+        state.current_roles,
     )
     auth = AuthService(
         state.pool,

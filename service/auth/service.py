@@ -15,7 +15,7 @@ import structlog
 
 from service.auth import repository as repo
 from service.auth.middleware import user_of
-from service.auth.passwords import Passwords
+from service.auth.passwords import Passwords, Verdict
 from service.auth.revocation import RevokedSessions
 from service.auth.schemas import RegisterIn, SessionOut
 from service.auth.throttle import Throttle
@@ -29,8 +29,6 @@ from service.web.caller import Client
 
 log = structlog.get_logger()
 
-LOGIN = "login"
-FORGOT = "forgot"
 INVALID_CREDENTIALS = "Invalid email or password"
 RESET_NEEDED_MESSAGE = (
     "This account has no password here yet (it signed in with Google or phone, or its password could not be"
@@ -88,6 +86,7 @@ class AuthService:
                     reason="Welcome credits",
                     actor_id=None,
                 )
+            await self.throttle.succeeded(connection, email, client.ip)  # the address it registered from is its own
             return await self._open_session(connection, user_id, client)
 
     async def login(self, email: str, password: str, client: Client) -> Issued:
@@ -100,11 +99,24 @@ class AuthService:
             return await self._open_session(connection, user.id, client)
 
     async def _check_password(self, email: str, password: str, client: Client) -> tuple[repo.Credentials, str | None]:
-        """The user if the password is theirs, and the hash to store instead of theirs, if any. Raises 401/429."""
+        """The user if the password is theirs, and the hash to store instead of theirs, if any. Raises 401/429.
+
+        The limits are read before queueing for a hashing slot and again once it is held; only a wrong password
+        counts, recorded before the slot is given up (service/auth/throttle.py)."""
         async with self.pool.acquire() as connection:
-            await self.throttle.attempt(connection, LOGIN, email, client.ip)
+            await self.throttle.check_login(connection, email, client.ip)
             user = await repo.credentials_by_email(connection, email)
-        verdict = await self.passwords.check(user.stored if user else None, password)
+
+        async def admit() -> None:
+            async with self.pool.acquire() as connection:
+                await self.throttle.check_login(connection, email, client.ip)
+
+        async def judged(verdict: Verdict) -> None:
+            if user is None or not verdict.ok:
+                async with self.pool.acquire() as connection:
+                    await self.throttle.failed_login(connection, email, client.ip)
+
+        verdict = await self.passwords.check(user.stored if user else None, password, admit=admit, judged=judged)
         if user is None or not verdict.ok:
             if user is not None and not verdict.usable:
                 raise Unauthenticated(RESET_NEEDED_MESSAGE, code="password_reset_required")
@@ -114,7 +126,7 @@ class AuthService:
     async def _accept_password(
         self, connection: asyncpg.Connection, user: repo.Credentials, new_hash: str | None, client: Client
     ) -> None:
-        await self.throttle.succeeded(connection, LOGIN, user.email, client.ip)
+        await self.throttle.succeeded(connection, user.email, client.ip)
         if new_hash:
             await repo.upgrade_password_hash(connection, user, new_hash)
 
@@ -225,10 +237,10 @@ class AuthService:
         self.revoked.add(ended)
 
     async def forgot_password(self, email: str, client: Client) -> Mail | None:
-        """The reset mail to send, if the account exists and may log in. Limited like logins, per e-mail and IP."""
+        """The reset mail to send, if the account exists and may log in. Limited per e-mail and per address."""
         email = normalize_email(email)
         async with self.pool.acquire() as connection, connection.transaction():
-            await self.throttle.attempt(connection, FORGOT, email, client.ip)
+            await self.throttle.reset_requested(connection, email, client.ip)
             user = await repo.credentials_by_email(connection, email)
             if user is None or user.disabled:
                 return None
@@ -256,10 +268,14 @@ class AuthService:
         except MailError as exc:
             log.error("password reset mail not sent", error=str(exc))
 
-    async def reset_password(self, token: str, new_password: str) -> None:
-        """Set the password from a mailed token, once; every session of the user ends."""
+    async def reset_password(self, token: str, new_password: str, client: Client) -> None:
+        """Set the password from a mailed token, once; every session of the user ends. Invalid tokens are
+        counted per address, so nobody can probe for a live one at the rate the database answers."""
         async with self.pool.acquire() as connection:
+            await self.throttle.check_reset(connection, client.ip)
             live = await repo.reset_token_is_live(connection, token)
+            if not live:
+                await self.throttle.failed_reset(connection, client.ip)
         if not live:
             raise _invalid_reset_token()
         # Hashed only for a live token, so garbage tokens cannot make the server hash.
@@ -270,7 +286,7 @@ class AuthService:
                 raise _invalid_reset_token()
             await repo.set_password(connection, user_id, new_hash)
             email = await users.mark_email_verified(connection, user_id)  # following the mailed link proves it
-            await self.throttle.forget_account(connection, LOGIN, email)
+            await self.throttle.forget_account(connection, email)
             ended = await repo.revoke_sessions(connection, user_id, "password_reset")
         self.revoked.add(ended)
 

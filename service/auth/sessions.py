@@ -60,3 +60,21 @@ class LiveSessions:
             del self._checked[next(iter(self._checked))]  # the oldest goes; it is simply checked again
         self._checked[session_id] = (now, role)
         return role
+
+
+CURRENT_ROLE = "SELECT role FROM users WHERE id = $1 AND NOT disabled"
+
+
+class CurrentRoles:
+    """The account's role now. A token's role claim is what it was at login; a demotion (or a promotion) must
+    count at once, like a revocation, so requests that depend on the administrator role read it here: one
+    primary-key lookup, paid only by administrators' requests and by the admin routes."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def of(self, user_id: uuid.UUID) -> str | None:
+        """None when the account is gone or disabled."""
+        async with self.pool.acquire() as connection:
+            role: str | None = await connection.fetchval(CURRENT_ROLE, user_id)
+        return role

@@ -35,34 +35,6 @@ CODES_BY_STATUS = {
 }
 
 
-class ApiError(HTTPException):
-    """An HTTP error with a code, for the one module that still raises one (service/auth/throttle.py's 429).
-
-    New code raises the domain errors of service/errors.py instead.
-    """
-
-    status_code = 400
-    code = "bad_request"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int | None = None,
-        code: str | None = None,
-        details: Any = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(detail=message, status_code=status_code or self.status_code, headers=headers)
-        self.code = code or self.code
-        self.details = details
-
-
-class TooManyRequests(ApiError):
-    status_code = 429
-    code = "rate_limited"
-
-
 def error_body(request: Request, message: str, code: str, details: Any = None) -> dict[str, Any]:
     body: dict[str, Any] = {"message": message, "code": code, "requestId": request_id_of(request.scope)}
     if details is not None:
@@ -92,9 +64,7 @@ def _validation_message(problems: list[errors.FieldError], fallback: str) -> str
 
 def http_exception_handler(request: Request, exc: HTTPException) -> Response:
     status = exc.status_code
-    if isinstance(exc, ApiError):
-        body = error_body(request, exc.detail, exc.code, exc.details)
-    elif isinstance(exc, ValidationException):
+    if isinstance(exc, ValidationException):
         problems = _litestar_problems(exc)
         details = field_details(problems) or None
         body = error_body(request, _validation_message(problems, exc.detail), "validation_error", details)
@@ -128,9 +98,12 @@ def domain_status(exc: errors.DomainError) -> int:
 
 
 def domain_error_handler(request: Request, exc: errors.DomainError) -> Response:
-    details = None
+    details: Any = None
     if isinstance(exc, errors.ValidationFailed | errors.NotFound) and exc.details:
         details = field_details(exc.details)
+    elif isinstance(exc, errors.RateLimited):
+        # Every 429 says when to come back, in the body for clients that do not read headers too.
+        details = {"retryAfterSeconds": exc.retry_after}
     headers = {}
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:
