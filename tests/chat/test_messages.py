@@ -151,5 +151,8 @@ async def test_sends_over_the_limit_are_429_with_retry_after(client, db, make_us
     refused = await send(client, alice, content="flood", recipientId=str(bob.id))
     assert refused.status_code == 429, refused.text
     assert 1 <= int(refused.headers["retry-after"]) <= 30
+    # The one 429 shape, as for logins and reset mails.
+    assert refused.json()["code"] == "rate_limited"
+    assert refused.json()["details"] == {"retryAfterSeconds": int(refused.headers["retry-after"])}
     assert await db.fetchval("SELECT count(*) FROM chat_messages") == 0
     assert (await send(client, bob, content="not me", recipientId=str(alice.id))).status_code == 201
