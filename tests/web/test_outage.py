@@ -137,7 +137,7 @@ async def test_an_outage_answers_503_then_recovers_without_losing_acknowledged_w
                 await asyncio.sleep(0.05)
 
         tasks = [asyncio.create_task(writer(n)) for n in range(4)] + [asyncio.create_task(probe_health())]
-        await asyncio.sleep(0.5)
+        await asyncio.wait_for(wrote.wait(), timeout=10)  # a loaded machine may take a while for the first
         before_outage = len(acknowledged)
         await asyncio.to_thread(own_server.stop)
         await asyncio.sleep(1.5)
@@ -161,8 +161,12 @@ async def test_an_outage_answers_503_then_recovers_without_losing_acknowledged_w
     assert len(acknowledged) > during_outage, "no write succeeded after the restart"
     assert recovered_after < 10  # from the start command, so including PostgreSQL's own start-up
     assert ready.status_code == 200
-    # /health never needs the database, and an outage's errors do not slow the process down.
-    assert max(health_seconds) < 0.5, max(health_seconds)
+    # /health never needs the database, and an outage's errors do not slow the process down (it answered
+    # about once a second when they did). The 95th percentile, so one scheduling hiccup of a busy CI machine
+    # does not fail it; the worst one is still bounded.
+    health_seconds.sort()
+    assert health_seconds[int(len(health_seconds) * 0.95)] < 0.5, health_seconds[-10:]
+    assert health_seconds[-1] < 2, health_seconds[-10:]
 
     connection = await asyncpg.connect(own_server.url)
     try:
