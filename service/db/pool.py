@@ -20,6 +20,27 @@ from asyncpg.pool import PoolAcquireContext
 
 from service.errors import DatabaseUnavailable
 
+# What a lost or unreachable database raises: the server stopped, crashed or restarts. Failures to connect or to
+# get a connection become DatabaseUnavailable in this module; these are the ones a query raises on its own.
+CONNECTION_LOST = (
+    asyncpg.PostgresConnectionError,  # also ConnectionDoesNotExistError: "closed in the middle of operation"
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
+    # A query sent while the server tears the connection down ("cannot switch to state 11; another operation
+    # is in progress"): seen only during outages, never outside one.
+    asyncpg.InternalClientError,
+)
+# What a background loop (worker, LISTEN, the real-time pump, /ready) survives and retries after a pause.
+DATABASE_TROUBLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    DatabaseUnavailable,
+    *CONNECTION_LOST,
+)
+
 _json_encode = msgspec.json.Encoder().encode
 _json_decode = msgspec.json.Decoder().decode
 

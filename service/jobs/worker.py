@@ -28,7 +28,7 @@ from pgqueuer.domain.errors import RetryRequested
 from pgqueuer.domain.models import Job, Schedule
 
 from service.config import Settings
-from service.db.pool import create_pool
+from service.db.pool import DATABASE_TROUBLE, create_pool
 from service.jobs.clients import build_clients
 from service.jobs.queue import queries
 from service.jobs.registry import JOBS, PERIODIC, JobContext, JobDefinition, PeriodicDefinition
@@ -81,7 +81,7 @@ class Worker:
                 try:
                     await self._run_queue()
                     failures = 0
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+                except DATABASE_TROUBLE as exc:
                     log.warning("worker lost its database connection; reconnecting", error=str(exc))
                     failures += 1
                 if not self.stopping.is_set():

@@ -23,6 +23,7 @@ import asyncpg
 import msgspec
 import structlog
 
+from service.db.pool import DATABASE_TROUBLE
 from service.realtime.events import CHANNEL, RETENTION
 from service.realtime.listener import Listener
 
@@ -190,7 +191,7 @@ class EventHub:
             self._wake.clear()
             try:
                 await self._read_new()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except DATABASE_TROUBLE as exc:
                 log.warning("could not read new events; retrying", error=str(exc))
                 await asyncio.sleep(0.5)
                 self._wake.set()

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import asyncpg
 import structlog
 
+from service.db.pool import DATABASE_TROUBLE
+
 log = structlog.get_logger()
 
 APPLICATION_NAME = "reachimpact-listener"
@@ -78,7 +80,7 @@ class Listener:
         while True:
             try:
                 await self._listen()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            except DATABASE_TROUBLE as exc:
                 log.warning("LISTEN connection lost; reconnecting", error=str(exc))
             # Back off while the database stays away; a connection that synced starts the sequence again.
             await asyncio.sleep(RECONNECT_DELAYS[min(self._failures, len(RECONNECT_DELAYS) - 1)])

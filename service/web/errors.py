@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import asyncpg
 import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from service import errors
+from service.db.pool import CONNECTION_LOST
 from service.web.request_id import request_id_of
 
 CODES_BY_STATUS = {
@@ -112,19 +112,6 @@ def domain_error_handler(request: Request, exc: errors.DomainError) -> Response:
         structlog.get_logger().warning("upstream failed", service=exc.service, error=exc.message)
     body = error_body(request, exc.message, exc.code, details)
     return Response(body, status_code=domain_status(exc), headers=headers, media_type=MediaType.JSON)
-
-
-# A query that loses its connection: the server stopped, crashed or restarts. The pool turns failures to connect
-# or to get a connection into errors.DatabaseUnavailable itself (service/db/pool.py).
-CONNECTION_LOST = (
-    asyncpg.PostgresConnectionError,  # also ConnectionDoesNotExistError: "closed in the middle of operation"
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,
-    asyncpg.CannotConnectNowError,
-    # A query sent while the connection is being torn down by the server ("cannot switch to state 12; another
-    # operation is in progress"): seen in the outage test under load, never outside one.
-    asyncpg.InternalClientError,
-)
 
 
 def connection_lost_handler(request: Request, exc: Exception) -> Response:

@@ -8,7 +8,7 @@ import asyncpg
 from litestar import HttpMethod, Request, route
 from litestar.response import Response
 
-from service.errors import DatabaseUnavailable
+from service.db.pool import DATABASE_TROUBLE
 from service.web.errors import error_body
 
 READY_TIMEOUT_SECONDS = 2.0
@@ -42,7 +42,7 @@ async def ready(request: Request) -> Response:
             current = await state.pool.fetchval("SELECT version_num FROM alembic_version")
     except asyncpg.UndefinedTableError:
         return _not_ready(request, "database has no schema: run `reachimpact migrate upgrade`")
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError, DatabaseUnavailable):
+    except DATABASE_TROUBLE:
         return _not_ready(request, "database is unreachable")
     if current != state.schema_head:
         return _not_ready(
