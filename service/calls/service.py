@@ -25,7 +25,7 @@ from service.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, Up
 from service.jobs import enqueue
 from service.phones import e164, parse_phone
 from service.realtime import publish
-from service.twilio import TwilioClient, TwilioError, TwilioNotConfigured, signature_is_valid
+from service.twilio import CallResource, TwilioClient, TwilioError, TwilioNotConfigured, signature_is_valid
 
 # Labels the SPA's pages show, from the outcome when one is known, else from Twilio's status (docs/calls.md).
 OUTCOME_LABELS = {
@@ -230,14 +230,25 @@ class CallService:
                 raise ServiceUnavailable(str(exc), code="twilio_not_configured") from None
             raise upstream(exc) from None
         async with self.pool.acquire() as connection, connection.transaction():
-            await repository.record_dialed(connection, call_id, placed.sid, placed.status)
-            await publish(
-                connection, [owner], "call.status", {"id": str(call_id), "sid": placed.sid, "status": placed.status}
-            )
-            # Callbacks that raced ahead of this write were stored unlinked; the newest one applies now.
-            for payload in (await repository.adopt_early_events(connection, call_id, placed.sid))[:1]:
-                await self._apply_status(connection, call_id, payload)
+            await self.dialed(connection, owner, call_id, placed)
             return await repository.get(connection, owner, call_id)
+
+    async def dialed(
+        self, connection: asyncpg.Connection, owner: uuid.UUID, call_id: uuid.UUID, placed: CallResource
+    ) -> None:
+        """Twilio placed the call: its sid goes on the row (in the caller's transaction), with what came meanwhile.
+
+        `placed.status` is what Twilio answered; a call found later (the dialer's reconciliation) may already be
+        over, and then its end is applied like a callback would be (credits, the dialer's next step). A status in
+        between is left to the callbacks, whose sequence numbers order it."""
+        await repository.record_dialed(connection, call_id, placed.sid, "queued")
+        await publish(connection, [owner], "call.status", {"id": str(call_id), "sid": placed.sid, "status": "queued"})
+        # Callbacks that raced ahead of this write were stored unlinked; the newest one applies now.
+        for payload in (await repository.adopt_early_events(connection, call_id, placed.sid))[:1]:
+            await self._apply_status(connection, call_id, payload)
+        if placed.status in repository.TERMINAL:
+            params = {"CallStatus": placed.status, "CallDuration": str(placed.duration or 0)}
+            await self._apply_status(connection, call_id, params)
 
     async def log_finished(self, owner: uuid.UUID, data: CallIn) -> tuple[asyncpg.Record, bool]:
         """The SPA posts a label when its call ends. A call placed through Twilio in the last hour already holds
@@ -330,6 +341,10 @@ class CallService:
         await announce(connection, changed)
         if status == "completed" and changed["recording_url"]:
             await queue_analysis(connection, call_id)
+        if changed["dial_attempt"] is not None and status in repository.TERMINAL:
+            # The dialer decides what comes next for the contact (retry or done); by name: calls never import it.
+            key = f"dialer.ended:{call_id}"
+            await enqueue(connection, "dialer.call_ended", {"callId": str(call_id)}, dedupe_key=key)
         reservation = changed["credit_reservation_id"]
         if reservation is not None and status in repository.TERMINAL:
             # A call that never connected costs nothing.

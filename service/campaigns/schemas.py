@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from service.dialer.schemas import ProgressOut
 from service.web.schemas import CamelStruct
 
 CampaignStatus = Literal["draft", "active", "paused", "completed"]
@@ -46,7 +47,7 @@ class MembershipIn(CamelStruct):
     contact_ids: ContactIds
 
 
-class CampaignOut(CamelStruct):
+class CampaignOut(CamelStruct, omit_defaults=True):
     """Stats are computed from the calls and the membership on every read."""
 
     id: uuid.UUID
@@ -70,3 +71,5 @@ class CampaignOut(CamelStruct):
     appointments_set: int
     # Appointments per call made, in percent (12.5 means 12.5 %); 0 before the first call.
     conversion_rate: float
+    # The dialer's counters and estimate: GET /api/campaigns/:id only (left out elsewhere).
+    progress: ProgressOut | None = None

@@ -18,6 +18,7 @@ from msgspec import UNSET
 
 from service.campaigns import repository
 from service.campaigns.schemas import CampaignIn, CampaignOut
+from service.dialer import progress, scheduling
 from service.errors import Conflict, FieldError, NotFound, ValidationFailed
 from service.web.decoding import parse_instant
 from service.web.pagination import Keyset
@@ -110,6 +111,8 @@ async def transition(connection: asyncpg.Connection, campaign_id: uuid.UUID, cur
                 code="contacts_required",
             )
     await connection.execute("UPDATE campaigns SET status = $2, updated_at = now() WHERE id = $1", campaign_id, target)
+    # Starting schedules the contacts' calls, completing cancels what is left: in this same transaction.
+    await scheduling.status_changed(connection, campaign_id, target)
 
 
 async def read_checked(connection: asyncpg.Connection, owner: uuid.UUID, campaign_id: uuid.UUID) -> CampaignOut:
@@ -137,7 +140,9 @@ class CampaignsService:
         return await repository.list_page(self.pool, owner, status=status, after=after, limit=limit)
 
     async def get(self, owner: uuid.UUID, campaign_id: uuid.UUID) -> CampaignOut:
-        return campaign_out(await repository.get(self.pool, owner, campaign_id))
+        """With the dialer's live progress (lists leave it out: it costs a query per campaign)."""
+        campaign = campaign_out(await repository.get(self.pool, owner, campaign_id))
+        return msgspec.structs.replace(campaign, progress=await progress.progress_of(self.pool, owner, campaign_id))
 
     async def require(self, owner: uuid.UUID, campaign_id: uuid.UUID) -> None:
         """NotFound unless `campaign_id` is one of the owner's live campaigns (for other features' filters)."""
@@ -164,6 +169,8 @@ class CampaignsService:
                 # The SPA sends the whole campaign back: an unchanged list is fine even when completed.
                 if await repository.replace_contacts(connection, campaign_id, ids):
                     ensure_open(status)
+                    if status == "active":
+                        await scheduling.members_changed(connection, campaign_id)
             if data.status is not UNSET and data.status != status:
                 await transition(connection, campaign_id, status, data.status)
             return await read_checked(connection, owner, campaign_id)
@@ -180,6 +187,8 @@ class CampaignsService:
             ensure_open(status)
             if add:
                 await repository.add_contacts(connection, campaign_id, await owned_contacts(connection, owner, ids))
+                if status == "active":  # new members of a running campaign are called too
+                    await scheduling.members_changed(connection, campaign_id)
             else:
                 # Removing needs no ownership check: only this campaign's own links can match.
                 await repository.remove_contacts(connection, campaign_id, list(ids))
