@@ -38,7 +38,7 @@ from service.db.embedded import resolve_database_url
 from service.db.migrations import head_revision
 from service.db.pool import create_pool
 from service.dialer.routes import router as dialer_router
-from service.dialer.runtime import dialer_dependencies, dialer_runtime
+from service.dialer.runtime import campaign_runner_runtime, dialer_dependencies, dialer_runtime
 from service.jobs.registry import load_jobs
 from service.logging import configure_logging
 from service.openai import OpenAIClient
@@ -126,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             auth_runtime,
             users_runtime,
             contacts_runtime,
+            campaign_runner_runtime,  # the dialer's side of campaigns: CampaignsService is built with it
             campaigns_runtime,
             credits_runtime,
             calls_runtime,  # after contacts, campaigns and credits, which it uses

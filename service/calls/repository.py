@@ -124,6 +124,12 @@ async def insert_call(connection: asyncpg.Connection, owner: uuid.UUID, values: 
     return call_id
 
 
+async def mark_failed(connection: asyncpg.Connection, call_id: uuid.UUID) -> None:
+    await connection.execute(
+        "UPDATE calls SET status = 'failed', ended_at = now(), updated_at = now() WHERE id = $1", call_id
+    )
+
+
 async def delete_call(connection: asyncpg.Connection, call_id: uuid.UUID) -> None:
     await connection.execute("DELETE FROM calls WHERE id = $1", call_id)
 

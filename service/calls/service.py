@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
+import msgspec
 import phonenumbers
 
 from service.calls import repository
@@ -27,6 +28,8 @@ from service.phones import e164, parse_phone
 from service.realtime import publish
 from service.twilio import CallResource, TwilioClient, TwilioError, TwilioNotConfigured, signature_is_valid
 
+# Twilio's final statuses: a call in one of them is over (the dialer settles its attempt then).
+TERMINAL = repository.TERMINAL
 # Labels the SPA's pages show, from the outcome when one is known, else from Twilio's status (docs/calls.md).
 OUTCOME_LABELS = {
     "appointment_set": "Appointment Set",
@@ -249,6 +252,52 @@ class CallService:
         if placed.status in repository.TERMINAL:
             params = {"CallStatus": placed.status, "CallDuration": str(placed.duration or 0)}
             await self._apply_status(connection, call_id, params)
+
+    # -- the dialer's attempts (service/dialer): the same rows, credits and webhooks as a call placed here --------
+    async def record_attempt(
+        self,
+        connection: asyncpg.Connection,
+        owner: uuid.UUID,
+        campaign: Mapping[str, Any],
+        contact: Mapping[str, Any],
+        *,
+        attempt: int,
+        voicemail_message: str | None,
+    ) -> uuid.UUID:
+        """A campaign's call to a contact, credits reserved, not dialed yet (in the dialer's claim transaction).
+        `contact` has its id, phone and the script's placeholders (first_name, last_name, full_name, company,
+        email); InsufficientCredits when the balance is short."""
+        reservation = await self.credits.reserve(connection, owner, self.settings.call_credits, "call")
+        return await repository.insert_call(
+            connection,
+            owner,
+            {
+                "contact_id": contact["contact_id"],
+                "campaign_id": campaign["id"],
+                "phone_number": contact["phone"],
+                "language": campaign["language"],
+                "script": fill_contact(campaign["script"], contact) if campaign["script"] else None,
+                "credit_reservation_id": reservation,
+                "dial_attempt": attempt,
+                "voicemail_message": voicemail_message,
+            },
+        )
+
+    async def void_attempt(
+        self, connection: asyncpg.Connection, call_id: uuid.UUID, reservation: uuid.UUID | None
+    ) -> None:
+        """The attempt never left: its row goes and its credits come back."""
+        if reservation is not None:
+            await self.credits.refund(connection, reservation)
+        await repository.delete_call(connection, call_id)
+
+    async def fail_attempt(
+        self, connection: asyncpg.Connection, call_id: uuid.UUID, reservation: uuid.UUID | None
+    ) -> None:
+        """Twilio refused the dial outright: a failed call that costs nothing."""
+        if reservation is not None:
+            await self.credits.refund(connection, reservation)
+        await repository.mark_failed(connection, call_id)
 
     async def log_finished(self, owner: uuid.UUID, data: CallIn) -> tuple[asyncpg.Record, bool]:
         """The SPA posts a label when its call ends. A call placed through Twilio in the last hour already holds
@@ -493,14 +542,19 @@ async def queue_analysis(connection: asyncpg.Connection, call_id: uuid.UUID) -> 
 def twiml_fill(script: str, contact: ContactOut | None) -> str:
     if contact is None:
         return fill_placeholders(script, {})
+    return fill_contact(script, msgspec.structs.asdict(contact))
+
+
+def fill_contact(script: str, contact: Mapping[str, Any]) -> str:
+    """The script's placeholders from a contact's columns (a ContactOut's fields or the dialer's row)."""
     values = {
-        "firstName": contact.first_name,
-        "lastName": contact.last_name,
-        "fullName": contact.full_name,
-        "name": contact.full_name,
-        "company": contact.company,
-        "companyName": contact.company,
-        "email": contact.email,
+        "firstName": contact["first_name"],
+        "lastName": contact["last_name"],
+        "fullName": contact["full_name"],
+        "name": contact["full_name"],
+        "company": contact["company"],
+        "companyName": contact["company"],
+        "email": contact["email"],
     }
     return fill_placeholders(script, values)
 

@@ -9,7 +9,6 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from service.dialer.schemas import ProgressOut
 from service.web.schemas import CamelStruct
 
 CampaignStatus = Literal["draft", "active", "paused", "completed"]
@@ -45,6 +44,25 @@ class CampaignIn(CamelStruct, kw_only=True, forbid_unknown_fields=True):
 
 class MembershipIn(CamelStruct):
     contact_ids: ContactIds
+
+
+class ProgressOut(CamelStruct):
+    """A running campaign's progress, counted by the dialer from its targets and calls on every read."""
+
+    to_call: int  # contacts waiting for an attempt (now, later in their hours, or a retry)
+    in_progress: int  # attempts claimed or ringing
+    dialed: int  # calls placed
+    answered: int  # completed calls a person answered
+    appointments_set: int
+    voicemail: int
+    no_answer: int  # no answer or busy
+    opted_out: int  # skipped: the contact opted out
+    do_not_call: int  # skipped: on the account's do-not-call list
+    unreachable: int  # skipped: no phone, or no known time zone
+    failed: int
+    conversion_rate: float  # appointments per call placed, in percent
+    calls_per_second: float  # achieved over the last minute
+    estimated_finish_at: datetime | None  # at that pace; null when idle or done
 
 
 class CampaignOut(CamelStruct, omit_defaults=True):

@@ -26,12 +26,14 @@ from typing import Any
 import asyncpg
 import structlog
 
-from service.calls import repository as calls
-from service.calls.service import CallService, twiml_fill
+from service.calls.service import TERMINAL, CallService
+from service.campaigns.service import CampaignsService
 from service.config import Settings
-from service.credits import service as credits
+from service.contacts.service import ContactsService
+from service.credits.service import CreditsService
 from service.dialer import hours, progress, repository
 from service.dialer.clock import Clock, SystemClock
+from service.dialer.scheduling import CampaignDialing
 from service.errors import InsufficientCredits
 from service.jobs import enqueue
 from service.twilio import CallResource, TwilioClient, TwilioError, TwilioNotConfigured
@@ -83,13 +85,20 @@ def window_of(rules: asyncpg.Record) -> hours.Window:
 
 class Dialer:
     def __init__(
-        self, pool: asyncpg.Pool, settings: Settings, twilio: TwilioClient, clock: Clock | None = None
+        self,
+        pool: asyncpg.Pool,
+        settings: Settings,
+        twilio: TwilioClient,
+        calls: CallService,
+        campaigns: CampaignsService,
+        clock: Clock | None = None,
     ) -> None:
         self.pool = pool
         self.settings = settings
         self.twilio = twilio
+        self.calls = calls
+        self.campaigns = campaigns
         self.clock = clock or SystemClock()
-        self.calls = CallService(pool, settings, twilio)
         # Twilio's limits are per account; the pacing row is keyed by it.
         self.account = settings.twilio_account_sid or "unconfigured"
 
@@ -181,7 +190,7 @@ class Dialer:
     async def _claim(self, campaign_id: uuid.UUID) -> Claim:
         now = self.clock.now()
         async with self.pool.acquire() as connection, connection.transaction():
-            campaign = await repository.campaign_for_dialing(connection, campaign_id)
+            campaign = await self.campaigns.running(connection, campaign_id)
             if campaign is None or campaign["status"] != "active":
                 return Claim([], None)
             pacing = await repository.lock_pacing(connection, self.account)
@@ -211,21 +220,14 @@ class Dialer:
                 if opening > now:  # outside the contact's hours: wait for the window, never early
                     await repository.postpone(connection, campaign_id, contact_id, opening)
                     continue
-                reservation = await credits.reserve(connection, campaign["user_id"], self.settings.call_credits, "call")
                 leave_message = rules["machine_detection"] and rules["voicemail_action"] == "message"
-                call_id = await calls.insert_call(
+                call_id = await self.calls.record_attempt(
                     connection,
                     campaign["user_id"],
-                    {
-                        "contact_id": contact_id,
-                        "campaign_id": campaign_id,
-                        "phone_number": target["phone"],
-                        "language": campaign["language"],
-                        "script": twiml_fill(campaign["script"], target) if campaign["script"] else None,
-                        "credit_reservation_id": reservation,
-                        "dial_attempt": target["attempts"] + 1,
-                        "voicemail_message": rules["voicemail_message"] if leave_message else None,
-                    },
+                    campaign,
+                    target,
+                    attempt=target["attempts"] + 1,
+                    voicemail_message=rules["voicemail_message"] if leave_message else None,
                 )
                 await repository.mark_dialing(connection, campaign_id, contact_id, call_id, now)
                 attempts.append(
@@ -253,18 +255,14 @@ class Dialer:
                 unsent = await repository.oldest_unsent_claim(connection, campaign_id)
                 if unsent is not None:  # a dead worker's claim: stay to reconcile it when its lease ends
                     return Claim([], max((unsent + LEASE - now).total_seconds(), 0.0) + FULL_POLL_SECONDS)
-                if await repository.finish_if_done(connection, campaign_id):  # everyone skipped, say
+                if await self.finish_if_done(connection, campaign_id):  # everyone skipped, say
                     await progress.publish(connection, campaign_id)
                 return Claim([], IDLE_HANDOVER.total_seconds() + 1)
             return Claim([], max(((next_at or now) - now).total_seconds(), FULL_POLL_SECONDS))
 
     async def _pause_for_credits(self, campaign_id: uuid.UUID, exc: InsufficientCredits) -> None:
         async with self.pool.acquire() as connection, connection.transaction():
-            status = await connection.execute(
-                "UPDATE campaigns SET status = 'paused', updated_at = now() WHERE id = $1 AND status = 'active'",
-                campaign_id,
-            )
-            if status.endswith(" 1"):
+            if await self.campaigns.stop_running(connection, campaign_id, "paused"):
                 log.warning("campaign paused: out of credits", campaign_id=str(campaign_id), error=str(exc))
                 await progress.publish(connection, campaign_id, reason="insufficient_credits")
 
@@ -309,9 +307,7 @@ class Dialer:
             async with self.pool.acquire() as connection, connection.transaction():
                 target = await repository.lock_attempt(connection, attempt.call_id)
                 if target is not None:
-                    await repository.fail_call(connection, attempt.call_id)
-                    if target["credit_reservation_id"] is not None:
-                        await credits.refund(connection, target["credit_reservation_id"])
+                    await self.calls.fail_attempt(connection, attempt.call_id, target["credit_reservation_id"])
                     await self._settle(connection, target, "failed")
 
     async def give_back(self, call_id: uuid.UUID) -> None:
@@ -320,17 +316,15 @@ class Dialer:
             target = await repository.lock_attempt(connection, call_id)
             if target is None:
                 return
-            if target["credit_reservation_id"] is not None:
-                await credits.refund(connection, target["credit_reservation_id"])
             await repository.release(connection, target["campaign_id"], target["contact_id"], self.clock.now())
-            await calls.delete_call(connection, call_id)
+            await self.calls.void_attempt(connection, call_id, target["credit_reservation_id"])
 
     # -- after a call ends ---------------------------------------------------------------------------------------
     async def call_ended(self, call_id: uuid.UUID) -> None:
         """Runs once the call is terminal (a job queued by the status webhook); a second run changes nothing."""
         async with self.pool.acquire() as connection, connection.transaction():
             target = await repository.lock_attempt(connection, call_id)
-            if target is None or target["status"] not in calls.TERMINAL:
+            if target is None or target["status"] not in TERMINAL:
                 return
             retry_at = await self._settle(connection, target, target["status"])
             if retry_at is not None:
@@ -345,11 +339,20 @@ class Dialer:
         if status in RETRIED and target["attempts"] < rules["max_attempts"] and campaign_status != "completed":
             retry_at = self.clock.now() + timedelta(seconds=rules["retry_delay_seconds"])
         await repository.settle(connection, campaign_id, target["contact_id"], retry_at)
-        if retry_at is None and await repository.finish_if_done(connection, campaign_id):
+        if retry_at is None and await self.finish_if_done(connection, campaign_id):
             await progress.publish(connection, campaign_id)
         else:
             await progress.schedule(connection, campaign_id)
         return retry_at
+
+    async def finish_if_done(self, connection: asyncpg.Connection, campaign_id: uuid.UUID) -> bool:
+        """An active campaign with nobody left to call or in a call becomes completed. Looked at cheaply first,
+        then again under the campaign's lock (a member added meanwhile keeps it running)."""
+        if await repository.anything_left(connection, campaign_id):
+            return False
+        return await self.campaigns.stop_running(
+            connection, campaign_id, "completed", unless=lambda: repository.anything_left(connection, campaign_id)
+        )
 
     # -- reconciliation ------------------------------------------------------------------------------------------
     async def reconcile(self, campaign_id: uuid.UUID | None = None) -> int:
@@ -391,5 +394,13 @@ class Dialer:
 
 
 def dialer_of(ctx: Any) -> Dialer:
-    """The dialer of a job: the worker's pool and its Twilio client that hands 429s back (see jobs.clients)."""
-    return Dialer(ctx.pool, ctx.settings, ctx.clients["twilio_dialer"])
+    """The dialer of a job, built from the worker's pool, settings and Twilio client that hands 429s back (see
+    jobs.clients), with the services it works through, as the app's lifespans build them."""
+    return build_dialer(ctx.pool, ctx.settings, ctx.clients["twilio_dialer"])
+
+
+def build_dialer(pool: asyncpg.Pool, settings: Settings, twilio: TwilioClient, clock: Clock | None = None) -> Dialer:
+    campaigns = CampaignsService(pool, CampaignDialing(pool))
+    contacts = ContactsService(pool, settings.default_phone_region)
+    calls = CallService(pool, settings, twilio, CreditsService(), contacts, campaigns)
+    return Dialer(pool, settings, twilio, calls, campaigns, clock)

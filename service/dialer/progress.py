@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from service.campaigns.schemas import ProgressOut
 from service.dialer import repository
-from service.dialer.schemas import ProgressOut
 from service.jobs import enqueue
 from service.realtime import publish as publish_event
 

@@ -87,15 +87,6 @@ async def drop_pump(db: Executor, campaign_id: uuid.UUID, holder: uuid.UUID) -> 
 
 
 # -- claiming --------------------------------------------------------------------------------------------------
-async def campaign_for_dialing(connection: asyncpg.Connection, campaign_id: uuid.UUID) -> asyncpg.Record | None:
-    """The campaign, share-locked for the claim: a pause or completion waits for the claim, then the next claim
-    sees it."""
-    return await connection.fetchrow(
-        "SELECT id, user_id, status, script, language FROM campaigns WHERE id = $1 AND deleted_at IS NULL FOR SHARE",
-        campaign_id,
-    )
-
-
 async def lock_pacing(connection: asyncpg.Connection, account_sid: str) -> asyncpg.Record:
     """The account's pacing row, locked: every claim in every worker takes its dial slots under this lock."""
     await connection.execute("INSERT INTO dialer_pacing (account_sid) VALUES ($1) ON CONFLICT DO NOTHING", account_sid)
@@ -232,27 +223,18 @@ async def settle(
     )
 
 
-async def fail_call(connection: asyncpg.Connection, call_id: uuid.UUID) -> None:
-    """Twilio refused the dial outright: the attempt is a failed call."""
-    await connection.execute(
-        "UPDATE calls SET status = 'failed', ended_at = now(), updated_at = now() WHERE id = $1", call_id
-    )
-
-
 async def campaign_status(connection: asyncpg.Connection, campaign_id: uuid.UUID) -> str | None:
     return await connection.fetchval("SELECT status FROM campaigns WHERE id = $1", campaign_id)
 
 
-async def finish_if_done(connection: asyncpg.Connection, campaign_id: uuid.UUID) -> bool:
-    """An active campaign with nobody left to call or in a call becomes completed."""
-    status = await connection.execute(
-        """UPDATE campaigns SET status = 'completed', updated_at = now()
-           WHERE id = $1 AND status = 'active'
-             AND NOT EXISTS (SELECT 1 FROM dialer_targets
-                             WHERE campaign_id = $1 AND state IN ('pending', 'dialing'))""",
-        campaign_id,
+async def anything_left(connection: asyncpg.Connection, campaign_id: uuid.UUID) -> bool:
+    """Anyone of the campaign still to call or in a call."""
+    return bool(
+        await connection.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM dialer_targets WHERE campaign_id = $1 AND state IN ('pending', 'dialing'))",
+            campaign_id,
+        )
     )
-    return status.endswith(" 1")
 
 
 async def next_due(connection: Executor, campaign_id: uuid.UUID) -> tuple[bool, datetime | None]:

@@ -14,25 +14,6 @@ ClockTime = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]
 Weekday = Annotated[int, msgspec.Meta(ge=1, le=7)]
 
 
-class ProgressOut(CamelStruct):
-    """Counted from the campaign's targets and calls on every read."""
-
-    to_call: int  # contacts waiting for an attempt (now, later in their hours, or a retry)
-    in_progress: int  # attempts claimed or ringing
-    dialed: int  # calls placed
-    answered: int  # completed calls a person answered
-    appointments_set: int
-    voicemail: int
-    no_answer: int  # no answer or busy
-    opted_out: int  # skipped: the contact opted out
-    do_not_call: int  # skipped: on the account's do-not-call list
-    unreachable: int  # skipped: no phone, or no known time zone
-    failed: int
-    conversion_rate: float  # appointments per call placed, in percent
-    calls_per_second: float  # achieved over the last minute
-    estimated_finish_at: datetime | None  # at that pace; null when idle or done
-
-
 class RulesIn(CamelStruct, kw_only=True, forbid_unknown_fields=True):
     """Only the fields sent change."""
 

@@ -13,7 +13,7 @@ import asyncpg
 import phonenumbers
 from msgspec import UNSET
 
-from service.campaigns import repository as campaigns
+from service.campaigns.service import CampaignsService
 from service.config import Settings
 from service.dialer import repository
 from service.dialer.schemas import (
@@ -61,9 +61,10 @@ def invalid(field: str, message: str) -> ValidationFailed:
 
 
 class DialerService:
-    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
+    def __init__(self, pool: asyncpg.Pool, settings: Settings, campaigns: CampaignsService) -> None:
         self.pool = pool
         self.settings = settings
+        self.campaigns = campaigns
 
     def phone(self, raw: str, field: str = "phoneNumber") -> str:
         number = parse_phone(raw, self.settings.default_phone_region)
@@ -73,8 +74,7 @@ class DialerService:
 
     # -- a campaign's rules ----------------------------------------------------------------------------------
     async def rules(self, owner: uuid.UUID, campaign_id: uuid.UUID) -> RulesOut:
-        if not await campaigns.exists(self.pool, owner, campaign_id):
-            raise NotFound("Campaign")
+        await self.campaigns.require(owner, campaign_id)
         return rules_out(await repository.rules(self.pool, campaign_id) or DEFAULT_RULES)
 
     async def save_rules(self, owner: uuid.UUID, campaign_id: uuid.UUID, data: RulesIn) -> RulesOut:
@@ -89,9 +89,8 @@ class DialerService:
         for field in ("max_attempts", "machine_detection", "voicemail_action", "voicemail_message"):
             if (value := getattr(data, field)) is not UNSET:
                 values[field] = value
+        await self.campaigns.require(owner, campaign_id)
         async with self.pool.acquire() as connection, connection.transaction():
-            if not await campaigns.exists(connection, owner, campaign_id):
-                raise NotFound("Campaign")
             current = await repository.rules(connection, campaign_id)
             merged = {**(dict(current) if current else DEFAULT_RULES), **values}
             # Judged on the result, so a PUT of one side of the window is checked against the other.

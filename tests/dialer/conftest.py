@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from service.db.pool import create_pool
-from service.dialer.engine import Dialer
+from service.dialer.engine import Dialer, build_dialer
 from service.twilio import TwilioClient
 from tests.fakes.twilio import deliver, pointed_at
 
@@ -59,7 +59,7 @@ async def dialer(settings, clock, db):
     )
     pool = await create_pool(settings.database_url, min_size=1, max_size=4)  # on the test's loop
     twilio = TwilioClient(settings, retry_delays=())
-    yield Dialer(pool, settings, twilio, clock)
+    yield build_dialer(pool, settings, twilio, clock)
     await twilio.close()
     await pool.close()
 
