@@ -249,8 +249,15 @@ class CallService:
         # Callbacks that raced ahead of this write were stored unlinked; the newest one applies now.
         for payload in (await repository.adopt_early_events(connection, call_id, placed.sid))[:1]:
             await self._apply_status(connection, call_id, payload)
-        if placed.status in repository.TERMINAL:
-            params = {"CallStatus": placed.status, "CallDuration": str(placed.duration or 0)}
+        await self.apply_fetched(connection, call_id, placed)
+
+    async def apply_fetched(self, connection: asyncpg.Connection, call_id: uuid.UUID, call: CallResource) -> None:
+        """A call's status as fetched from Twilio, applied when it is over as its end-of-call webhook would be (a
+        webhook that came after all, or comes later, changes nothing: the state machine takes a final state once)."""
+        if call.status in repository.TERMINAL:
+            params = {"CallStatus": call.status, "CallDuration": str(call.duration or 0)}
+            if call.answered_by:
+                params["AnsweredBy"] = call.answered_by
             await self._apply_status(connection, call_id, params)
 
     # -- the dialer's attempts (service/dialer): the same rows, credits and webhooks as a call placed here --------

@@ -58,7 +58,8 @@ class ProgressOut(CamelStruct):
     no_answer: int  # no answer or busy
     opted_out: int  # skipped: the contact opted out
     do_not_call: int  # skipped: on the account's do-not-call list
-    unreachable: int  # skipped: no phone, or no known time zone
+    unreachable: int  # skipped: no phone, or zones (of a number spanning several) whose hours never overlap
+    no_time_zone: int  # skipped: neither the contact nor its number gives a time zone to judge the hours by
     failed: int
     conversion_rate: float  # appointments per call placed, in percent
     calls_per_second: float  # achieved over the last minute

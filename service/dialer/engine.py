@@ -55,6 +55,9 @@ PAUSE_REACTION_SECONDS = 0.5
 FULL_POLL_SECONDS = 0.05
 RECONCILE_EVERY = timedelta(seconds=5)
 RETRIED = ("busy", "no-answer", "failed")
+# A dialed attempt still open this long after its claim may have lost its end-of-call webhook: Twilio is asked.
+SILENT_AFTER = timedelta(minutes=10)
+SILENT_BATCH = 200
 # One pump per campaign holds a lease it renews on every round; a killed worker's runs out after this.
 PUMP_LEASE = timedelta(seconds=10)
 
@@ -214,8 +217,9 @@ class Dialer:
                     continue
                 zones = hours.contact_zones(target["timezone"], target["phone"])
                 opening = hours.next_opening(now, zones, window)
-                if opening is None:
-                    await repository.skip(connection, campaign_id, contact_id, "no_timezone")
+                if opening is None:  # no zone to judge the hours by, or zones whose windows never overlap
+                    reason = "no_calling_hours" if zones else "no_timezone"
+                    await repository.skip(connection, campaign_id, contact_id, reason)
                     continue
                 if opening > now:  # outside the contact's hours: wait for the window, never early
                     await repository.postpone(connection, campaign_id, contact_id, opening)
@@ -383,6 +387,27 @@ class Dialer:
                 return
         log.warning("reconciled: the dial never left; due again", call_id=str(claim["call_id"]))
         await self.give_back(claim["call_id"])
+
+    async def check_silent_calls(self) -> int:
+        """Attempts dialed more than SILENT_AFTER ago and still open: Twilio's status of each is fetched and, when
+        the call is over, applied as its lost end-of-call webhook would have been (credits, retry or done). A call
+        still in progress is asked about again on the next round. How many were found over."""
+        silent = await repository.silent_attempts(self.pool, self.clock.now() - SILENT_AFTER, SILENT_BATCH)
+        ended = 0
+        for attempt in silent:
+            try:
+                call = await self.twilio.fetch_call(attempt["twilio_sid"])
+            except (TwilioError, TwilioNotConfigured) as exc:
+                log.warning("cannot fetch a silent call now; later", call_id=str(attempt["call_id"]), error=str(exc))
+                continue
+            if call.status not in TERMINAL:
+                continue
+            async with self.pool.acquire() as connection, connection.transaction():
+                if await repository.lock_attempt(connection, attempt["call_id"]) is not None:
+                    log.warning("end-of-call webhook lost; status fetched", call_id=str(attempt["call_id"]))
+                    await self.calls.apply_fetched(connection, attempt["call_id"], call)
+                    ended += 1
+        return ended
 
     async def ensure_pumps(self) -> int:
         """Every active campaign with contacts due has a pump (the safety net behind the jobs' own hand-overs)."""

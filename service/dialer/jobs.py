@@ -28,8 +28,10 @@ async def publish_progress(ctx: JobContext, payload: dict[str, Any]) -> None:
 
 @periodic("dialer.reconcile", cron="* * * * *")
 async def reconcile(ctx: JobContext) -> None:
-    """Claims of a dead worker whose campaign no pump serves (say, paused since) are settled; active campaigns with
-    contacts due get a pump if their hand-over was lost."""
+    """Claims of a dead worker whose campaign no pump serves (say, paused since) are settled; calls whose
+    end-of-call webhook never came are asked of Twilio; active campaigns with contacts due get a pump if their
+    hand-over was lost."""
     dialer = dialer_of(ctx)
     await dialer.reconcile()
+    await dialer.check_silent_calls()
     await dialer.ensure_pumps()

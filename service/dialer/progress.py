@@ -35,6 +35,7 @@ async def progress_of(db: repository.Executor, owner: uuid.UUID, campaign_id: uu
         opted_out=row["opted_out"],
         do_not_call=row["do_not_call"],
         unreachable=row["unreachable"],
+        no_time_zone=row["no_time_zone"],
         failed=row["failed"],
         conversion_rate=round(100 * appointments / dialed, 2) if dialed else 0.0,
         calls_per_second=round(pace, 3),

@@ -260,6 +260,17 @@ async def unsent_claims(connection: Executor, before: datetime, campaign_id: uui
     )
 
 
+async def silent_attempts(connection: Executor, before: datetime, limit: int) -> list[asyncpg.Record]:
+    """Attempts dialed (a sid) and claimed before `before` whose call has not ended here, oldest first."""
+    return await connection.fetch(
+        """SELECT t.call_id, c.twilio_sid FROM dialer_targets t JOIN calls c ON c.id = t.call_id
+           WHERE t.state = 'dialing' AND c.twilio_sid IS NOT NULL AND t.claimed_at < $1
+           ORDER BY t.claimed_at LIMIT $2""",
+        before,
+        limit,
+    )
+
+
 async def oldest_unsent_claim(connection: Executor, campaign_id: uuid.UUID) -> datetime | None:
     return await connection.fetchval(
         """SELECT min(t.claimed_at) FROM dialer_targets t JOIN calls c ON c.id = t.call_id
@@ -285,14 +296,15 @@ async def campaigns_with_due_work(connection: Executor, now: datetime) -> list[u
 
 # -- progress --------------------------------------------------------------------------------------------------
 PROGRESS = """
-SELECT t.to_call, t.in_progress, t.opted_out, t.do_not_call, t.unreachable, t.targets,
+SELECT t.to_call, t.in_progress, t.opted_out, t.do_not_call, t.unreachable, t.no_time_zone, t.targets,
        k.dialed, k.answered, k.appointments_set, k.voicemail, k.no_answer, k.failed, k.last_minute
 FROM (
     SELECT count(*) FILTER (WHERE state = 'pending') AS to_call,
            count(*) FILTER (WHERE state = 'dialing') AS in_progress,
            count(*) FILTER (WHERE skip_reason = 'opted_out') AS opted_out,
            count(*) FILTER (WHERE skip_reason = 'do_not_call') AS do_not_call,
-           count(*) FILTER (WHERE skip_reason IN ('no_phone', 'no_timezone', 'invalid_number')) AS unreachable,
+           count(*) FILTER (WHERE skip_reason IN ('no_phone', 'no_calling_hours')) AS unreachable,
+           count(*) FILTER (WHERE skip_reason = 'no_timezone') AS no_time_zone,
            count(*) AS targets
     FROM dialer_targets WHERE campaign_id = $1
 ) t, (

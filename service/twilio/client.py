@@ -53,6 +53,7 @@ class CallResource:
     status: str
     duration: int | None = None
     created_at: datetime | None = None
+    answered_by: str | None = None  # answering-machine detection's verdict (human, machine_..., fax, unknown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +182,8 @@ class TwilioClient:
     async def fetch_call(self, sid: str) -> CallResource:
         self.require()
         call = await self._call(self._client.calls(sid).fetch_async())
-        return CallResource(call.sid, call.status, int(call.duration) if call.duration else None)
+        duration = int(call.duration) if call.duration else None
+        return CallResource(call.sid, call.status, duration, call.date_created, call.answered_by)
 
     async def calls_to(self, to: str, since: datetime) -> list[CallResource]:
         """Calls placed to `to` that started on or after `since`'s day (Twilio filters by date), newest first."""

@@ -377,3 +377,51 @@ def test_weekdays_and_numbers_that_span_zones():
         local = opening.astimezone(tz).time()
         assert time(8) <= local < time(21), tz
     assert hours.contact_zones(None, "+447700900123") == []  # UK mobiles: no zone known
+
+
+async def test_a_lost_end_of_call_webhook_is_fetched_from_twilio_after_the_timeout(
+    client, db, owner, campaign, dialer, twilio, clock
+):
+    created = await campaign(*NUMBERS[:2])
+    await set_rules(client, owner, created["id"], maxAttempts=1)
+    await start(client, owner, created["id"])
+    assert await dial_due(dialer, created["id"]) == 2
+    ended, talking = await db.fetch("SELECT twilio_sid FROM calls ORDER BY phone_number")
+    # The first call ends at Twilio, but its last webhook (completed) never reaches us.
+    *delivered, lost = twilio.progress(ended["twilio_sid"], "completed", answered_by="machine_end_beep")
+    await deliver(client, delivered)
+    # The second is still in progress at Twilio.
+    await deliver(client, twilio.progress(talking["twilio_sid"], "completed")[:3])
+    twilio.calls[talking["twilio_sid"]].status = "in-progress"
+
+    clock.advance(minutes=9)
+    assert await dialer.check_silent_calls() == 0  # too soon to suspect anything
+    clock.advance(minutes=2)
+    assert await dialer.check_silent_calls() == 1
+    await run_queued(db, "dialer.call_ended", lambda p: dialer.call_ended(uuid.UUID(p["callId"])))
+
+    assert await targets(db, created["id"]) == {NUMBERS[0]: ("done", 1, None), NUMBERS[1]: ("dialing", 1, None)}
+    call = await db.fetchrow("SELECT status, outcome, duration_seconds FROM calls WHERE twilio_sid = $1", ended[0])
+    assert tuple(call) == ("completed", "voicemail", 42)
+    progress = (await client.get(f"/api/campaigns/{created['id']}", headers=owner.headers)).json()["progress"]
+    assert (progress["voicemail"], progress["inProgress"]) == (1, 1)
+    # The webhook arriving after all changes nothing; the call in progress is asked about again later.
+    await deliver(client, [lost])
+    assert await dialer.check_silent_calls() == 0
+    assert dict(twilio.dials) == {NUMBERS[0]: 1, NUMBERS[1]: 1}
+
+
+async def test_a_number_without_a_time_zone_is_skipped_and_counted(client, db, owner, campaign, dialer, twilio):
+    # An international freephone number (+800) belongs to no zone, so its calling hours cannot be judged.
+    created = await campaign(NUMBERS[0], "+80012345678")
+    await start(client, owner, created["id"])
+
+    assert await dial_due(dialer, created["id"]) == 1
+
+    assert dict(twilio.dials) == {NUMBERS[0]: 1}
+    assert await targets(db, created["id"]) == {
+        "+80012345678": ("skipped", 0, "no_timezone"),
+        NUMBERS[0]: ("dialing", 1, None),
+    }
+    progress = (await client.get(f"/api/campaigns/{created['id']}", headers=owner.headers)).json()["progress"]
+    assert (progress["noTimeZone"], progress["unreachable"], progress["toCall"]) == (1, 0, 0)

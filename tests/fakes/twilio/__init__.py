@@ -80,6 +80,7 @@ class FakeCall:
     machine_detection: str | None
     status: str = "queued"
     duration: int | None = None
+    answered_by: str | None = None
     sequence: int = 0
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -301,6 +302,7 @@ class TwilioFake:
             "status": call.status,
             "direction": "outbound-api",
             "duration": None if call.duration is None else str(call.duration),
+            "answered_by": call.answered_by,
             "date_created": format_datetime(call.created_at),
             "start_time": format_datetime(call.created_at),
             "uri": f"/2010-04-01/Accounts/{self.account_sid}/Calls/{call.sid}.json",
@@ -333,6 +335,7 @@ class TwilioFake:
         callbacks = [self._status(call, "initiated"), self._status(call, "ringing")]
         if final == "completed":
             answered = {"AnsweredBy": answered_by} if answered_by else {}
+            call.answered_by = answered_by
             callbacks.append(self._status(call, "in-progress", **answered))
             call.duration = duration
             callbacks.append(self._status(call, "completed", CallDuration=str(duration), Duration="1", **answered))
