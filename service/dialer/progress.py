@@ -21,8 +21,9 @@ async def progress_of(db: repository.Executor, owner: uuid.UUID, campaign_id: uu
     row = await repository.progress(db, owner, campaign_id)
     dialed, appointments = row["dialed"], row["appointments_set"]
     remaining = row["to_call"] + row["in_progress"]
-    # The pace is what the dialer achieved over the last minute; the estimate assumes it holds.
-    pace = row["last_minute"] / 60
+    # The pace is what the dialer achieved over the last minute (or since its first dial in it, so a campaign
+    # that started 10 s ago is not judged over 60); the estimate assumes it holds.
+    pace = row["last_minute"] / max(row["pace_span"] or 0.0, 1.0)
     finish = datetime.now(UTC) + timedelta(seconds=remaining / pace) if remaining and pace else None
     return ProgressOut(
         to_call=row["to_call"],

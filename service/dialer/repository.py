@@ -297,7 +297,7 @@ async def campaigns_with_due_work(connection: Executor, now: datetime) -> list[u
 # -- progress --------------------------------------------------------------------------------------------------
 PROGRESS = """
 SELECT t.to_call, t.in_progress, t.opted_out, t.do_not_call, t.unreachable, t.no_time_zone, t.targets,
-       k.dialed, k.answered, k.appointments_set, k.voicemail, k.no_answer, k.failed, k.last_minute
+       k.dialed, k.answered, k.appointments_set, k.voicemail, k.no_answer, k.failed, k.last_minute, k.pace_span
 FROM (
     SELECT count(*) FILTER (WHERE state = 'pending') AS to_call,
            count(*) FILTER (WHERE state = 'dialing') AS in_progress,
@@ -315,7 +315,9 @@ FROM (
            count(*) FILTER (WHERE status IN ('no-answer', 'busy')) AS no_answer,
            count(*) FILTER (WHERE status IN ('failed', 'canceled')) AS failed,
            count(*) FILTER (WHERE dial_attempt IS NOT NULL AND created_at > now() - interval '1 minute')
-               AS last_minute
+               AS last_minute,
+           extract(epoch FROM now() - min(created_at) FILTER (
+               WHERE dial_attempt IS NOT NULL AND created_at > now() - interval '1 minute'))::float8 AS pace_span
     FROM calls WHERE campaign_id = $1 AND user_id = $2
 ) k
 """

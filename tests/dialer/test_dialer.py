@@ -35,6 +35,12 @@ async def test_each_contact_is_dialed_once_with_its_sid_recorded_then_the_campai
 
     assert await dial_due(dialer, created["id"]) == 3
     assert await dial_due(dialer, created["id"]) == 0  # nothing twice
+    # While it runs, a progress event is on its way (one per campaign and second, however many dials).
+    queued = "SELECT count(*) FROM pgqueuer WHERE entrypoint = 'dialer.publish_progress'"
+    assert await db.fetchval(queued) == 1
+    running = (await client.get(f"/api/campaigns/{created['id']}", headers=owner.headers)).json()["progress"]
+    assert (running["dialed"], running["inProgress"], running["toCall"]) == (3, 3, 0)
+    assert running["callsPerSecond"] > 0 and running["estimatedFinishAt"] is not None
 
     assert dict(twilio.dials) == {n: 1 for n in NUMBERS}
     calls = await db.fetch("SELECT twilio_sid, dial_attempt, script, status, phone_number FROM calls ORDER BY 5")
