@@ -134,7 +134,15 @@ async def delete_call(connection: asyncpg.Connection, call_id: uuid.UUID) -> Non
     await connection.execute("DELETE FROM calls WHERE id = $1", call_id)
 
 
+# Serializes, per sid, a callback's lookup of its call with the write of that sid: otherwise a callback that comes
+# while the sid is being written is stored unlinked after the dialer looked for such callbacks, and is lost (a
+# call stuck "ringing"). A statement of its own: a lookup in the same statement would read an older snapshot.
+# Two int4 keys: a key space apart from the one-bigint locks of service/realtime.
+LOCK_SID = "SELECT pg_advisory_xact_lock(hashtext('calls.twilio_sid'), hashtext($1))"
+
+
 async def record_dialed(connection: asyncpg.Connection, call_id: uuid.UUID, sid: str, status: str) -> None:
+    await connection.execute(LOCK_SID, sid)
     await connection.execute(
         "UPDATE calls SET twilio_sid = $2, status = $3, updated_at = now() WHERE id = $1", call_id, sid, status
     )
@@ -179,6 +187,7 @@ async def insert_event(
     connection: asyncpg.Connection, sid: str, sequence: int | None, kind: str, payload: dict[str, str]
 ) -> tuple[bool, uuid.UUID | None]:
     """(stored, call id): stored is False for a redelivered status callback."""
+    await connection.execute(LOCK_SID, sid)
     row = await connection.fetchrow(INSERT_EVENT, uuid7(), sid, sequence, kind, payload)
     return (row is not None, row["call_id"] if row else None)
 

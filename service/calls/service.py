@@ -245,11 +245,16 @@ class CallService:
         over, and then its end is applied like a callback would be (credits, the dialer's next step). A status in
         between is left to the callbacks, whose sequence numbers order it."""
         await repository.record_dialed(connection, call_id, placed.sid, "queued")
-        await publish(connection, [owner], "call.status", {"id": str(call_id), "sid": placed.sid, "status": "queued"})
-        # Callbacks that raced ahead of this write were stored unlinked; the newest one applies now.
-        for payload in (await repository.adopt_early_events(connection, call_id, placed.sid))[:1]:
-            await self._apply_status(connection, call_id, payload)
-        await self.apply_fetched(connection, call_id, placed)
+        # Callbacks that raced ahead of this write were stored unlinked; the newest one applies now, unless Twilio
+        # says the call is over. One status change at most, published last (see _apply_status).
+        early = await repository.adopt_early_events(connection, call_id, placed.sid)
+        if placed.status in repository.TERMINAL:
+            await self.apply_fetched(connection, call_id, placed)
+        elif early:
+            await self._apply_status(connection, call_id, early[0])
+        else:
+            event = {"id": str(call_id), "sid": placed.sid, "status": "queued"}
+            await publish(connection, [owner], "call.status", event)
 
     async def apply_fetched(self, connection: asyncpg.Connection, call_id: uuid.UUID, call: CallResource) -> None:
         """A call's status as fetched from Twilio, applied when it is over as its end-of-call webhook would be (a
@@ -394,13 +399,6 @@ class CallService:
         )
         if changed is None:
             return
-        await announce(connection, changed)
-        if status == "completed" and changed["recording_url"]:
-            await queue_analysis(connection, call_id)
-        if changed["dial_attempt"] is not None and status in repository.TERMINAL:
-            # The dialer decides what comes next for the contact (retry or done); by name: calls never import it.
-            key = f"dialer.ended:{call_id}"
-            await enqueue(connection, "dialer.call_ended", {"callId": str(call_id)}, dedupe_key=key)
         reservation = changed["credit_reservation_id"]
         if reservation is not None and status in repository.TERMINAL:
             # A call that never connected costs nothing.
@@ -408,6 +406,15 @@ class CallService:
                 await self.credits.charge(connection, reservation)
             else:
                 await self.credits.refund(connection, reservation)
+        if status == "completed" and changed["recording_url"]:
+            await queue_analysis(connection, call_id)
+        if changed["dial_attempt"] is not None and status in repository.TERMINAL:
+            # The dialer decides what comes next for the contact (retry or done); by name: calls never import it.
+            key = f"dialer.ended:{call_id}"
+            await enqueue(connection, "dialer.call_ended", {"callId": str(call_id)}, dedupe_key=key)
+        # Last: publishing holds the events lock to the commit, and the refund above locks the owner's row; the
+        # other order deadlocked with a claim reserving credits for the same owner (bench/dialer.py found it).
+        await announce(connection, changed)
 
     async def recording(self, params: Mapping[str, str]) -> None:
         sid = params.get("CallSid", "")

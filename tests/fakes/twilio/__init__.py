@@ -124,6 +124,8 @@ class TwilioFake:
     requests: int = 0
     # The sid the next call gets, so a test can deliver its callbacks before the service learns it.
     next_call_sid: str | None = None
+    # Called with each new call on the fake's own loop (bench/dialer.py plays the call's webhooks from there).
+    on_call: Callable[[FakeCall], None] | None = None
     base_url: str = ""
     _runner: web.AppRunner | None = None
     _loop: asyncio.AbstractEventLoop = field(init=False)
@@ -223,6 +225,8 @@ class TwilioFake:
         self.calls[call.sid] = call
         self.dials[to] += 1
         self.dial_log.append((time.monotonic(), to))
+        if self.on_call:
+            self.on_call(call)
         if self.create_delay:
             await asyncio.sleep(self.create_delay)
         if self.lose_answers:
