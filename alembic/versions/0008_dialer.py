@@ -86,7 +86,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.CheckConstraint(
-            "skip_reason IN ('opted_out', 'do_not_call', 'no_phone', 'no_timezone', 'invalid_number')",
+            "skip_reason IN ('opted_out', 'do_not_call', 'no_phone', 'no_timezone', 'no_calling_hours')",
             name=op.f("ck_dialer_targets_skip_reason_valid"),
         ),
         sa.CheckConstraint(

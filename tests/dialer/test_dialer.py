@@ -417,17 +417,24 @@ async def test_a_lost_end_of_call_webhook_is_fetched_from_twilio_after_the_timeo
     assert dict(twilio.dials) == {NUMBERS[0]: 1, NUMBERS[1]: 1}
 
 
-async def test_a_number_without_a_time_zone_is_skipped_and_counted(client, db, owner, campaign, dialer, twilio):
-    # An international freephone number (+800) belongs to no zone, so its calling hours cannot be judged.
-    created = await campaign(NUMBERS[0], "+80012345678")
+async def test_numbers_without_a_time_zone_or_common_hours_are_skipped_and_counted(
+    client, db, owner, campaign, dialer, twilio, clock
+):
+    # An international freephone number (+800) belongs to no zone, so its calling hours cannot be judged; a US
+    # toll-free number may be anywhere from Guam to Newfoundland, where 11:00-12:00 never overlaps.
+    freephone, toll_free = "+80012345678", "+18005550100"
+    created = await campaign(NUMBERS[0], freephone, toll_free)
+    await set_rules(client, owner, created["id"], callingStart="11:00", callingEnd="12:00")
+    clock.advance(minutes=30)  # 11:30 in San Francisco
     await start(client, owner, created["id"])
 
     assert await dial_due(dialer, created["id"]) == 1
 
     assert dict(twilio.dials) == {NUMBERS[0]: 1}
     assert await targets(db, created["id"]) == {
-        "+80012345678": ("skipped", 0, "no_timezone"),
+        toll_free: ("skipped", 0, "no_calling_hours"),
+        freephone: ("skipped", 0, "no_timezone"),
         NUMBERS[0]: ("dialing", 1, None),
     }
     progress = (await client.get(f"/api/campaigns/{created['id']}", headers=owner.headers)).json()["progress"]
-    assert (progress["noTimeZone"], progress["unreachable"], progress["toCall"]) == (1, 0, 0)
+    assert (progress["noTimeZone"], progress["unreachable"], progress["toCall"]) == (1, 1, 0)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from service.db.models.base import Base, Timestamps, one_of
 
 TARGET_STATES = ("pending", "dialing", "done", "skipped", "canceled")
-SKIP_REASONS = ("opted_out", "do_not_call", "no_phone", "no_timezone", "invalid_number")
+SKIP_REASONS = ("opted_out", "do_not_call", "no_phone", "no_timezone", "no_calling_hours")
 VOICEMAIL_ACTIONS = ("hangup", "message")
 
 
