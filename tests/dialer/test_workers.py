@@ -139,15 +139,20 @@ async def test_pacing_holds_across_two_workers(client, db, owner, campaign, twil
     assert busiest_second(times) <= rate + 1  # slots are 1/rate apart; one may land early within a window
 
 
-async def test_pause_stops_new_dials_within_a_second_and_resume_continues(client, db, owner, campaign, twilio, workers):
+async def dialing_in_one_worker(client, db, owner, campaign, twilio, workers, phones):
+    """One worker at 5 calls/s dialing a campaign of `phones` (all day), once a few dials went out."""
     await pace(db, 5, 100)
-    workers()
+    worker = workers()
     await ready(db, 1)
-    phones = numbers(20, 20)
     created = await campaign(*phones)
     await set_rules(client, owner, created["id"], **ALL_DAY)
     await start(client, owner, created["id"])
     assert await until(lambda: _at_least(twilio, 4), within=60)
+    return worker, phones, created
+
+
+async def test_pause_stops_new_dials_within_a_second_and_resume_continues(client, db, owner, campaign, twilio, workers):
+    _, phones, created = await dialing_in_one_worker(client, db, owner, campaign, twilio, workers, numbers(20, 20))
 
     await start(client, owner, created["id"], "pause")
     paused_at = time.monotonic()
@@ -171,15 +176,8 @@ async def _at_least(twilio, count: int) -> bool:
 async def test_kill_9_mid_campaign_then_restart_calls_every_contact_exactly_once(
     client, db, owner, campaign, twilio, workers
 ):
-    await pace(db, 5, 100)
     twilio.create_delay = 0.15  # dials are in flight when the worker dies
-    first = workers()
-    await ready(db, 1)
-    phones = numbers(40, 15)
-    created = await campaign(*phones)
-    await set_rules(client, owner, created["id"], **ALL_DAY)
-    await start(client, owner, created["id"])
-    assert await until(lambda: _at_least(twilio, 5), within=60)
+    first, phones, created = await dialing_in_one_worker(client, db, owner, campaign, twilio, workers, numbers(40, 15))
 
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
