@@ -195,6 +195,9 @@ class Dialer:
             if campaign is None or campaign["status"] != "active":
                 return Claim([], None)
             pacing = await repository.lock_pacing(connection, self.account)
+            # The slots start from when the lock was had: a claim that queued behind others must not hand out slots
+            # already past, which would all be dialed at once.
+            now = self.clock.now()
             interval = 1.0 / pacing["calls_per_second"]
             first_slot = max(now, pacing["next_slot_at"], pacing["backoff_until"] or now)
             ahead = (now + SLOT_HORIZON - first_slot).total_seconds()
