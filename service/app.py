@@ -37,6 +37,8 @@ from service.credits.runtime import credits_runtime
 from service.db.embedded import resolve_database_url
 from service.db.migrations import head_revision
 from service.db.pool import create_pool
+from service.dialer.routes import router as dialer_router
+from service.dialer.runtime import campaign_runner_runtime, dialer_dependencies, dialer_runtime
 from service.jobs.registry import load_jobs
 from service.logging import configure_logging
 from service.openai import OpenAIClient
@@ -104,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ready,
             contacts_router,
             campaigns_router,
+            dialer_router,
             chat_router,
             AuthController,
             UserController,
@@ -123,12 +126,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             auth_runtime,
             users_runtime,
             contacts_runtime,
+            campaign_runner_runtime,  # the dialer's side of campaigns: CampaignsService is built with it
             campaigns_runtime,
             credits_runtime,
             calls_runtime,  # after contacts, campaigns and credits, which it uses
             ai_runtime,
             chat_runtime,
             analytics_runtime,
+            dialer_runtime,
             listening,
             freeze_startup_heap,
         ],
@@ -141,6 +146,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             **ai_dependencies(services),
             **chat_dependencies(services),
             **analytics_dependencies(services),
+            **dialer_dependencies(services),
         },
         on_shutdown=[close_openai],
         # Anchored: an unanchored pattern would also exempt any path that merely contains it.

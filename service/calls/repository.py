@@ -30,8 +30,9 @@ SELECT_CALL = f"SELECT {CALL_COLUMNS} {FROM_CALLS}"
 
 INSERT_CALL = """
 INSERT INTO calls (id, user_id, contact_id, campaign_id, phone_number, status, direction, language, script,
-                   recording_enabled, credit_reservation_id, duration_seconds, outcome, notes)
-VALUES ($1, $2, $3, $4, $5, $6, 'outbound-api', $7, $8, $9, $10, $11, $12, $13)
+                   recording_enabled, credit_reservation_id, duration_seconds, outcome, notes, dial_attempt,
+                   voicemail_message)
+VALUES ($1, $2, $3, $4, $5, $6, 'outbound-api', $7, $8, $9, $10, $11, $12, $13, $14, $15)
 """
 # A status callback, stored raw once per (CallSid, SequenceNumber); it names the call when the sid is known.
 INSERT_EVENT = """
@@ -52,7 +53,8 @@ UPDATE calls SET
     ended_at = CASE WHEN $2 IN {_TERMINAL_SQL} THEN coalesce(ended_at, now()) ELSE ended_at END,
     updated_at = now()
 WHERE id = $1 AND status NOT IN {_TERMINAL_SQL} AND coalesce(last_sequence_number, -1) < $3
-RETURNING id, twilio_sid, user_id, status, outcome, credit_reservation_id, recording_url, duration_seconds
+RETURNING id, twilio_sid, user_id, status, outcome, credit_reservation_id, recording_url, duration_seconds,
+          dial_attempt
 """  # noqa: S608 - constants only
 
 
@@ -116,15 +118,31 @@ async def insert_call(connection: asyncpg.Connection, owner: uuid.UUID, values: 
         values.get("duration"),
         values.get("outcome"),
         values.get("notes"),
+        values.get("dial_attempt"),
+        values.get("voicemail_message"),
     )
     return call_id
+
+
+async def mark_failed(connection: asyncpg.Connection, call_id: uuid.UUID) -> None:
+    await connection.execute(
+        "UPDATE calls SET status = 'failed', ended_at = now(), updated_at = now() WHERE id = $1", call_id
+    )
 
 
 async def delete_call(connection: asyncpg.Connection, call_id: uuid.UUID) -> None:
     await connection.execute("DELETE FROM calls WHERE id = $1", call_id)
 
 
+# Serializes, per sid, a callback's lookup of its call with the write of that sid: otherwise a callback that comes
+# while the sid is being written is stored unlinked after the dialer looked for such callbacks, and is lost (a
+# call stuck "ringing"). A statement of its own: a lookup in the same statement would read an older snapshot.
+# Two int4 keys: a key space apart from the one-bigint locks of service/realtime.
+LOCK_SID = "SELECT pg_advisory_xact_lock(hashtext('calls.twilio_sid'), hashtext($1))"
+
+
 async def record_dialed(connection: asyncpg.Connection, call_id: uuid.UUID, sid: str, status: str) -> None:
+    await connection.execute(LOCK_SID, sid)
     await connection.execute(
         "UPDATE calls SET twilio_sid = $2, status = $3, updated_at = now() WHERE id = $1", call_id, sid, status
     )
@@ -169,6 +187,7 @@ async def insert_event(
     connection: asyncpg.Connection, sid: str, sequence: int | None, kind: str, payload: dict[str, str]
 ) -> tuple[bool, uuid.UUID | None]:
     """(stored, call id): stored is False for a redelivered status callback."""
+    await connection.execute(LOCK_SID, sid)
     row = await connection.fetchrow(INSERT_EVENT, uuid7(), sid, sequence, kind, payload)
     return (row is not None, row["call_id"] if row else None)
 
@@ -208,8 +227,10 @@ async def set_transcript(connection: asyncpg.Connection, sid: str, text: str) ->
 
 
 async def lost_dials(connection: asyncpg.Connection, minutes: int) -> list[tuple[uuid.UUID, uuid.UUID | None]]:
+    """The dialer's attempts are left out: it reconciles them against Twilio before deciding (docs/dialer.md)."""
     rows = await connection.fetch(
         "SELECT id, credit_reservation_id FROM calls WHERE twilio_sid IS NULL AND status = 'queued' "
+        "AND dial_attempt IS NULL "
         "AND credit_reservation_id IS NOT NULL AND created_at < now() - make_interval(mins => $1) "
         "FOR UPDATE SKIP LOCKED",
         minutes,
@@ -218,7 +239,9 @@ async def lost_dials(connection: asyncpg.Connection, minutes: int) -> list[tuple
 
 
 async def call_for_twiml(pool: asyncpg.Pool, call_id: uuid.UUID) -> asyncpg.Record | None:
-    return await pool.fetchrow("SELECT script, language, recording_enabled FROM calls WHERE id = $1", call_id)
+    return await pool.fetchrow(
+        "SELECT script, language, recording_enabled, dial_attempt, voicemail_message FROM calls WHERE id = $1", call_id
+    )
 
 
 # -- who may be called or texted ---------------------------------------------------------------------------------

@@ -154,6 +154,10 @@ async def call_twiml(request: Request, calls: Calls) -> Response[str]:
         script, language, record = query.get("script"), query.get("language"), bool(query.get("script"))
     else:
         script, language, record = row["script"], row["language"], row["recording_enabled"]
+        # The dialer's calls ask for answering-machine detection; Twilio names the verdict when it fetches this.
+        if row["dial_attempt"] is not None and query.get("AnsweredBy", "").startswith(("machine", "fax")):
+            voicemail = row["voicemail_message"]
+            return xml(twiml.message(voicemail, language) if voicemail else twiml.hang_up())
     return xml(
         twiml.call_script(
             script,

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
+import msgspec
 import phonenumbers
 
 from service.calls import repository
@@ -25,8 +26,10 @@ from service.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, Up
 from service.jobs import enqueue
 from service.phones import e164, parse_phone
 from service.realtime import publish
-from service.twilio import TwilioClient, TwilioError, TwilioNotConfigured, signature_is_valid
+from service.twilio import CallResource, TwilioClient, TwilioError, TwilioNotConfigured, signature_is_valid
 
+# Twilio's final statuses: a call in one of them is over (the dialer settles its attempt then).
+TERMINAL = repository.TERMINAL
 # Labels the SPA's pages show, from the outcome when one is known, else from Twilio's status (docs/calls.md).
 OUTCOME_LABELS = {
     "appointment_set": "Appointment Set",
@@ -230,14 +233,83 @@ class CallService:
                 raise ServiceUnavailable(str(exc), code="twilio_not_configured") from None
             raise upstream(exc) from None
         async with self.pool.acquire() as connection, connection.transaction():
-            await repository.record_dialed(connection, call_id, placed.sid, placed.status)
-            await publish(
-                connection, [owner], "call.status", {"id": str(call_id), "sid": placed.sid, "status": placed.status}
-            )
-            # Callbacks that raced ahead of this write were stored unlinked; the newest one applies now.
-            for payload in (await repository.adopt_early_events(connection, call_id, placed.sid))[:1]:
-                await self._apply_status(connection, call_id, payload)
+            await self.dialed(connection, owner, call_id, placed)
             return await repository.get(connection, owner, call_id)
+
+    async def dialed(
+        self, connection: asyncpg.Connection, owner: uuid.UUID, call_id: uuid.UUID, placed: CallResource
+    ) -> None:
+        """Twilio placed the call: its sid goes on the row (in the caller's transaction), with what came meanwhile.
+
+        `placed.status` is what Twilio answered; a call found later (the dialer's reconciliation) may already be
+        over, and then its end is applied like a callback would be (credits, the dialer's next step). A status in
+        between is left to the callbacks, whose sequence numbers order it."""
+        await repository.record_dialed(connection, call_id, placed.sid, "queued")
+        # Callbacks that raced ahead of this write were stored unlinked; the newest one applies now, unless Twilio
+        # says the call is over. One status change at most, published last (see _apply_status).
+        early = await repository.adopt_early_events(connection, call_id, placed.sid)
+        if placed.status in repository.TERMINAL:
+            await self.apply_fetched(connection, call_id, placed)
+        elif early:
+            await self._apply_status(connection, call_id, early[0])
+        else:
+            event = {"id": str(call_id), "sid": placed.sid, "status": "queued"}
+            await publish(connection, [owner], "call.status", event)
+
+    async def apply_fetched(self, connection: asyncpg.Connection, call_id: uuid.UUID, call: CallResource) -> None:
+        """A call's status as fetched from Twilio, applied when it is over as its end-of-call webhook would be (a
+        webhook that came after all, or comes later, changes nothing: the state machine takes a final state once)."""
+        if call.status in repository.TERMINAL:
+            params = {"CallStatus": call.status, "CallDuration": str(call.duration or 0)}
+            if call.answered_by:
+                params["AnsweredBy"] = call.answered_by
+            await self._apply_status(connection, call_id, params)
+
+    # -- the dialer's attempts (service/dialer): the same rows, credits and webhooks as a call placed here --------
+    async def record_attempt(
+        self,
+        connection: asyncpg.Connection,
+        owner: uuid.UUID,
+        campaign: Mapping[str, Any],
+        contact: Mapping[str, Any],
+        *,
+        attempt: int,
+        voicemail_message: str | None,
+    ) -> uuid.UUID:
+        """A campaign's call to a contact, credits reserved, not dialed yet (in the dialer's claim transaction).
+        `contact` has its id, phone and the script's placeholders (first_name, last_name, full_name, company,
+        email); InsufficientCredits when the balance is short."""
+        reservation = await self.credits.reserve(connection, owner, self.settings.call_credits, "call")
+        return await repository.insert_call(
+            connection,
+            owner,
+            {
+                "contact_id": contact["contact_id"],
+                "campaign_id": campaign["id"],
+                "phone_number": contact["phone"],
+                "language": campaign["language"],
+                "script": fill_contact(campaign["script"], contact) if campaign["script"] else None,
+                "credit_reservation_id": reservation,
+                "dial_attempt": attempt,
+                "voicemail_message": voicemail_message,
+            },
+        )
+
+    async def void_attempt(
+        self, connection: asyncpg.Connection, call_id: uuid.UUID, reservation: uuid.UUID | None
+    ) -> None:
+        """The attempt never left: its row goes and its credits come back."""
+        if reservation is not None:
+            await self.credits.refund(connection, reservation)
+        await repository.delete_call(connection, call_id)
+
+    async def fail_attempt(
+        self, connection: asyncpg.Connection, call_id: uuid.UUID, reservation: uuid.UUID | None
+    ) -> None:
+        """Twilio refused the dial outright: a failed call that costs nothing."""
+        if reservation is not None:
+            await self.credits.refund(connection, reservation)
+        await repository.mark_failed(connection, call_id)
 
     async def log_finished(self, owner: uuid.UUID, data: CallIn) -> tuple[asyncpg.Record, bool]:
         """The SPA posts a label when its call ends. A call placed through Twilio in the last hour already holds
@@ -327,9 +399,6 @@ class CallService:
         )
         if changed is None:
             return
-        await announce(connection, changed)
-        if status == "completed" and changed["recording_url"]:
-            await queue_analysis(connection, call_id)
         reservation = changed["credit_reservation_id"]
         if reservation is not None and status in repository.TERMINAL:
             # A call that never connected costs nothing.
@@ -337,6 +406,15 @@ class CallService:
                 await self.credits.charge(connection, reservation)
             else:
                 await self.credits.refund(connection, reservation)
+        if status == "completed" and changed["recording_url"]:
+            await queue_analysis(connection, call_id)
+        if changed["dial_attempt"] is not None and status in repository.TERMINAL:
+            # The dialer decides what comes next for the contact (retry or done); by name: calls never import it.
+            key = f"dialer.ended:{call_id}"
+            await enqueue(connection, "dialer.call_ended", {"callId": str(call_id)}, dedupe_key=key)
+        # Last: publishing holds the events lock to the commit, and the refund above locks the owner's row; the
+        # other order deadlocked with a claim reserving credits for the same owner (bench/dialer.py found it).
+        await announce(connection, changed)
 
     async def recording(self, params: Mapping[str, str]) -> None:
         sid = params.get("CallSid", "")
@@ -478,14 +556,19 @@ async def queue_analysis(connection: asyncpg.Connection, call_id: uuid.UUID) -> 
 def twiml_fill(script: str, contact: ContactOut | None) -> str:
     if contact is None:
         return fill_placeholders(script, {})
+    return fill_contact(script, msgspec.structs.asdict(contact))
+
+
+def fill_contact(script: str, contact: Mapping[str, Any]) -> str:
+    """The script's placeholders from a contact's columns (a ContactOut's fields or the dialer's row)."""
     values = {
-        "firstName": contact.first_name,
-        "lastName": contact.last_name,
-        "fullName": contact.full_name,
-        "name": contact.full_name,
-        "company": contact.company,
-        "companyName": contact.company,
-        "email": contact.email,
+        "firstName": contact["first_name"],
+        "lastName": contact["last_name"],
+        "fullName": contact["full_name"],
+        "name": contact["full_name"],
+        "company": contact["company"],
+        "companyName": contact["company"],
+        "email": contact["email"],
     }
     return fill_placeholders(script, values)
 

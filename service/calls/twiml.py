@@ -71,9 +71,12 @@ def conference(room: str) -> str:
     return str(response)
 
 
-def message(text: str) -> str:
+def message(text: str, language: str | None = None) -> str:
     response = VoiceResponse()
-    response.say(text)
+    if language:
+        response.say(text, language=say_language(language))
+    else:
+        response.say(text)
     response.hangup()
     return str(response)
 

@@ -77,6 +77,22 @@ async def lock(connection: asyncpg.Connection, owner: uuid.UUID, campaign_id: uu
     )
 
 
+async def set_status(connection: asyncpg.Connection, campaign_id: uuid.UUID, status: str) -> None:
+    await connection.execute("UPDATE campaigns SET status = $2, updated_at = now() WHERE id = $1", campaign_id, status)
+
+
+# The dialer acts for each campaign's owner: it holds the campaign's id, taken from the owner's own request.
+async def for_runner(connection: asyncpg.Connection, campaign_id: uuid.UUID) -> asyncpg.Record | None:
+    return await connection.fetchrow(
+        "SELECT id, user_id, status, script, language FROM campaigns WHERE id = $1 AND deleted_at IS NULL FOR SHARE",
+        campaign_id,
+    )
+
+
+async def lock_any(connection: asyncpg.Connection, campaign_id: uuid.UUID) -> str | None:
+    return await connection.fetchval("SELECT status FROM campaigns WHERE id = $1 FOR UPDATE", campaign_id)
+
+
 async def insert(connection: asyncpg.Connection, owner: uuid.UUID, columns: dict[str, Any]) -> uuid.UUID:
     campaign_id = uuid7()
     names = [name for name in WRITABLE if name in columns]

@@ -46,7 +46,27 @@ class MembershipIn(CamelStruct):
     contact_ids: ContactIds
 
 
-class CampaignOut(CamelStruct):
+class ProgressOut(CamelStruct):
+    """A running campaign's progress, counted by the dialer from its targets and calls on every read."""
+
+    to_call: int  # contacts waiting for an attempt (now, later in their hours, or a retry)
+    in_progress: int  # attempts claimed or ringing
+    dialed: int  # calls placed
+    answered: int  # completed calls a person answered
+    appointments_set: int
+    voicemail: int
+    no_answer: int  # no answer or busy
+    opted_out: int  # skipped: the contact opted out
+    do_not_call: int  # skipped: on the account's do-not-call list
+    unreachable: int  # skipped: no phone, or zones (of a number spanning several) whose hours never overlap
+    no_time_zone: int  # skipped: neither the contact nor its number gives a time zone to judge the hours by
+    failed: int
+    conversion_rate: float  # appointments per call placed, in percent
+    calls_per_second: float  # achieved over the last minute
+    estimated_finish_at: datetime | None  # at that pace; null when idle or done
+
+
+class CampaignOut(CamelStruct, omit_defaults=True):
     """Stats are computed from the calls and the membership on every read."""
 
     id: uuid.UUID
@@ -70,3 +90,5 @@ class CampaignOut(CamelStruct):
     appointments_set: int
     # Appointments per call made, in percent (12.5 means 12.5 %); 0 before the first call.
     conversion_rate: float
+    # The dialer's counters and estimate: GET /api/campaigns/:id only (left out elsewhere).
+    progress: ProgressOut | None = None

@@ -7,17 +7,17 @@ membership change or another transition, and a refused request leaves nothing be
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import asyncpg
 import msgspec
 from msgspec import UNSET
 
 from service.campaigns import repository
-from service.campaigns.schemas import CampaignIn, CampaignOut
+from service.campaigns.schemas import CampaignIn, CampaignOut, ProgressOut
 from service.errors import Conflict, FieldError, NotFound, ValidationFailed
 from service.web.decoding import parse_instant
 from service.web.pagination import Keyset
@@ -30,6 +30,17 @@ TRANSITIONS = {
     ("active", "completed"),
     ("paused", "completed"),
 }
+
+
+class CampaignRunner(Protocol):
+    """What calls a running campaign's contacts (the dialer, service/dialer/scheduling.py). It is handed in, so
+    this feature never imports the dialer: told of each change in the transaction that makes it, asked for progress."""
+
+    async def status_changed(self, connection: asyncpg.Connection, campaign_id: uuid.UUID, status: str) -> None: ...
+
+    async def members_changed(self, connection: asyncpg.Connection, campaign_id: uuid.UUID) -> None: ...
+
+    async def progress(self, owner: uuid.UUID, campaign_id: uuid.UUID) -> ProgressOut: ...
 
 
 def campaign_out(row: asyncpg.Record | None) -> CampaignOut:
@@ -90,7 +101,9 @@ async def owned_contacts(connection: asyncpg.Connection, owner: uuid.UUID, ids: 
     return ids
 
 
-async def transition(connection: asyncpg.Connection, campaign_id: uuid.UUID, current: str, target: str) -> None:
+async def transition(
+    connection: asyncpg.Connection, runner: CampaignRunner, campaign_id: uuid.UUID, current: str, target: str
+) -> None:
     """Move the status, or 409 saying why not."""
     if (current, target) not in TRANSITIONS:
         if current == target:
@@ -109,7 +122,9 @@ async def transition(connection: asyncpg.Connection, campaign_id: uuid.UUID, cur
                 " draft first",
                 code="contacts_required",
             )
-    await connection.execute("UPDATE campaigns SET status = $2, updated_at = now() WHERE id = $1", campaign_id, target)
+    await repository.set_status(connection, campaign_id, target)
+    # Starting schedules the contacts' calls, completing cancels what is left: in this same transaction.
+    await runner.status_changed(connection, campaign_id, target)
 
 
 async def read_checked(connection: asyncpg.Connection, owner: uuid.UUID, campaign_id: uuid.UUID) -> CampaignOut:
@@ -128,8 +143,9 @@ def ensure_open(status: str) -> None:
 class CampaignsService:
     """One owner's campaigns: every method takes the caller's id and reaches only their rows."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, runner: CampaignRunner) -> None:
         self.pool = pool
+        self.runner = runner
 
     async def page(
         self, owner: uuid.UUID, *, status: str | None, after: Keyset | None, limit: int
@@ -137,7 +153,9 @@ class CampaignsService:
         return await repository.list_page(self.pool, owner, status=status, after=after, limit=limit)
 
     async def get(self, owner: uuid.UUID, campaign_id: uuid.UUID) -> CampaignOut:
-        return campaign_out(await repository.get(self.pool, owner, campaign_id))
+        """With the dialer's live progress (lists leave it out: it costs a query per campaign)."""
+        campaign = campaign_out(await repository.get(self.pool, owner, campaign_id))
+        return msgspec.structs.replace(campaign, progress=await self.runner.progress(owner, campaign_id))
 
     async def require(self, owner: uuid.UUID, campaign_id: uuid.UUID) -> None:
         """NotFound unless `campaign_id` is one of the owner's live campaigns (for other features' filters)."""
@@ -152,7 +170,7 @@ class CampaignsService:
                 ids = await owned_contacts(connection, owner, data.contact_ids)
                 await repository.add_contacts(connection, campaign_id, ids)
             if data.status is not UNSET and data.status != "draft":
-                await transition(connection, campaign_id, "draft", data.status)
+                await transition(connection, self.runner, campaign_id, "draft", data.status)
             return await read_checked(connection, owner, campaign_id)
 
     async def update(self, owner: uuid.UUID, campaign_id: uuid.UUID, data: CampaignIn) -> CampaignOut:
@@ -164,13 +182,15 @@ class CampaignsService:
                 # The SPA sends the whole campaign back: an unchanged list is fine even when completed.
                 if await repository.replace_contacts(connection, campaign_id, ids):
                     ensure_open(status)
+                    if status == "active":
+                        await self.runner.members_changed(connection, campaign_id)
             if data.status is not UNSET and data.status != status:
-                await transition(connection, campaign_id, status, data.status)
+                await transition(connection, self.runner, campaign_id, status, data.status)
             return await read_checked(connection, owner, campaign_id)
 
     async def change_status(self, owner: uuid.UUID, campaign_id: uuid.UUID, target: str) -> CampaignOut:
         async with locked(self.pool, owner, campaign_id) as (connection, status):
-            await transition(connection, campaign_id, status, target)
+            await transition(connection, self.runner, campaign_id, status, target)
             return campaign_out(await repository.get(connection, owner, campaign_id))
 
     async def change_members(
@@ -180,10 +200,33 @@ class CampaignsService:
             ensure_open(status)
             if add:
                 await repository.add_contacts(connection, campaign_id, await owned_contacts(connection, owner, ids))
+                if status == "active":  # new members of a running campaign are called too
+                    await self.runner.members_changed(connection, campaign_id)
             else:
                 # Removing needs no ownership check: only this campaign's own links can match.
                 await repository.remove_contacts(connection, campaign_id, list(ids))
             return campaign_out(await repository.get(connection, owner, campaign_id))
+
+    # -- for the runner, which acts for each campaign's owner (no owner filter: it holds the campaign's id) -----------
+    async def running(self, connection: asyncpg.Connection, campaign_id: uuid.UUID) -> asyncpg.Record | None:
+        """user_id, status, script and language, share-locked: a pause or completion waits for the runner's
+        transaction, and its next one sees it."""
+        return await repository.for_runner(connection, campaign_id)
+
+    async def stop_running(
+        self,
+        connection: asyncpg.Connection,
+        campaign_id: uuid.UUID,
+        status: Literal["paused", "completed"],
+        *,
+        unless: Callable[[], Awaitable[bool]] | None = None,
+    ) -> bool:
+        """The runner's own transitions of an active campaign: out of credits (paused), everyone called
+        (completed). `unless` is asked once the row is locked, so a member added meanwhile is seen."""
+        if await repository.lock_any(connection, campaign_id) != "active" or (unless and await unless()):
+            return False
+        await repository.set_status(connection, campaign_id, status)
+        return True
 
     async def delete(self, owner: uuid.UUID, campaign_id: uuid.UUID) -> None:
         """Soft delete; calls keep their campaign. An active campaign is paused or completed first."""

@@ -7,23 +7,20 @@ dependency whose sync provider returns the instance built at start-up.
 
 from __future__ import annotations
 
-import tempfile
-from typing import IO
-
 from litestar import HttpMethod, Request, Response, Router, delete, get, post, route
-from litestar.datastructures import State, UploadFile
+from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.enums import RequestEncodingType
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from service.contacts.schemas import ContactIn, ContactOut, ContactQuery, ImportReport, encode, encode_contacts
 from service.contacts.service import ContactsService
-from service.errors import UnsupportedMediaType, ValidationFailed
+from service.errors import ValidationFailed
 from service.web.caller import AuthUser
 from service.web.ids import parse_id
 from service.web.lists import JSON, page_response
 from service.web.schemas import Deleted
+from service.web.uploads import csv_upload
 
 BULK_MAX_BYTES = 16 * 1024 * 1024
 # 50 MB of CSV plus the multipart envelope around it.
@@ -89,26 +86,6 @@ async def import_csv(request: AuthRequest, contacts: Contacts, partial: FromQuer
     """A CSV file (multipart field of any name, or the raw body as text/csv) of up to 50 MB."""
     with await csv_upload(request) as file:
         return await contacts.import_csv(request.user.id, file, partial=partial)
-
-
-async def csv_upload(request: Request) -> IO[bytes]:
-    """The uploaded file, spooled to disk past 1 MB by Litestar's streaming multipart parser."""
-    content_type, _ = request.content_type
-    if content_type == RequestEncodingType.MULTI_PART:
-        form = await request.form()
-        upload = next((value for _, value in form.multi_items() if isinstance(value, UploadFile)), None)
-        if upload is None:
-            raise ValidationFailed.field(
-                "file", "required", message="Attach the CSV file to the form (e.g. field 'file')", code="missing_file"
-            )
-        return upload.file  # type: ignore[return-value]
-    if content_type in ("text/csv", "application/csv", "text/plain", "application/octet-stream"):
-        spooled = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)  # noqa: SIM115 - closed by the caller
-        async for chunk in request.stream():
-            spooled.write(chunk)
-        spooled.seek(0)
-        return spooled  # type: ignore[return-value]
-    raise UnsupportedMediaType("Send a CSV file as multipart/form-data or text/csv")
 
 
 router = Router(

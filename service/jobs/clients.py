@@ -18,4 +18,6 @@ def build_clients(settings: Settings) -> dict[str, Any]:
         "mailer": Mailer(settings.smtp_url, settings.mail_from, production=settings.is_production),
         "openai": OpenAIClient(settings),
         "twilio": TwilioClient(settings),
+        # The dialer paces the account itself: a 429 comes straight back to it instead of being retried inline.
+        "twilio_dialer": TwilioClient(settings, retry_delays=()),
     }

@@ -16,7 +16,13 @@ import asyncpg
 from service.config import Settings
 
 # Every module that registers jobs. A new feature with a jobs.py adds itself here.
-JOB_MODULES = ("service.auth.jobs", "service.realtime.jobs", "service.calls.jobs", "service.analytics.jobs")
+JOB_MODULES = (
+    "service.auth.jobs",
+    "service.realtime.jobs",
+    "service.calls.jobs",
+    "service.analytics.jobs",
+    "service.dialer.jobs",
+)
 
 DEFAULT_MAX_ATTEMPTS = 5
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -51,6 +52,8 @@ class CallResource:
     sid: str
     status: str
     duration: int | None = None
+    created_at: datetime | None = None
+    answered_by: str | None = None  # answering-machine detection's verdict (human, machine_..., fax, unknown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +89,10 @@ class RoutedHttpClient(AsyncTwilioHttpClient):
             auth = None
         for attempt, delay in enumerate((*self.delays, None)):
             try:
-                response = await super().request(
-                    method, url, params, data, headers, auth, timeout or self.timeout, allow_redirects
+                response = await self._send(
+                    method, url, params, data, headers, timeout or self.timeout, allow_redirects
                 )
-            except (OSError, TimeoutError) as exc:
+            except (OSError, TimeoutError, aiohttp.ClientError) as exc:  # a dropped connection is a ClientError
                 if delay is None:
                     raise TwilioError(503, None, f"Twilio is unreachable: {exc.__class__.__name__}") from None
                 log.warning("twilio request failed, retrying", url=url, attempt=attempt + 1, error=str(exc))
@@ -100,14 +103,42 @@ class RoutedHttpClient(AsyncTwilioHttpClient):
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")  # the loop returns or raises on its last attempt
 
+    @staticmethod
+    async def _send(
+        method: str,
+        url: str,
+        params: dict[str, object] | None,
+        data: dict[str, object] | None,
+        headers: dict[str, str] | None,
+        timeout: float | None,  # noqa: ASYNC109 - the SDK's signature
+        allow_redirects: bool,
+    ) -> Response:
+        """One request, its answer read in this call. The SDK's own request() parks each answer on the client
+        (`_test_only_last_response`) across an await, so concurrent requests were handed each other's answers:
+        two calls placed at once could come back with the same sid."""
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(
+                method.upper(),
+                url,
+                params=params,  # type: ignore[arg-type]
+                data=data,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+                allow_redirects=allow_redirects,
+            ) as response,
+        ):
+            return Response(response.status, await response.text(), response.headers)
+
 
 class TwilioClient:
     """What the service asks of Twilio: place, fetch and end calls, send SMS."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, retry_delays: tuple[float, ...] = RETRY_DELAYS_SECONDS) -> None:
+        """`retry_delays=()` hands every 429 and 5xx straight back (the dialer paces and backs off itself)."""
         self.settings = settings
         self.missing = settings.twilio_missing
-        self._http = RoutedHttpClient(settings.twilio_api_base_url)
+        self._http = RoutedHttpClient(settings.twilio_api_base_url, retry_delays)
         self._client = Client(
             settings.twilio_account_sid or "not-configured",
             settings.twilio_auth_token or "not-configured",
@@ -130,7 +161,9 @@ class TwilioClient:
         twiml_url: str,
         status_callback: str,
         machine_detection: bool,
+        wait_for_beep: bool = False,
     ) -> CallResource:
+        """With `wait_for_beep`, answering-machine detection waits for the greeting to end (to leave a message)."""
         self.require(caller_id=True)
         options: dict[str, Any] = {
             "to": to,
@@ -142,14 +175,24 @@ class TwilioClient:
             "status_callback_event": CALL_STATUS_EVENTS,
         }
         if machine_detection:
-            options["machine_detection"] = "Enable"
+            options["machine_detection"] = "DetectMessageEnd" if wait_for_beep else "Enable"
         call = await self._call(self._client.calls.create_async(**options))
         return CallResource(call.sid, call.status)
 
     async def fetch_call(self, sid: str) -> CallResource:
         self.require()
         call = await self._call(self._client.calls(sid).fetch_async())
-        return CallResource(call.sid, call.status, int(call.duration) if call.duration else None)
+        duration = int(call.duration) if call.duration else None
+        return CallResource(call.sid, call.status, duration, call.date_created, call.answered_by)
+
+    async def calls_to(self, to: str, since: datetime) -> list[CallResource]:
+        """Calls placed to `to` that started on or after `since`'s day (Twilio filters by date), newest first."""
+        self.require()
+        calls = await self._call(self._client.calls.list_async(to=to, start_time_after=since, limit=100))
+        return [
+            CallResource(call.sid, call.status, int(call.duration) if call.duration else None, call.date_created)
+            for call in calls
+        ]
 
     async def end_call(self, sid: str) -> CallResource:
         """Hang up: `completed` ends a call in progress (Twilio answers an error for one already over)."""

@@ -22,7 +22,19 @@ import pytest
 from tests.realtime.streams import emit, open_stream, running_service, until
 
 # Tables whose rows must not change when an intruder calls.
-TABLES = ("contacts", "campaigns", "campaign_contacts", "chat_rooms", "chat_participants", "chat_messages")
+TABLES = (
+    "contacts",
+    "campaigns",
+    "campaign_contacts",
+    "chat_rooms",
+    "chat_participants",
+    "chat_messages",
+    "dialer_rules",
+    "dialer_targets",
+    "do_not_call_numbers",
+)
+# A number on each user's do-not-call list.
+LISTED = "+14155550111"
 
 
 @dataclass(frozen=True)
@@ -88,6 +100,10 @@ PROBES = [
     Probe("POST", "/api/chat/messages", {"roomId": "{room}", "content": "Mallory was here"}),
     Probe("PATCH", "/api/chat/messages/{message}", {"content": "Mallory was here"}),
     Probe("DELETE", "/api/chat/messages/{message}"),
+    Probe("GET", "/api/campaigns/{campaign}/dialing"),
+    Probe("PUT", "/api/campaigns/{campaign}/dialing", {"maxAttempts": 2, "callingStart": "09:00"}),
+    # Each account's list is its own: the intruder's delete names a number only the victim listed.
+    Probe("DELETE", "/api/do-not-call/{listed}"),
     # The intruder's own room, the victim's message: no read marker moves to it.
     Probe("PUT", "/api/chat/rooms/{own_room}/read", {"messageId": "{message}"}, owner_control=False),
 ]
@@ -124,7 +140,10 @@ async def make_world(client, user, status: str) -> dict[str, str]:
     message = await client.post(
         f"/api/chat/rooms/{room.json()['id']}/messages", json={"content": "Victim"}, headers=user.headers
     )
+    listed = await client.post("/api/do-not-call", json={"phoneNumber": LISTED}, headers=user.headers)
+    assert listed.status_code == 201, listed.text
     return {
+        "listed": LISTED,
         "contact": contact.json()["id"],
         "campaign": campaign_id,
         "call": call.json()["id"],
@@ -143,6 +162,7 @@ async def test_another_users_ids_are_404_and_change_nothing(client, db, make_use
     victim, intruder = await make_user(), await make_user()
     theirs = await make_world(client, victim, probe.campaign_status)
     mine = await make_world(client, intruder, "paused")
+    await client.delete(f"/api/do-not-call/{LISTED}", headers=intruder.headers)  # only the victim lists it
     ids = {
         **theirs,
         "own_contact": mine["contact"],
@@ -175,6 +195,7 @@ async def test_lists_and_search_show_only_the_callers_rows(client, make_user):
         "/api/chat/messages",
         f"/api/chat/messages/{victim.id}",
         "/api/analytics/activity",
+        "/api/do-not-call",
     )
     for path in lists:
         response = await client.get(path, headers=intruder.headers)
@@ -218,6 +239,7 @@ async def test_event_streams_carry_only_the_callers_events(kind, database_url, d
             await asyncio.sleep(0.3)
             theirs = await make_world(http, victim, "paused")
             mine = await make_world(http, intruder, "paused")
+            await http.delete(f"/api/do-not-call/{LISTED}", headers=intruder.headers)
             ids = {**theirs, "own_contact": mine["contact"], "own_campaign": mine["campaign"], "own_room": mine["room"]}
             for probe in PROBES:
                 assert (await call(http, intruder, probe, {**ids, "intruder": str(intruder.id)})).status_code == 404

@@ -8,6 +8,7 @@ from service.db.models.campaigns import Campaign, CampaignContact
 from service.db.models.chat import ChatMessage, ChatParticipant, ChatRoom
 from service.db.models.contacts import Contact
 from service.db.models.credits import CreditReservation
+from service.db.models.dialer import DialerPacing, DialerPump, DialerRules, DialerTarget
 from service.db.models.etl import EtlCheckpoint, EtlDeadLetter, EtlRun, FirestoreDocument
 from service.db.models.realtime import RealtimeEvent
 from service.db.models.users import (
@@ -37,6 +38,10 @@ __all__ = [
     "Contact",
     "CreditLedgerEntry",
     "CreditReservation",
+    "DialerPacing",
+    "DialerPump",
+    "DialerRules",
+    "DialerTarget",
     "DoNotCallNumber",
     "EtlCheckpoint",
     "EtlDeadLetter",

@@ -24,6 +24,7 @@ CALL_STATUSES = (
     "no-answer",
     "canceled",
 )
+LIVE_STATUSES_SQL = "('queued', 'initiated', 'ringing', 'in-progress')"
 CALL_DIRECTIONS = ("inbound", "outbound", "outbound-api", "outbound-dial")
 CALL_OUTCOMES = ("appointment_set", "interested", "not_interested", "callback", "voicemail", "no_answer", "other")
 SMS_DIRECTIONS = ("inbound", "outbound")
@@ -51,6 +52,23 @@ class Call(UUIDPrimaryKey, Timestamps, Imported, Base):
         Index("ix_calls_user_id_created_at", "user_id", text("created_at DESC")),
         Index("ix_calls_contact_id", "contact_id"),
         Index("ix_calls_campaign_id", "campaign_id"),
+        # The dialer's guarantees, enforced by the database: one row per attempt at a contact, and never two
+        # calls of one campaign in progress for one contact.
+        Index(
+            "uq_calls_dial_attempt",
+            "campaign_id",
+            "contact_id",
+            "dial_attempt",
+            unique=True,
+            postgresql_where=text("dial_attempt IS NOT NULL"),
+        ),
+        Index(
+            "uq_calls_dial_in_progress",
+            "campaign_id",
+            "contact_id",
+            unique=True,
+            postgresql_where=text(f"dial_attempt IS NOT NULL AND status IN {LIVE_STATUSES_SQL}"),
+        ),
     )
 
     # Null only for rows imported from Firebase whose owner was missing there (reported as orphans).
@@ -85,6 +103,10 @@ class Call(UUIDPrimaryKey, Timestamps, Imported, Base):
     credit_reservation_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("credit_reservations.id", ondelete="SET NULL")
     )
+    # Placed by the campaign dialer: which attempt at the contact this is (1, 2, ...); null for other calls.
+    dial_attempt: Mapped[int | None]
+    # The dialer's answering-machine choice for this call: what to leave on a machine (null: hang up).
+    voicemail_message: Mapped[str | None]
 
 
 class CallEvent(Base):

@@ -13,8 +13,12 @@ import base64
 import random
 import secrets
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -76,7 +80,9 @@ class FakeCall:
     machine_detection: str | None
     status: str = "queued"
     duration: int | None = None
+    answered_by: str | None = None
     sequence: int = 0
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass
@@ -105,11 +111,21 @@ class TwilioFake:
     dials: Counter[str] = field(default_factory=Counter)
     # Numbers that texted STOP: Twilio refuses messages to them with error 21610.
     opted_out: set[str] = field(default_factory=set)
+    # When each call was placed (time.monotonic()) and to whom, in order: the pacing tests read it.
+    dial_log: list[tuple[float, str]] = field(default_factory=list)
     # Answers queued for the next requests, e.g. a 429 followed by success.
     failures: list[Failure] = field(default_factory=list)
+    # Twilio's clock, which stamps the calls; a test that moves the service's clock can move this one with it.
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # Seconds the next call creations wait before answering (a worker can be killed mid-dial).
+    create_delay: float = 0.0
+    # How many of the next created calls lose their answer: the call exists, the client sees the connection drop.
+    lose_answers: int = 0
     requests: int = 0
     # The sid the next call gets, so a test can deliver its callbacks before the service learns it.
     next_call_sid: str | None = None
+    # Called with each new call on the fake's own loop (bench/dialer.py plays the call's webhooks from there).
+    on_call: Callable[[FakeCall], None] | None = None
     base_url: str = ""
     _runner: web.AppRunner | None = None
     _loop: asyncio.AbstractEventLoop = field(init=False)
@@ -135,6 +151,7 @@ class TwilioFake:
         app = web.Application()
         prefix = f"/2010-04-01/Accounts/{self.account_sid}"
         app.router.add_post(f"{prefix}/Calls.json", self._create_call)
+        app.router.add_get(f"{prefix}/Calls.json", self._list_calls)
         app.router.add_get(f"{prefix}/Calls/{{sid}}.json", self._fetch_call)
         app.router.add_post(f"{prefix}/Calls/{{sid}}.json", self._update_call)
         app.router.add_post(f"{prefix}/Messages.json", self._create_message)
@@ -203,10 +220,37 @@ class TwilioFake:
             record=str(form.get("Record", "false")).lower() == "true",
             recording_callback=str(form["RecordingStatusCallback"]) if "RecordingStatusCallback" in form else None,
             machine_detection=str(form["MachineDetection"]) if "MachineDetection" in form else None,
+            created_at=self.clock(),
         )
         self.calls[call.sid] = call
         self.dials[to] += 1
+        self.dial_log.append((time.monotonic(), to))
+        if self.on_call:
+            self.on_call(call)
+        if self.create_delay:
+            await asyncio.sleep(self.create_delay)
+        if self.lose_answers:
+            self.lose_answers -= 1
+            assert request.transport is not None
+            request.transport.close()  # the call was placed; its answer never arrives
+            return web.Response(status=500)
         return web.json_response(self._call_json(call), status=201)
+
+    async def _list_calls(self, request: web.Request) -> web.Response:
+        """Twilio's list filters the service uses: `To`, and `StartTime>` (a date, YYYY-MM-DD), newest first."""
+        if (refused := await self._guard(request)) is not None:
+            return refused
+        to = request.query.get("To")
+        since = request.query.get("StartTime>", "")[:10]
+        found = [
+            self._call_json(call)
+            for call in sorted(self.calls.values(), key=lambda c: c.created_at, reverse=True)
+            if (to is None or call.to == to) and call.created_at.date().isoformat() >= since
+        ]
+        uri = f"/2010-04-01/Accounts/{self.account_sid}/Calls.json"
+        return web.json_response(
+            {"calls": found, "page": 0, "page_size": 100, "uri": uri, "first_page_uri": uri, "next_page_uri": None}
+        )
 
     async def _fetch_call(self, request: web.Request) -> web.Response:
         call = await self._known_call(request)
@@ -262,6 +306,9 @@ class TwilioFake:
             "status": call.status,
             "direction": "outbound-api",
             "duration": None if call.duration is None else str(call.duration),
+            "answered_by": call.answered_by,
+            "date_created": format_datetime(call.created_at),
+            "start_time": format_datetime(call.created_at),
             "uri": f"/2010-04-01/Accounts/{self.account_sid}/Calls/{call.sid}.json",
         }
 
@@ -292,6 +339,7 @@ class TwilioFake:
         callbacks = [self._status(call, "initiated"), self._status(call, "ringing")]
         if final == "completed":
             answered = {"AnsweredBy": answered_by} if answered_by else {}
+            call.answered_by = answered_by
             callbacks.append(self._status(call, "in-progress", **answered))
             call.duration = duration
             callbacks.append(self._status(call, "completed", CallDuration=str(duration), Duration="1", **answered))
