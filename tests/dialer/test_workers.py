@@ -24,10 +24,10 @@ ALL_DAY = {"callingStart": "00:00", "callingEnd": "23:59"}
 
 @pytest.fixture
 def workers(database_url, twilio):
-    """start() -> a worker process on the test's database and the loopback Twilio; all are stopped after."""
+    """start(concurrency) -> a worker process on the test's database and the loopback Twilio; all stopped after."""
     started: list[subprocess.Popen] = []
 
-    def start_worker() -> subprocess.Popen:
+    def start_worker(concurrency: int = 4) -> subprocess.Popen:
         env = {
             **os.environ,
             "DATABASE_URL": database_url,
@@ -40,7 +40,7 @@ def workers(database_url, twilio):
             "TWILIO_API_BASE_URL": twilio.base_url,
         }
         process = subprocess.Popen(
-            [REACHIMPACT, "worker", "--concurrency", "4", "--heartbeat-timeout", "2"],
+            [REACHIMPACT, "worker", "--concurrency", str(concurrency), "--heartbeat-timeout", "2"],
             env=env,
             cwd=REPO,
             stdout=subprocess.DEVNULL,
@@ -105,7 +105,8 @@ def busiest_second(times: list[float]) -> int:
 async def test_pacing_holds_across_two_workers(client, db, owner, campaign, twilio, workers):
     rate = 4
     await pace(db, rate, 100)
-    workers(), workers()
+    # Two jobs at a time each: three campaigns' pumps cannot all run in one worker, so both dial at once.
+    workers(2), workers(2)
     await ready(db, 2)
     campaigns = []
     for prefix in range(3):
