@@ -50,6 +50,7 @@ from service.web.edge import EdgeMiddleware
 from service.web.errors import EXCEPTION_HANDLERS
 from service.web.health import health, ready
 from service.web.listening import DOCS_PATH
+from service.web.openapi import describe_api
 from service.web.options import point_options_at_their_routes
 from service.web.services import Services
 from service.web.spa import SpaFiles
@@ -171,6 +172,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
     )
     point_options_at_their_routes(app)
+    describe_api(app)  # the error answers and what handlers read themselves, in the document
     handler = SpaFiles(app.asgi_handler, settings.spa_dir) if settings.spa_dir else app.asgi_handler
     app.asgi_handler = EdgeMiddleware(handler, hsts=settings.is_production, serves_spa=settings.spa_dir is not None)
     return app
