@@ -90,8 +90,14 @@ async def freeze_startup_heap(app: Litestar) -> AsyncIterator[None]:
         gc.unfreeze()  # an app stopped in-process (tests) becomes collectable again
 
 
-async def close_openai(app: Litestar) -> None:
-    await app.state.openai.close()
+@asynccontextmanager
+async def openai_client(app: Litestar) -> AsyncIterator[None]:
+    """Built per lifespan, not per app: closing it at shutdown would leave a restarted app (tests) a dead one."""
+    app.state.openai = OpenAIClient(app.state.settings)
+    try:
+        yield
+    finally:
+        await app.state.openai.close()
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -127,6 +133,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             campaigns_runtime,
             credits_runtime,
             calls_runtime,  # after contacts, campaigns and credits, which it uses
+            openai_client,
             ai_runtime,
             chat_runtime,
             analytics_runtime,
@@ -143,7 +150,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             **chat_dependencies(services),
             **analytics_dependencies(services),
         },
-        on_shutdown=[close_openai],
         # Anchored: an unanchored pattern would also exempt any path that merely contains it.
         middleware=[DefineMiddleware(AuthMiddleware, exclude=["^/schema(/|$)"])],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
@@ -167,7 +173,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "schema_head": head_revision(),
                 "tokens": TokenService(settings),
                 "twilio": TwilioClient(settings),
-                "openai": OpenAIClient(settings),
             }
         ),
     )

@@ -38,7 +38,7 @@ ACTIVITY = Schema(
     items=Schema(
         type=OpenAPIType.OBJECT,
         required=["id", "kind", "occurredAt"],
-        properties={"id": Schema(type=OpenAPIType.INTEGER), "kind": choice(ACTIVITY_KINDS), "occurredAt": text()},
+        properties={"id": UUID, "kind": choice(ACTIVITY_KINDS), "occurredAt": text()},
         description="plus the entry's data: callId, contactId, campaignId, status, outcome, durationSeconds, ...",
     ),
 )
