@@ -53,7 +53,7 @@ OPT_KEY = "openapi"
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Wherever a database is used: every operation but the liveness probe.
 NO_DATABASE_PATHS = frozenset({"/health"})
-SECURITY = [{"bearer": []}, {"accessCookie": []}]
+SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"accessCookie": []}]
 REQUEST_ID_HEADER = Reference(ref="#/components/headers/RequestId")
 RETRY_AFTER_HEADER = Reference(ref="#/components/headers/RetryAfter")
 EXAMPLE_REQUEST_ID = "5f0c6a3e9b2d4c1e8a7f6b5c4d3e2f1a"
@@ -195,8 +195,9 @@ class _Describer:
         responses = operation.responses = dict(operation.responses or {})
         success = str(handler.status_code)
         if described.returns is not None:
+            litestars = responses.get(success)
             responses[success] = OpenAPIResponse(
-                description=responses[success].description if success in responses else "OK",  # type: ignore[union-attr]
+                description=litestars.description if isinstance(litestars, OpenAPIResponse) else "OK",
                 content={described.media_type: self.media(described.returns, described.example)},
             )
         elif described.example is not None:
@@ -254,7 +255,9 @@ class _Describer:
             schema = SchemaCreator.from_openapi_context(self.context, prefer_alias=False).for_field_definition(
                 FieldDefinition.from_annotation(kind)
             )
-        examples = {"example": Example(value=example)} if example is not None else None
+        examples: dict[str, Example | Reference] | None = (
+            {"example": Example(value=example)} if example is not None else None
+        )
         return OpenAPIMediaType(schema=schema, examples=examples)
 
     @staticmethod
