@@ -181,6 +181,7 @@ async def mark_room_read(
     return Success()
 
 
+@documented(errors=(429,))
 @post("/rooms/{room:str}/typing", status_code=HTTP_200_OK)
 async def typing(request: AuthRequest, chat: Chat, room: FromPath[str]) -> Success:
     """Tells the room's participants that I am typing (send it every few seconds while typing)."""

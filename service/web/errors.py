@@ -131,6 +131,8 @@ def domain_error_handler(request: Request, exc: errors.DomainError) -> Response:
     details = None
     if isinstance(exc, errors.ValidationFailed | errors.NotFound) and exc.details:
         details = field_details(exc.details)
+    elif isinstance(exc, errors.RateLimited):
+        details = {"retryAfterSeconds": exc.retry_after}  # as the login throttle's 429 says it
     headers = {}
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:
