@@ -55,7 +55,8 @@ async def test_each_domain_error_has_its_status_code_and_message(probe_client, c
     _, status, code, message = CASES[case]
     response = await probe_client.get(f"/probe/domain/{case}", headers={"X-Request-ID": "req-1"})
     assert response.status_code == status
-    assert response.json() == {"message": message, "code": code, "requestId": "req-1"}
+    details = {"details": {"retryAfterSeconds": 7}} if status == 429 else {}
+    assert response.json() == {"message": message, "code": code, "requestId": "req-1", **details}
 
 
 async def test_validation_failures_carry_field_details(probe_client):
