@@ -52,6 +52,7 @@ from service.web.edge import EdgeMiddleware
 from service.web.errors import EXCEPTION_HANDLERS
 from service.web.health import health, ready
 from service.web.listening import DOCS_PATH
+from service.web.openapi import describe_api
 from service.web.options import point_options_at_their_routes
 from service.web.services import Services
 from service.web.spa import SpaFiles
@@ -91,8 +92,14 @@ async def freeze_startup_heap(app: Litestar) -> AsyncIterator[None]:
         gc.unfreeze()  # an app stopped in-process (tests) becomes collectable again
 
 
-async def close_openai(app: Litestar) -> None:
-    await app.state.openai.close()
+@asynccontextmanager
+async def openai_client(app: Litestar) -> AsyncIterator[None]:
+    """Built per lifespan, not per app: closing it at shutdown would leave a restarted app (tests) a dead one."""
+    app.state.openai = OpenAIClient(app.state.settings)
+    try:
+        yield
+    finally:
+        await app.state.openai.close()
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -130,6 +137,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             campaigns_runtime,
             credits_runtime,
             calls_runtime,  # after contacts, campaigns and credits, which it uses
+            openai_client,
             ai_runtime,
             chat_runtime,
             analytics_runtime,
@@ -148,7 +156,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             **analytics_dependencies(services),
             **dialer_dependencies(services),
         },
-        on_shutdown=[close_openai],
         # Anchored: an unanchored pattern would also exempt any path that merely contains it.
         middleware=[DefineMiddleware(AuthMiddleware, exclude=["^/schema(/|$)"])],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
@@ -172,11 +179,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "schema_head": head_revision(),
                 "tokens": TokenService(settings),
                 "twilio": TwilioClient(settings),
-                "openai": OpenAIClient(settings),
             }
         ),
     )
     point_options_at_their_routes(app)
+    describe_api(app)  # the error answers and what handlers read themselves, in the document
     handler = SpaFiles(app.asgi_handler, settings.spa_dir) if settings.spa_dir else app.asgi_handler
     app.asgi_handler = EdgeMiddleware(handler, hsts=settings.is_production, serves_spa=settings.spa_dir is not None)
     return app

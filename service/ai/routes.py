@@ -7,6 +7,7 @@ from litestar import Request, Router, post
 from litestar.datastructures import State, UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import JSONBody
 
 from service.ai.schemas import (
@@ -39,10 +40,21 @@ from service.ai.service import AIService
 from service.errors import ValidationFailed
 from service.openai import Transcript
 from service.web.caller import AuthUser
+from service.web.openapi import Body, documented, text
 
 # The audio plus the multipart envelope around it; beyond, Litestar answers 413 before reading further.
 UPLOAD_MAX_BYTES = MAX_AUDIO_BYTES + 64 * 1024
 AI = NamedDependency[AIService]
+# Every AI operation reserves credits (402) and calls OpenAI (502; 503 when no key is configured).
+PRICED = documented(errors=(402, 502))
+AUDIO = Body(
+    {
+        "multipart/form-data": Schema(
+            type=OpenAPIType.OBJECT, properties={"audio": text(format="binary")}, required=["audio"]
+        )
+    },
+    description="the recording in the multipart field `audio`",
+)
 AuthRequest = Request[AuthUser, object, State]
 
 
@@ -65,11 +77,13 @@ async def transcription(request: AuthRequest, ai: AIService) -> Transcript:
 # --- /api/openai/* ---
 
 
+@PRICED
 @post("/chat", status_code=200, summary="Chat with the assistant (price: chat)")
 async def chat(request: AuthRequest, ai: AI, data: JSONBody[ChatIn]) -> ChatOut:
     return await ai.chat(request.user.id, data.messages)
 
 
+@PRICED
 @post("/multilingual-chat", status_code=200, summary="Chat across languages (price: multilingual_chat)")
 async def multilingual_chat(request: AuthRequest, ai: AI, data: JSONBody[MultilingualChatIn]) -> ChatOut:
     return await ai.multilingual_chat(
@@ -81,17 +95,20 @@ async def multilingual_chat(request: AuthRequest, ai: AI, data: JSONBody[Multili
     )
 
 
+@PRICED
 @post("/translate", status_code=200, summary="Translate a text (price: translate)")
 async def translate(request: AuthRequest, ai: AI, data: JSONBody[TranslateIn]) -> TranslationOut:
     translated = await ai.translate(request.user.id, data.text, data.target_language, data.source_language)
     return TranslationOut(data.text, translated, data.source_language or "auto", data.target_language)
 
 
+@PRICED
 @post("/analyze-sentiment", status_code=200, summary="Sentiment of a text (price: sentiment)")
 async def analyze_sentiment(request: AuthRequest, ai: AI, data: JSONBody[TextIn]) -> SentimentAnswer:
     return await ai.sentiment(request.user.id, data.text)
 
 
+@PRICED
 @post("/parse-contacts", status_code=200, summary="Contacts found in a pasted text (price: parse_contacts)")
 async def parse_contacts(request: AuthRequest, ai: AI, data: JSONBody[ContactsTextIn]) -> ParsedContactsOut:
     answer = await ai.parse_contacts(request.user.id, data.text)
@@ -103,11 +120,13 @@ async def parse_contacts(request: AuthRequest, ai: AI, data: JSONBody[ContactsTe
     )
 
 
+@PRICED
 @post("/generate-script", status_code=200, summary="A call script (price: generate_script)")
 async def generate_script(request: AuthRequest, ai: AI, data: JSONBody[ScriptIn]) -> ScriptAnswer:
     return await ai.generate_script(request.user.id, data)
 
 
+@documented(body=AUDIO, errors=(402, 502))
 @post("/transcribe", status_code=200, request_max_body_size=UPLOAD_MAX_BYTES, summary="Transcribe (price: transcribe)")
 async def transcribe(request: AuthRequest, ai: AI) -> TranscriptionOut:
     result = await transcription(request, ai)
@@ -124,11 +143,13 @@ openai_router = Router(
 # --- the older paths ---
 
 
+@PRICED
 @post("/api/chat", status_code=200, tags=["ai"], summary="Chat (older path; price: chat)")
 async def legacy_chat(request: AuthRequest, ai: AI, data: JSONBody[LegacyChatIn]) -> ChatOut:
     return await ai.chat(request.user.id, data.messages, temperature=data.temperature, max_tokens=data.max_tokens)
 
 
+@PRICED
 @post("/api/multilingual-chat", status_code=200, tags=["ai"], summary="Multilingual chat (older path)")
 async def legacy_multilingual_chat(request: AuthRequest, ai: AI, data: JSONBody[LegacyMultilingualChatIn]) -> ChatOut:
     preference = data.language_preference
@@ -143,12 +164,14 @@ async def legacy_multilingual_chat(request: AuthRequest, ai: AI, data: JSONBody[
     )
 
 
+@PRICED
 @post("/api/translate", status_code=200, tags=["ai"], summary="Translate (older path; price: translate)")
 async def legacy_translate(request: AuthRequest, ai: AI, data: JSONBody[LegacyTranslateIn]) -> LegacyTranslationOut:
     translated = await ai.translate(request.user.id, data.text, data.target_language, data.source_language)
     return LegacyTranslationOut(translated, data.source_language or "auto-detected")
 
 
+@PRICED
 @post("/api/analyze-sentiment", status_code=200, tags=["ai"], summary="1-5 star sentiment (older path)")
 async def legacy_sentiment(request: AuthRequest, ai: AI, data: JSONBody[TextIn]) -> RatingOut:
     answer = await ai.sentiment(request.user.id, data.text)
@@ -156,6 +179,7 @@ async def legacy_sentiment(request: AuthRequest, ai: AI, data: JSONBody[TextIn])
     return RatingOut(rating=max(1, min(5, round(answer.score * 2 + 3))), confidence=answer.confidence)
 
 
+@PRICED
 @post("/api/parse-contacts", status_code=200, tags=["ai"], summary="Contacts from CSV/Excel content (older path)")
 async def legacy_parse_contacts(request: AuthRequest, ai: AI, data: JSONBody[LegacyContactsIn]) -> list[LegacyContact]:
     kind = "CSV" if data.file_type == "csv" else "Excel"
@@ -174,6 +198,7 @@ async def legacy_parse_contacts(request: AuthRequest, ai: AI, data: JSONBody[Leg
     ]
 
 
+@PRICED
 @post("/api/generate-script", status_code=200, tags=["ai"], summary="A call script (older path)")
 async def legacy_generate_script(request: AuthRequest, ai: AI, data: JSONBody[LegacyScriptIn]) -> LegacyScriptOut:
     info = data.campaign_info
@@ -184,6 +209,7 @@ async def legacy_generate_script(request: AuthRequest, ai: AI, data: JSONBody[Le
     return LegacyScriptOut(answer.script)
 
 
+@documented(body=AUDIO, errors=(402, 502))
 @post(
     "/api/transcribe",
     status_code=200,

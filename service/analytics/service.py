@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -24,6 +24,7 @@ from service.analytics.schemas import (
     Series,
 )
 from service.errors import FieldError, NotFound, ValidationFailed
+from service.timezones import is_known_zone
 from service.web.decoding import parse_instant
 
 DEFAULT_DAYS = 30
@@ -43,10 +44,8 @@ class Period:
 
 def zone(raw: str | None) -> str:
     name = raw or "UTC"
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationFailed(f"Unknown time zone '{name}'", [FieldError("tz", "is not an IANA time zone")]) from None
+    if not is_known_zone(name):
+        raise ValidationFailed(f"Unknown time zone '{name}'", [FieldError("tz", "is not an IANA time zone")])
     return name
 
 

@@ -35,6 +35,7 @@ from service.auth.schemas import (
 from service.auth.service import AuthService, Issued
 from service.errors import NotFound, Unauthenticated
 from service.web.caller import AuthUser, Client
+from service.web.openapi import documented
 
 AUTH_MODE_HEADER = "x-auth-mode"
 FORGOT_REPLY = {"message": "If an account exists for this address, a reset link is on its way."}
@@ -75,6 +76,10 @@ class AuthController(Controller):
     path = "/api/auth"
     tags = ["auth"]
 
+    @documented(
+        errors=(409,),
+        request_example={"email": "ada@example.com", "password": "correct horse battery", "fullName": "Ada Lovelace"},
+    )
     @post("/register", exclude_from_auth=True, status_code=201, summary="Create an account and log in")
     async def register(
         self,
@@ -87,6 +92,9 @@ class AuthController(Controller):
         issued = await auth.register(data, client)
         return delivery.issued(issued, body_tokens=wants_body_tokens(request), status_code=201)
 
+    @documented(
+        errors=(401, 403, 429), request_example={"email": "ada@example.com", "password": "correct horse battery"}
+    )
     @post("/login", exclude_from_auth=True, status_code=200, summary="Log in with e-mail and password")
     async def login(
         self,
@@ -99,6 +107,7 @@ class AuthController(Controller):
         issued = await auth.login(data.email, data.password, client)
         return delivery.issued(issued, body_tokens=wants_body_tokens(request), status_code=200)
 
+    @documented(errors=(401,))
     @post("/refresh", exclude_from_auth=True, status_code=200, summary="Rotate the refresh token")
     async def refresh(
         self,
@@ -167,6 +176,7 @@ class AuthController(Controller):
             return delivery.signed_out()
         return Response(None, status_code=204)
 
+    @documented(errors=(429,))
     @put("/password", status_code=204, summary="Change the password (other sessions end)")
     async def change_password(
         self,
@@ -178,6 +188,7 @@ class AuthController(Controller):
         user = request.user
         await auth.change_password(user.id, user.session_id, data.current_password, data.new_password, client)
 
+    @documented(returns=dict[str, str], example=FORGOT_REPLY, errors=(429,))
     @post("/password/forgot", exclude_from_auth=True, status_code=202, summary="Mail a password-reset link")
     async def forgot_password(
         self, auth: NamedDependency[AuthService], client: NamedDependency[Client], data: JSONBody[ForgotPasswordIn]

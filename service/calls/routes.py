@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
@@ -17,10 +18,17 @@ from service.calls.schemas import CallIn, CallOut, CallStatusOut, EndOut, SmsIn,
 from service.calls.service import CallService, call_out, status_out
 from service.web.caller import AuthUser
 from service.web.ids import parse_id
+from service.web.openapi import UUID, Body, documented, query, text
 from service.web.pagination import decode_cursor, paginate, parse_limit
 
 XML = "text/xml"
 Calls = NamedDependency[CallService]
+DIAL_ERRORS = (402, 404, 409, 502)  # credits, an unknown contact, do-not-contact, Twilio refusing
+TWILIO_FORM = Body(
+    {"application/x-www-form-urlencoded": Schema(type=OpenAPIType.OBJECT, additional_properties=text())},
+    description="Twilio's parameters (CallSid, CallStatus, ...), signed in X-Twilio-Signature",
+)
+WEBHOOK = {"returns": text(), "media_type": XML, "errors": (403,)}  # 403: the signature does not match
 AuthRequest = Request[AuthUser, object, State]
 
 
@@ -45,6 +53,7 @@ async def page(
     return Response([call_out(row) for row in shown], headers=headers)
 
 
+@documented(paged=True, query=(query("campaignId", UUID, "only this campaign's calls"),), errors=(404,))
 @get("/")
 async def list_calls(request: AuthRequest, calls: Calls) -> Response[list[CallOut]]:
     """Newest first; `limit` (100, max 1000) and `cursor`, like the contacts. `?campaignId=` filters."""
@@ -52,11 +61,13 @@ async def list_calls(request: AuthRequest, calls: Calls) -> Response[list[CallOu
     return await page(request, calls, campaign_id=parse_id(raw, "Campaign") if raw else None)
 
 
+@documented(paged=True)
 @get("/contact/{contact_id:str}")
 async def list_for_contact(request: AuthRequest, calls: Calls, contact_id: FromPath[str]) -> Response[list[CallOut]]:
     return await page(request, calls, contact_id=parse_id(contact_id, "Contact"))
 
 
+@documented(paged=True)
 @get("/campaign/{campaign_id:str}")
 async def list_for_campaign(request: AuthRequest, calls: Calls, campaign_id: FromPath[str]) -> Response[list[CallOut]]:
     return await page(request, calls, campaign_id=parse_id(campaign_id, "Campaign"))
@@ -68,6 +79,7 @@ async def get_call(request: AuthRequest, calls: Calls, key: FromPath[str]) -> Ca
     return call_out(await calls.get(request.user.id, key))
 
 
+@documented(extra_statuses={200: "a finished call logged before with the same sid"}, errors=DIAL_ERRORS)
 @post("/", status_code=HTTP_201_CREATED)
 async def place_or_log_call(request: AuthRequest, calls: Calls, data: JSONBody[CallIn]) -> Response[CallOut]:
     """Places a call; with a `status` label, logs a finished one instead (CallInterface's use)."""
@@ -77,18 +89,21 @@ async def place_or_log_call(request: AuthRequest, calls: Calls, data: JSONBody[C
     return Response(call_out(await calls.place(request.user.id, data)), status_code=HTTP_201_CREATED)
 
 
+@documented(errors=(409, 502))
 @post("/{key:str}/end", status_code=HTTP_200_OK)
 async def end_call(request: AuthRequest, calls: Calls, key: FromPath[str]) -> EndOut:
     sid, status = await calls.end(request.user.id, key)
     return EndOut(success=True, sid=sid, status=status)
 
 
+@documented(errors=DIAL_ERRORS)
 @post("/sms", status_code=HTTP_201_CREATED)
 async def send_sms(request: AuthRequest, calls: Calls, data: JSONBody[SmsIn]) -> SmsOut:
     return await calls.send_sms(request.user.id, data)
 
 
 # -- the older pages' paths (client/src/lib/twilio.ts) -----------------------------------------------------------
+@documented(errors=DIAL_ERRORS)
 @post("/api/call", status_code=HTTP_201_CREATED)
 async def legacy_place(request: AuthRequest, calls: Calls, data: JSONBody[CallIn]) -> CallStatusOut:
     row = await calls.place(request.user.id, data)
@@ -101,12 +116,14 @@ async def legacy_status(request: AuthRequest, calls: Calls, key: FromPath[str]) 
     return status_out(row, calls.caller_id)
 
 
+@documented(errors=(409, 502))
 @post("/api/call/{key:str}/end", status_code=HTTP_200_OK)
 async def legacy_end(request: AuthRequest, calls: Calls, key: FromPath[str]) -> EndOut:
     sid, status = await calls.end(request.user.id, key)
     return EndOut(success=True, sid=sid, status=status)
 
 
+@documented(errors=DIAL_ERRORS)
 @post("/api/sms", status_code=HTTP_201_CREATED)
 async def legacy_sms(request: AuthRequest, calls: Calls, data: JSONBody[SmsIn]) -> SmsOut:
     return await calls.send_sms(request.user.id, data)
@@ -139,12 +156,21 @@ async def ingest(
     return xml(answer)
 
 
+@documented(body=TWILIO_FORM, **WEBHOOK)
 @post("/api/calls/status", exclude_from_auth=True, status_code=HTTP_200_OK)
 async def status_webhook(request: Request, calls: Calls) -> Response[str]:
     """Call progress. Stored raw, applied once; an unknown CallSid is stored and answered 200."""
     return await ingest(request, calls, CallService.status_callback, twiml.empty())
 
 
+@documented(
+    query=(
+        query("callId", text(), "the call whose script to speak"),
+        query("script", text(), "without callId: the text to speak"),
+        query("language", text(), "without callId: its language"),
+    ),
+    **WEBHOOK,
+)
 @get("/api/twilio/twiml", exclude_from_auth=True)
 async def call_twiml(request: Request, calls: Calls) -> Response[str]:
     await verified(request, calls)
@@ -169,17 +195,20 @@ async def call_twiml(request: Request, calls: Calls) -> Response[str]:
     )
 
 
+@documented(body=TWILIO_FORM, **WEBHOOK)
 @post("/api/twilio/recording-status", exclude_from_auth=True, status_code=HTTP_200_OK)
 async def recording_webhook(request: Request, calls: Calls) -> Response[str]:
     """Both <Record>'s action (which must answer TwiML) and a recording status callback."""
     return await ingest(request, calls, CallService.recording, twiml.hang_up())
 
 
+@documented(body=TWILIO_FORM, **WEBHOOK)
 @post("/api/twilio/transcription", exclude_from_auth=True, status_code=HTTP_200_OK)
 async def transcription_webhook(request: Request, calls: Calls) -> Response[str]:
     return await ingest(request, calls, CallService.transcription, twiml.empty())
 
 
+@documented(**WEBHOOK)
 @get("/api/twilio/conference/{room:str}", exclude_from_auth=True)
 async def conference(request: Request, calls: Calls, room: FromPath[str]) -> Response[str]:
     await verified(request, calls)
@@ -188,12 +217,14 @@ async def conference(request: Request, calls: Calls, room: FromPath[str]) -> Res
     return xml(twiml.conference(room))
 
 
+@documented(body=TWILIO_FORM, **WEBHOOK)
 @post("/api/twilio/sms", exclude_from_auth=True, status_code=HTTP_200_OK)
 async def inbound_sms_webhook(request: Request, calls: Calls) -> Response[str]:
     """The number's "A message comes in" webhook: stored, linked to the contact, STOP/START applied."""
     return await ingest(request, calls, CallService.inbound_sms, twiml.empty())
 
 
+@documented(body=TWILIO_FORM, **WEBHOOK)
 @post("/api/twilio/sms-status", exclude_from_auth=True, status_code=HTTP_200_OK)
 async def sms_status_webhook(request: Request, calls: Calls) -> Response[str]:
     return await ingest(request, calls, CallService.sms_status, twiml.empty())

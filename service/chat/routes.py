@@ -33,10 +33,12 @@ from service.chat.service import ChatService, messages_out
 from service.web.caller import AuthUser
 from service.web.ids import parse_id
 from service.web.lists import page_response
+from service.web.openapi import documented
 from service.web.pagination import Keyset, decode_cursor, parse_limit
 
 _encode = msgspec.json.Encoder().encode
 Chat = NamedDependency[ChatService]
+SENT_BEFORE = "a retried send (same clientId) found the message it made before"
 AuthRequest = Request[AuthUser, object, State]
 
 
@@ -59,6 +61,7 @@ def sent(message: MessageOut, created: bool) -> Response[MessageOut]:
     return Response(message, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 
 
+@documented(returns=list[MessageOut], paged=True)
 @get("/messages")
 async def list_my_messages(request: AuthRequest, chat: Chat) -> Response[bytes]:
     """Every message of my rooms (and imported direct messages to or from me), newest first."""
@@ -71,6 +74,7 @@ async def unread_count(request: AuthRequest, chat: Chat) -> Count:
     return Count(await chat.unread_count(request.user.id))
 
 
+@documented(returns=list[MessageOut], paged=True)
 @get("/messages/{recipient_id:str}")
 async def conversation(request: AuthRequest, chat: Chat, recipient_id: FromPath[str]) -> Response[bytes]:
     """My direct conversation with one user, newest first (empty before the first message)."""
@@ -78,6 +82,7 @@ async def conversation(request: AuthRequest, chat: Chat, recipient_id: FromPath[
     return await page(request, lambda after, limit: chat.conversation(user, other, after, limit))
 
 
+@documented(extra_statuses={200: SENT_BEFORE}, errors=(404, 409, 429))
 @post("/messages")
 async def send_message(request: AuthRequest, chat: Chat, data: JSONBody[DirectMessageIn]) -> Response[MessageOut]:
     """To `recipientId` (their direct room, made on first use) or into `roomId`; `clientId` makes retries safe."""
@@ -117,6 +122,7 @@ async def list_rooms(request: AuthRequest, chat: Chat) -> list[RoomOut]:
     return await chat.rooms(request.user.id)
 
 
+@documented(extra_statuses={200: "the direct room of the pair already exists"}, errors=(404,))
 @post("/rooms")
 async def create_room(request: AuthRequest, chat: Chat, data: JSONBody[RoomIn]) -> Response[RoomOut]:
     """201 for a new room; 200 when the direct room of the pair already exists."""
@@ -141,6 +147,7 @@ async def list_members(request: AuthRequest, chat: Chat, room: FromPath[str]) ->
     return await chat.members(request.user.id, room)
 
 
+@documented(errors=(404,))
 @post("/rooms/{room:str}/members", status_code=HTTP_200_OK)
 async def add_members(
     request: AuthRequest, chat: Chat, room: FromPath[str], data: JSONBody[MembersIn]
@@ -148,6 +155,7 @@ async def add_members(
     return await chat.add_members(request.user.id, room, data.user_ids)
 
 
+@documented(returns=list[MessageOut], paged=True)
 @get("/rooms/{room:str}/messages")
 async def room_messages(request: AuthRequest, chat: Chat, room: FromPath[str]) -> Response[bytes]:
     """Newest first from any point: `cursor` is the key of the last message seen (the page's `X-Next-Cursor`)."""
@@ -155,6 +163,7 @@ async def room_messages(request: AuthRequest, chat: Chat, room: FromPath[str]) -
     return await page(request, lambda after, limit: chat.room_messages(user, room, after, limit))
 
 
+@documented(extra_statuses={200: SENT_BEFORE}, errors=(409, 429))
 @post("/rooms/{room:str}/messages")
 async def post_to_room(
     request: AuthRequest, chat: Chat, room: FromPath[str], data: JSONBody[MessageIn]
@@ -172,6 +181,7 @@ async def mark_room_read(
     return Success()
 
 
+@documented(errors=(429,))
 @post("/rooms/{room:str}/typing", status_code=HTTP_200_OK)
 async def typing(request: AuthRequest, chat: Chat, room: FromPath[str]) -> Success:
     """Tells the room's participants that I am typing (send it every few seconds while typing)."""

@@ -6,8 +6,6 @@ Pure functions, shared by the single-contact routes, the bulk write and the CSV 
 from __future__ import annotations
 
 import re
-import zoneinfo
-from functools import cache
 from typing import Any
 
 import msgspec
@@ -17,6 +15,7 @@ from phonenumbers import timezone as phone_timezones
 
 from service.contacts.schemas import ContactIn, Rejection
 from service.phones import e164, parse_phone
+from service.timezones import is_known_zone
 
 # A deliberately loose check: something@domain.tld. Deliverability is not ours to judge.
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -67,14 +66,9 @@ def normalize_phone(raw: str | None, region: str, *, field: str = "phone") -> tu
     return e164(number), zone
 
 
-@cache
-def _known_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
 def normalize_timezone(raw: str | None) -> str | None:
     raw = clean(raw)
-    if raw is not None and raw not in _known_zones():
+    if raw is not None and not is_known_zone(raw):
         raise InvalidField("timezone", f"{raw!r} is not an IANA time zone")
     return raw
 

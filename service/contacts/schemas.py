@@ -13,6 +13,7 @@ from msgspec import UNSET, UnsetType
 
 from service.db.models.contacts import CONTACT_STATUSES
 from service.web.ids import parse_id
+from service.web.openapi import UUID, choice, query, text
 from service.web.pagination import Keyset, decode_cursor, parse_choice, parse_limit
 from service.web.schemas import CamelStruct
 
@@ -125,6 +126,14 @@ class ContactQuery:
             search=search,
             after=decode_cursor(cursor) if cursor else None,
         )
+
+
+# The filters ContactQuery.parse reads, for the OpenAPI document (`q` is declared by each list).
+CONTACT_FILTERS = (
+    query("status", choice(CONTACT_STATUSES), "only contacts with this status"),
+    query("tag", text(), "only contacts whose tags include it"),
+    query("campaignId", UUID, "only members of this campaign of the caller's (someone else's: 404)"),
+)
 
 
 encode = msgspec.json.Encoder().encode

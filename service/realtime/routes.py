@@ -21,6 +21,7 @@ from service.auth.middleware import AuthUser, credentials
 from service.errors import Forbidden, ValidationFailed
 from service.realtime.hub import Event, EventHub, StreamClosed, Subscriber
 from service.web.decoding import whole_number
+from service.web.openapi import documented, text
 
 # EventSource waits this long before reconnecting after the stream ends.
 RETRY_MS = 2000
@@ -55,6 +56,7 @@ async def _opening(hub: EventHub, subscriber: Subscriber, after_id: int | None) 
     return None if replay.reload else replay.events
 
 
+@documented(returns=text(), media_type="text/event-stream")
 @get("/events", summary="Server-sent events for the caller (Last-Event-ID resumes)", tags=["realtime"])
 async def events_sse(
     request: Request[AuthUser, object, State],

@@ -23,6 +23,7 @@ from service.users.schemas import (
 from service.users.service import UsersService
 from service.web.caller import AuthUser, Client
 from service.web.guards import admin_only
+from service.web.openapi import documented
 
 HISTORY_LENGTH = 50
 AuthRequest = Request[AuthUser, object, State]
@@ -36,6 +37,7 @@ class UserController(Controller):
     async def get_profile(self, request: AuthRequest, users: NamedDependency[UsersService]) -> UserOut:
         return await users.profile(request.user.id)
 
+    @documented(errors=(409, 429))
     @put("/profile", summary="Change profile fields (a new email needs currentPassword)")
     async def update_profile(
         self,
@@ -60,6 +62,7 @@ class UserController(Controller):
     async def get_credits(self, request: AuthRequest, users: NamedDependency[UsersService]) -> CreditsOut:
         return await users.credits(request.user.id, HISTORY_LENGTH)
 
+    @documented(errors=(402, 409), request_example={"amount": -3, "reason": "script"})
     @post("/credits", status_code=200, summary="Spend credits (negative amount); administrators may also add")
     async def change_credits(
         self, request: AuthRequest, users: NamedDependency[UsersService], data: JSONBody[CreditChangeIn]
@@ -94,6 +97,7 @@ class AdminController(Controller):
     ) -> AdminUserOut:
         return await users.set_disabled(request.user, user_id, False)
 
+    @documented(errors=(402, 409))
     @post("/users/{user_id:uuid}/credits", status_code=200, summary="Grant (or, negative, take back) credits")
     async def change_credits(
         self,

@@ -6,10 +6,12 @@ import asyncio
 
 import asyncpg
 from litestar import HttpMethod, Request, route
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.response import Response
 
 from service.db.pool import DATABASE_TROUBLE
 from service.web.errors import error_body
+from service.web.openapi import documented
 
 READY_TIMEOUT_SECONDS = 2.0
 # Checks and load balancers often probe with HEAD; the server sends the status and headers without the body.
@@ -28,6 +30,16 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
+@documented(
+    returns=Schema(
+        type=OpenAPIType.OBJECT,
+        required=["status", "database", "schemaRevision", "twilio"],
+        properties={
+            name: Schema(type=OpenAPIType.STRING) for name in ("status", "database", "schemaRevision", "twilio")
+        },
+    ),
+    example={"status": "ready", "database": "ok", "schemaRevision": "0013", "twilio": "ok"},
+)
 @route(
     "/ready",
     http_method=PROBE_METHODS,
