@@ -10,7 +10,6 @@ from __future__ import annotations
 from litestar import HttpMethod, Request, Response, Router, delete, get, post, route
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
@@ -28,7 +27,7 @@ from service.errors import ValidationFailed
 from service.web.caller import AuthUser
 from service.web.ids import parse_id
 from service.web.lists import JSON, page_response
-from service.web.openapi import Body, documented, query, text
+from service.web.openapi import Body, csv_upload_body, documented, query, text
 from service.web.schemas import Deleted
 from service.web.uploads import csv_upload
 
@@ -132,15 +131,7 @@ async def bulk_create(request: AuthRequest, contacts: Contacts, partial: FromQue
 
 
 @documented(
-    body=Body(
-        {
-            "multipart/form-data": Schema(
-                type=OpenAPIType.OBJECT, properties={"file": text(format="binary")}, required=["file"]
-            ),
-            "text/csv": text(),
-        },
-        description="the CSV file in a multipart field of any name, or the raw body as text/csv; up to 50 MB",
-    ),
+    body=csv_upload_body("up to 50 MB"),
     example=REPORT_EXAMPLE,
     errors=(415,),
 )

@@ -13,6 +13,7 @@ from service.dialer.service import DialerService
 from service.web.caller import AuthUser
 from service.web.guards import admin_only
 from service.web.ids import parse_id
+from service.web.openapi import csv_upload_body, documented
 from service.web.pagination import parse_limit
 from service.web.uploads import csv_upload
 
@@ -47,6 +48,7 @@ async def list_do_not_call(
     return Response(rows[:size], headers=headers)
 
 
+@documented(extra_statuses={200: "the number was already listed"})
 @post("/api/do-not-call")
 async def add_do_not_call(
     request: AuthRequest, dialing: Dialing, data: JSONBody[DoNotCallIn]
@@ -56,6 +58,7 @@ async def add_do_not_call(
     return Response(entry, status_code=HTTP_201_CREATED if added else HTTP_200_OK)
 
 
+@documented(body=csv_upload_body("up to 4 MB"), errors=(415,))
 @post("/api/do-not-call/import", status_code=HTTP_201_CREATED, request_max_body_size=IMPORT_MAX_BYTES)
 async def import_do_not_call(
     request: AuthRequest, dialing: Dialing, reason: FromQuery[str | None] = None

@@ -119,6 +119,19 @@ class Body:
     description: str | None = None
 
 
+def csv_upload_body(limit: str) -> Body:
+    """What service/web/uploads.py's `csv_upload` reads: a multipart file field, or the raw body as text/csv."""
+    return Body(
+        {
+            "multipart/form-data": Schema(
+                type=OpenAPIType.OBJECT, properties={"file": text(format="binary")}, required=["file"]
+            ),
+            "text/csv": text(),
+        },
+        description=f"the CSV file in a multipart field of any name, or the raw body as text/csv; {limit}",
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Documented:
     returns: Any = None  # the success answer's real type (or Schema), for pre-encoded or untyped answers
