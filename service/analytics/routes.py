@@ -32,7 +32,7 @@ PERIOD = (
     query("tz", text(), "IANA time zone (default UTC)"),
 )
 CAMPAIGN = query("campaignId", UUID_OR_EMPTY, "only this campaign of the caller's (someone else's: 404)")
-INTERVAL = query("interval", choice(INTERVALS), "bucket size (default day)")
+INTERVAL = query("interval", choice(("", *INTERVALS)), "bucket size (empty or absent: day)")
 ACTIVITY = Schema(
     type=OpenAPIType.ARRAY,
     items=Schema(
