@@ -22,7 +22,7 @@ from service.web.caller import AuthUser
 from service.web.guards import admin_only
 from service.web.ids import parse_id
 from service.web.lists import page_response
-from service.web.openapi import UUID, choice, documented, query, text
+from service.web.openapi import UUID, UUID_OR_EMPTY, choice, documented, query, text
 from service.web.pagination import decode_cursor, parse_choice, parse_limit
 
 Analytics = NamedDependency[AnalyticsService]
@@ -31,8 +31,8 @@ PERIOD = (
     query("to", text(), "ISO date or date-time on a quarter hour; excluded (default: the next local midnight)"),
     query("tz", text(), "IANA time zone (default UTC)"),
 )
-CAMPAIGN = query("campaignId", UUID, "only this campaign of the caller's (someone else's: 404)")
-INTERVAL = query("interval", choice(INTERVALS), "bucket size (default day)")
+CAMPAIGN = query("campaignId", UUID_OR_EMPTY, "only this campaign of the caller's (someone else's: 404)")
+INTERVAL = query("interval", choice(("", *INTERVALS)), "bucket size (empty or absent: day)")
 ACTIVITY = Schema(
     type=OpenAPIType.ARRAY,
     items=Schema(

@@ -18,7 +18,7 @@ from service.calls.schemas import CallIn, CallOut, CallStatusOut, EndOut, SmsIn,
 from service.calls.service import CallService, call_out, status_out
 from service.web.caller import AuthUser
 from service.web.ids import parse_id
-from service.web.openapi import UUID, Body, documented, query, text
+from service.web.openapi import UUID_OR_EMPTY, Body, documented, query, text
 from service.web.pagination import decode_cursor, paginate, parse_limit
 
 XML = "text/xml"
@@ -53,7 +53,7 @@ async def page(
     return Response([call_out(row) for row in shown], headers=headers)
 
 
-@documented(paged=True, query=(query("campaignId", UUID, "only this campaign's calls"),), errors=(404,))
+@documented(paged=True, query=(query("campaignId", UUID_OR_EMPTY, "only this campaign's calls"),), errors=(404,))
 @get("/")
 async def list_calls(request: AuthRequest, calls: Calls) -> Response[list[CallOut]]:
     """Newest first; `limit` (100, max 1000) and `cursor`, like the contacts. `?campaignId=` filters."""

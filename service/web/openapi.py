@@ -94,6 +94,8 @@ def choice(values: Sequence[str]) -> Schema:
 
 
 UUID = Schema(type=OpenAPIType.STRING, format="uuid")  # type: ignore[arg-type]
+# A filter read with `if raw:`: empty means the same as absent.
+UUID_OR_EMPTY = Schema(one_of=[UUID, Schema(type=OpenAPIType.STRING, max_length=0)])
 BOOLEAN = Schema(type=OpenAPIType.BOOLEAN)
 PAGE_QUERY = (
     query(
