@@ -164,6 +164,9 @@ class DialerService:
                 rejected_count += 1
                 if len(rejected) < MAX_REJECTED_LISTED:
                     rejected.append({"index": index, "reason": f"{raw!r} is not a complete phone number"})
+        if not phones:  # nothing to add: say so rather than answer "0 added" to a wrong file
+            found = f"; {rejected_count} rows are not complete phone numbers" if rejected_count else ""
+            raise invalid("file", f"the file holds no phone numbers{found}")
         unique = list(dict.fromkeys(phones))
         async with self.pool.acquire() as connection, connection.transaction():
             added = await repository.dnc_add(connection, owner, unique, reason)

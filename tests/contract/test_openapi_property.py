@@ -1,9 +1,9 @@
 """The OpenAPI document tells the truth: schemathesis drives every operation of the app's own document.
 
-A bounded, derandomized run (PROPERTY_EXAMPLES cases per operation, 30 by default; set it higher for a deep
-run) that fails on any 5xx, any answer whose status, content type, headers or body the document does not
-declare, and any schema-invalid request the service accepts. It runs in-process over ASGI, as a registered
-user, so authenticated operations get past the login.
+A bounded, derandomized run (PROPERTY_EXAMPLES cases per operation, 25 by default, one for the event stream,
+which holds its connection; set it higher for a deep run) that fails on any 5xx, any answer whose status,
+content type, headers or body the document does not declare, and any schema-invalid request the service
+accepts. It runs in-process over ASGI, as a registered user, so authenticated operations get past the login.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from tests.fakes.openai import API_KEY as OPENAI_KEY
 from tests.fakes.openai import OpenAIFake
 from tests.fakes.ports import free_port
 
-EXAMPLES = int(os.environ.get("PROPERTY_EXAMPLES", "30"))
+EXAMPLES = int(os.environ.get("PROPERTY_EXAMPLES", "25"))
 PASSWORD = "correct-horse-battery-9"
 # Operations that end the caller's session: each case gets a session of its own, so the run's stays valid.
 # An event stream is read until its first frame and then cut, which costs seconds a case: a few cases suffice.
@@ -117,7 +117,7 @@ def test_every_answer_is_documented(api_schema, token: str, method: str, path: s
 
     @given(case=cases)
     @settings(
-        max_examples=3 if (method, path) in STREAMS else EXAMPLES,
+        max_examples=1 if (method, path) in STREAMS else EXAMPLES,
         derandomize=True,
         database=None,
         deadline=None,

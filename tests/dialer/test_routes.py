@@ -144,6 +144,17 @@ async def test_a_csv_upload_adds_its_numbers_and_reports_duplicates_and_bad_rows
     assert bare.status_code == 201 and bare.json()["added"] == 2
 
 
+async def test_a_file_without_a_single_number_is_refused_and_adds_nothing(client, db, owner):
+    for body in ('{"not": "a csv of numbers"}\n', "Name,Phone\nAda,nope\n"):
+        response = await client.post(
+            "/api/do-not-call/import", content=body, headers={**owner.headers, "content-type": "text/csv"}
+        )
+        assert response.status_code == 400, response.text
+        assert "the file holds no phone numbers" in response.json()["message"]
+    assert "1 rows are not complete phone numbers" in response.json()["message"]
+    assert await db.fetchval("SELECT count(*) FROM do_not_call_numbers") == 0
+
+
 async def test_pacing_is_for_administrators(client, db, make_user):
     admin, customer = await make_user(role="admin"), await make_user()
     assert (await client.get("/api/admin/dialer/pacing", headers=customer.headers)).status_code == 403
