@@ -12,7 +12,7 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from typing import IO, Any
 
 from service.contacts.normalize import Validated, validate_row
@@ -71,6 +71,7 @@ HEADERS = {
     **dict.fromkeys(("timezone", "tz"), "timezone"),
 }
 IDENTIFYING = {"firstName", "lastName", "fullName", "email", "phone"}
+PHONE_HEADERS = frozenset(key for key, field in HEADERS.items() if field == "phone")
 
 
 class CsvError(ValueError):
@@ -99,6 +100,18 @@ def sniff_delimiter(sample: str) -> str:
     """The delimiter that occurs most often in the header line (quoted text aside)."""
     header = re.sub(r'"[^"]*"', "", sample.splitlines()[0] if sample else "")
     return max(DELIMITERS, key=header.count)
+
+
+def csv_text(file: IO[bytes]) -> io.TextIOWrapper:
+    """The file as text in its own encoding (detach it when done, so the caller's file stays open)."""
+    return io.TextIOWrapper(file, encoding=detect_encoding(file), newline="")
+
+
+def csv_reader(text: io.TextIOWrapper) -> Iterator[list[str]]:
+    """The rows of `text`, split on the delimiter its header line uses."""
+    delimiter = sniff_delimiter(text.read(SNIFF_BYTES))
+    text.seek(0)
+    return csv.reader(text, delimiter=delimiter)
 
 
 def header_key(header: str) -> str:
@@ -137,11 +150,9 @@ def record_to_contact(record: list[str], columns: dict[str, list[int]]) -> dict[
 
 def read_batches(file: IO[bytes], region: str, batch_rows: int = BATCH_ROWS) -> Generator[list[Validated], None, None]:
     """Validated rows in batches. `index` 0 is the first row under the header; blank rows are skipped."""
-    text = io.TextIOWrapper(file, encoding=detect_encoding(file), newline="")
+    text = csv_text(file)
     try:
-        delimiter = sniff_delimiter(text.read(SNIFF_BYTES))
-        text.seek(0)
-        reader = csv.reader(text, delimiter=delimiter)
+        reader = csv_reader(text)
         columns = map_headers(next(reader, []))
         batch: list[Validated] = []
         for index, record in enumerate(reader):

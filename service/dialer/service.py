@@ -3,9 +3,9 @@ do-not-call list, the Twilio account's pacing."""
 
 from __future__ import annotations
 
-import codecs
 import csv
 import uuid
+from collections.abc import Iterator
 from datetime import time
 from typing import IO, Any
 
@@ -15,6 +15,8 @@ from msgspec import UNSET
 
 from service.campaigns.service import CampaignsService
 from service.config import Settings
+from service.contacts.csv_import import PHONE_HEADERS as CONTACT_PHONE_HEADERS
+from service.contacts.csv_import import csv_reader, csv_text, header_key
 from service.dialer import repository
 from service.dialer.schemas import (
     DoNotCallImport,
@@ -38,7 +40,8 @@ DEFAULT_RULES = {
     "voicemail_action": "hangup",
     "voicemail_message": None,
 }
-PHONE_HEADERS = {"phone", "phonenumber", "number", "mobile", "cell", "telephone"}
+# The contact import's names for a phone column, and "number", which a list of numbers is often headed.
+PHONE_HEADERS = CONTACT_PHONE_HEADERS | {"number"}
 MAX_IMPORT_ROWS = 100_000
 MAX_REJECTED_LISTED = 1000
 
@@ -140,13 +143,29 @@ class DialerService:
     async def import_do_not_call(self, owner: uuid.UUID, file: IO[bytes], reason: str | None) -> DoNotCallImport:
         """Numbers from a CSV: a column headed phone/number/mobile/..., or the first column of a file without
         such a header. Invalid rows are reported and skipped; the valid ones are added in one transaction."""
-        text = codecs.getreader("utf-8-sig")(file, "replace")
-        rows = csv.reader(text)
+        text = csv_text(file)
+        try:
+            phones, rejected, rejected_count = self._numbers(csv_reader(text))
+        except (csv.Error, UnicodeError) as exc:
+            raise invalid("file", f"not a readable CSV file: {exc}") from None
+        finally:
+            text.detach()
+        if not phones:  # nothing to add: say so rather than answer "0 added" to a wrong file
+            found = f"; {rejected_count} rows are not complete phone numbers" if rejected_count else ""
+            raise invalid("file", f"the file holds no phone numbers{found}")
+        unique = list(dict.fromkeys(phones))
+        async with self.pool.acquire() as connection, connection.transaction():
+            added = await repository.dnc_add(connection, owner, unique, reason)
+        return DoNotCallImport(
+            added=added, duplicates=len(phones) - added, rejected=rejected, rejected_count=rejected_count
+        )
+
+    def _numbers(self, rows: Iterator[list[str]]) -> tuple[list[str], list[dict[str, object]], int]:
+        """(valid numbers in E.164, the first rejected rows, how many were rejected)."""
         header = next(rows, None)
         if header is None:
             raise invalid("file", "the file is empty")
-        names = ["".join(ch for ch in cell.lower() if ch.isalnum()) for cell in header]
-        column = next((i for i, name in enumerate(names) if name in PHONE_HEADERS), None)
+        column = next((i for i, cell in enumerate(header) if header_key(cell) in PHONE_HEADERS), None)
         numbered = enumerate(rows) if column is not None else enumerate([header, *rows])
         column = column or 0
         phones: list[str] = []
@@ -164,12 +183,4 @@ class DialerService:
                 rejected_count += 1
                 if len(rejected) < MAX_REJECTED_LISTED:
                     rejected.append({"index": index, "reason": f"{raw!r} is not a complete phone number"})
-        if not phones:  # nothing to add: say so rather than answer "0 added" to a wrong file
-            found = f"; {rejected_count} rows are not complete phone numbers" if rejected_count else ""
-            raise invalid("file", f"the file holds no phone numbers{found}")
-        unique = list(dict.fromkeys(phones))
-        async with self.pool.acquire() as connection, connection.transaction():
-            added = await repository.dnc_add(connection, owner, unique, reason)
-        return DoNotCallImport(
-            added=added, duplicates=len(phones) - added, rejected=rejected, rejected_count=rejected_count
-        )
+        return phones, rejected, rejected_count

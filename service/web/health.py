@@ -38,7 +38,7 @@ async def health() -> dict[str, str]:
             name: Schema(type=OpenAPIType.STRING) for name in ("status", "database", "schemaRevision", "twilio")
         },
     ),
-    example={"status": "ready", "database": "ok", "schemaRevision": "0013", "twilio": "ok"},
+    example={"status": "ready", "database": "ok", "schemaRevision": "0008", "twilio": "ok"},
 )
 @route(
     "/ready",

@@ -173,3 +173,21 @@ async def test_pacing_is_for_administrators(client, db, make_user):
     )
     assert changed.status_code == 200 and changed.json()["callsPerSecond"] == 50.0
     assert await db.fetchval("SELECT max_concurrent FROM dialer_pacing") == 200
+
+
+async def test_a_csv_upload_reads_the_delimiter_and_encoding_as_the_contact_import_does(client, db, owner):
+    semicolons = "Name;Mobile\nZoë;+14155550105\n".encode("cp1252")
+    response = await client.post(
+        "/api/do-not-call/import", content=semicolons, headers={**owner.headers, "content-type": "text/csv"}
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["added"] == 1
+    # 0x81 is no character in UTF-8 nor in Windows-1252: refused, nothing added.
+    unreadable = await client.post(
+        "/api/do-not-call/import",
+        content=b"phone\n\x81+14155550106\n",
+        headers={**owner.headers, "content-type": "text/csv"},
+    )
+    assert unreadable.status_code == 400, unreadable.text
+    assert "not a readable CSV file" in unreadable.json()["message"]
+    assert await db.fetchval("SELECT array_agg(phone) FROM do_not_call_numbers") == ["+14155550105"]
