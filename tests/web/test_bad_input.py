@@ -82,6 +82,8 @@ NUL_IN_BODIES = [
     ("calls", "POST", "/api/calls/sms", {"phoneNumber": "+14155550100", "message": f"hi{NUL}"}, "message"),
     ("ai", "POST", "/api/openai/translate", {"text": f"hello{NUL}", "targetLanguage": "fr"}, "text"),
     ("ai", "POST", "/api/translate", {"text": "hello", "targetLanguage": f"fr{NUL}"}, "targetLanguage"),
+    ("dialer", "POST", "/api/do-not-call", {"phoneNumber": "+14155550100", "reason": f"asked{NUL}"}, "reason"),
+    ("dialer", "PUT", f"/api/campaigns/{CAMPAIGN_ID}/dialing", {"voicemailMessage": f"Hi{NUL}"}, "voicemailMessage"),
     ("keys", "POST", "/api/contacts", {f"first{NUL}Name": "Ada"}, "body"),
 ]
 
@@ -113,6 +115,7 @@ NUL_IN_QUERIES = [
     ("chat", "/api/chat/messages?cursor=%00", "cursor"),
     ("analytics", "/api/analytics/overview?tz=UTC%00", "tz"),
     ("login", "/api/auth/verify?x%00=1", "x"),
+    ("dialer", "/api/do-not-call?after=%2B1%00", "after"),
     ("path", "/api/contacts/%00", "path"),
 ]
 
@@ -154,6 +157,8 @@ JSON_ROUTES = [
     ("calls", "POST", "/api/calls"),
     ("ai", "POST", "/api/openai/chat"),
     ("ai", "POST", "/api/chat"),
+    ("dialer", "POST", "/api/do-not-call"),
+    ("dialer", "PUT", f"/api/campaigns/{CAMPAIGN_ID}/dialing"),
 ]
 JSON_IDS = [f"{family}-{method}-{path}" for family, method, path in JSON_ROUTES]
 
@@ -201,6 +206,7 @@ LIMITED_LISTS = [
     ("calls", "/api/calls"),
     ("chat", "/api/chat/messages"),
     ("admin", "/api/admin/users"),
+    ("dialer", "/api/do-not-call"),
 ]
 
 
