@@ -42,8 +42,9 @@ log = structlog.get_logger("dialer")
 
 LEASE = timedelta(seconds=20)
 SEND_DEADLINE = timedelta(seconds=5)
-# Dial slots are claimed this far ahead, then each dial waits for its slot: few claims, evenly spaced dials.
-SLOT_HORIZON = timedelta(milliseconds=250)
+# Dial slots are claimed this far ahead, then each dial waits for its slot: few claims, evenly spaced dials. The
+# next claim comes when half of it is left, so a pump that wakes up to half of it late loses no slots.
+SLOT_HORIZON = timedelta(seconds=1)
 MAX_CLAIM = 100
 # A pump with nothing due this soon hands over to a job queued for when there is.
 IDLE_HANDOVER = timedelta(seconds=30)
@@ -70,7 +71,9 @@ class Attempt:
     owner: uuid.UUID
     phone: str
     slot: datetime
-    claimed_at: datetime
+    # Sent no later than this (its slot plus one slot interval, at most SEND_DEADLINE after the claim), or not at
+    # all: a dial that goes out late lands beside the next slot's and the account exceeds its rate.
+    send_by: datetime
     machine_detection: bool
     wait_for_beep: bool
 
@@ -156,6 +159,7 @@ class Dialer:
 
     async def _pump(self, campaign_id: uuid.UUID, holder: uuid.UUID) -> datetime | None:
         tasks: set[asyncio.Task[None]] = set()
+        stopped = asyncio.Event()  # the campaign is no longer active: dials still waiting for their slot are given back
         reconciled_at: datetime | None = None
         try:
             while True:
@@ -168,9 +172,10 @@ class Dialer:
                     reconciled_at = now
                 claim = await self.claim(campaign_id)
                 if claim.wait is None:
+                    stopped.set()
                     return None
                 for attempt in claim.attempts:
-                    task = asyncio.create_task(self.dial(attempt))
+                    task = asyncio.create_task(self.dial(attempt, stopped))
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
                 if claim.wait > IDLE_HANDOVER.total_seconds():
@@ -235,6 +240,7 @@ class Dialer:
                     voicemail_message=rules["voicemail_message"] if leave_message else None,
                 )
                 await repository.mark_dialing(connection, campaign_id, contact_id, call_id, now)
+                slot = first_slot + timedelta(seconds=interval * len(attempts))
                 attempts.append(
                     Attempt(
                         call_id=call_id,
@@ -242,8 +248,8 @@ class Dialer:
                         contact_id=contact_id,
                         owner=campaign["user_id"],
                         phone=target["phone"],
-                        slot=first_slot + timedelta(seconds=interval * len(attempts)),
-                        claimed_at=now,
+                        slot=slot,
+                        send_by=min(slot + timedelta(seconds=interval), now + SEND_DEADLINE),
                         machine_detection=rules["machine_detection"],
                         wait_for_beep=leave_message,
                     )
@@ -274,10 +280,8 @@ class Dialer:
                 await progress.publish(connection, campaign_id, reason="insufficient_credits")
 
     # -- dialing -------------------------------------------------------------------------------------------------
-    async def dial(self, attempt: Attempt) -> None:
-        await self.clock.sleep((attempt.slot - self.clock.now()).total_seconds())
-        if self.clock.now() - attempt.claimed_at > SEND_DEADLINE:
-            # Too late to be sure a reconciliation would see it: give it back instead of sending it.
+    async def dial(self, attempt: Attempt, stopped: asyncio.Event | None = None) -> None:
+        if not await self._slot_reached(attempt, stopped):
             await self.give_back(attempt.call_id)
             return
         try:
@@ -299,6 +303,21 @@ class Dialer:
                 await self.calls.dialed(connection, attempt.owner, attempt.call_id, placed)
             else:  # cannot happen within the request timeout; say so loudly if it ever does
                 log.error("a dial was answered after its lease", call_id=str(attempt.call_id), sid=placed.sid)
+
+    async def _slot_reached(self, attempt: Attempt, stopped: asyncio.Event | None) -> bool:
+        """Waits for the attempt's slot. False when it must not go out: the campaign was paused or completed
+        meanwhile, or this worker woke after `send_by` (stalled: sending it now would bunch with the next slots,
+        and past SEND_DEADLINE a reconciliation might not see it)."""
+        sleeping = asyncio.ensure_future(self.clock.sleep((attempt.slot - self.clock.now()).total_seconds()))
+        waits: set[asyncio.Future[Any]] = {sleeping}
+        if stopped is not None:
+            waits.add(asyncio.ensure_future(stopped.wait()))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+        return not (stopped is not None and stopped.is_set()) and self.clock.now() <= attempt.send_by
 
     async def _refused(self, attempt: Attempt, exc: TwilioError) -> None:
         if exc.status == 429:  # Twilio's rate limit: back off for everyone; not an attempt

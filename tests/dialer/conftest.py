@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,7 +18,8 @@ SCRIPT = "Hello {{firstName}}, this is Engines."
 
 
 class FakeClock:
-    """now() is whatever the test set; sleep() moves it on at once (and yields, so other tasks run)."""
+    """now() is whatever the test set; sleep() moves it on at once to when the sleeper wakes (and yields, so other
+    tasks run). Sleepers that overlap end at the latest wake-up, not at the sum of their sleeps."""
 
     def __init__(self, start: datetime) -> None:
         self.current = start
@@ -25,9 +27,11 @@ class FakeClock:
     def now(self) -> datetime:
         return self.current
 
-    async def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            self.current += timedelta(seconds=seconds)
+    def sleep(self, seconds: float) -> Awaitable[None]:
+        return self._until(self.current + timedelta(seconds=max(seconds, 0.0)))  # the wake-up, fixed when called
+
+    async def _until(self, wake: datetime) -> None:
+        self.current = max(self.current, wake)
         await asyncio.sleep(0)
 
     def advance(self, **delta: float) -> None:
@@ -110,7 +114,10 @@ async def dial_due(dialer: Dialer, campaign_id) -> int:
         claim = await dialer.claim(campaign_id)
         if not claim.attempts:
             return sent
-        await asyncio.gather(*(dialer.dial(attempt) for attempt in claim.attempts))
+        # One after the other, as their slots come: the fake clock jumps to each wake-up at once, so dials sleeping
+        # side by side would all wake at the last one's slot, past the earlier ones' send_by.
+        for attempt in claim.attempts:
+            await dialer.dial(attempt)
         sent += len(claim.attempts)
 
 

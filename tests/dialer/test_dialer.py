@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 
@@ -195,19 +196,19 @@ async def test_a_twilio_429_backs_off_every_dial_and_is_not_an_attempt(
     await start(client, owner, created["id"])
     twilio.fail_next(429, 20429, "Too Many Requests")
 
-    assert await dial_due(dialer, created["id"]) == 1  # sent, and refused
+    (refused,) = (await dialer.claim(uuid.UUID(created["id"]))).attempts
+    await dialer.dial(refused)  # sent, and refused
     assert twilio.dials[NUMBERS[0]] == 0
     assert await db.fetchval("SELECT count(*) FROM calls") == 0
     assert await targets(db, created["id"]) == {NUMBERS[0]: ("pending", 0, None)}
     assert await db.fetchval("SELECT credits FROM users WHERE id = $1", owner.id) == 1000  # refunded
     backoff = await db.fetchval("SELECT backoff_until FROM dialer_pacing")
     assert backoff > clock.now()
-    assert await dial_due(dialer, created["id"]) == 0  # nobody dials while it lasts
 
-    clock.advance(seconds=0.8)
     claim = await dialer.claim(uuid.UUID(created["id"]))
-    assert claim.attempts[0].slot >= backoff  # the next dial waits for the back-off to end
+    assert claim.attempts[0].slot >= backoff  # nobody dials while it lasts: the next slot is after it
     await dialer.dial(claim.attempts[0])
+    assert clock.now() >= backoff
     assert twilio.dials[NUMBERS[0]] == 1
     assert await db.fetchval("SELECT dial_attempt FROM calls") == 1
 
@@ -265,6 +266,45 @@ async def test_a_late_dial_is_given_back_not_sent(client, db, owner, campaign, d
 
     assert twilio.dials[NUMBERS[0]] == 0
     assert await targets(db, created["id"]) == {NUMBERS[0]: ("pending", 0, None)}
+
+
+async def test_a_dial_that_wakes_after_its_slot_interval_is_given_back_and_the_next_slots_go_out(
+    client, db, owner, campaign, dialer, twilio, clock
+):
+    """Sent late, a dial would land beside the next slot's: two at once, above the account's rate."""
+    await db.execute("UPDATE dialer_pacing SET calls_per_second = 10, next_slot_at = $1", clock.now())
+    created = await campaign(*NUMBERS)
+    await start(client, owner, created["id"])
+    first, second, third = (await dialer.claim(uuid.UUID(created["id"]))).attempts
+    assert [a.slot - first.slot for a in (second, third)] == [timedelta(seconds=0.1), timedelta(seconds=0.2)]
+    assert first.send_by == first.slot + timedelta(seconds=0.1)
+
+    clock.advance(seconds=0.15)  # the worker stalled: the first slot has passed by more than its interval
+    await dialer.dial(first)
+    await dialer.dial(second)
+    await dialer.dial(third)
+
+    assert dict(twilio.dials) == {NUMBERS[1]: 1, NUMBERS[2]: 1}
+    assert (await targets(db, created["id"]))[NUMBERS[0]] == ("pending", 0, None)  # due again, no attempt used
+    assert await db.fetchval("SELECT count(*) FROM calls") == 2
+    assert await db.fetchval("SELECT credits FROM users WHERE id = $1", owner.id) == 1000 - 2 * 10  # reserved for two
+
+
+async def test_dials_waiting_for_their_slot_are_given_back_when_the_campaign_stops(
+    client, db, owner, campaign, dialer, twilio, clock
+):
+    await db.execute("UPDATE dialer_pacing SET calls_per_second = 10, next_slot_at = $1", clock.now())
+    created = await campaign(*NUMBERS[:2])
+    await start(client, owner, created["id"])
+    claim = await dialer.claim(uuid.UUID(created["id"]))
+    stopped = asyncio.Event()
+    stopped.set()  # the pump saw the pause before these slots came
+
+    await asyncio.gather(*(dialer.dial(attempt, stopped) for attempt in claim.attempts))
+
+    assert sum(twilio.dials.values()) == 0
+    assert await targets(db, created["id"]) == {n: ("pending", 0, None) for n in NUMBERS[:2]}
+    assert await db.fetchval("SELECT count(*) FROM calls") == 0
 
 
 async def test_the_database_refuses_two_live_calls_of_one_campaign_to_one_contact(client, db, owner, campaign):

@@ -137,7 +137,9 @@ async def test_pacing_holds_across_two_workers(client, db, owner, campaign, twil
     achieved = (len(times) - 2) / (times[-1] - times[1])
     assert achieved <= rate * 1.05, achieved
     assert achieved >= rate * 0.8, achieved
-    assert busiest_second(times) <= rate + 1  # slots are 1/rate apart; one may land early within a window
+    # Slots are 1/rate apart and a dial goes out within its slot's interval or not at all, so at most one extra
+    # lands within a window (the first dial is left out again: its connection delays it onto the next one's).
+    assert busiest_second(times[1:]) <= rate + 1
 
 
 async def dialing_in_one_worker(client, db, owner, campaign, twilio, workers, phones):
