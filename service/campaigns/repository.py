@@ -26,23 +26,27 @@ WRITABLE = (
     "end_date",
 )
 LIVE = "c.user_id = $1 AND c.deleted_at IS NULL"
+# A call of the campaign that was placed: a dialer attempt claimed but not yet sent (queued, no sid) is not, and may
+# never be. The campaign's callsMade and the dialer's progress count the same calls.
+PLACED_SQL = "(twilio_sid IS NOT NULL OR status <> 'queued')"
 # Campaign columns in CampaignOut's order, then the membership and the call counts, computed on read.
-SELECT = """
+SELECT = f"""
 SELECT c.id, c.user_id, c.name, c.description, c.industry, c.type, c.script, c.language, c.translation_enabled,
        c.response_language, c.start_date, c.end_date, c.status, c.created_at, c.updated_at,
        m.contact_ids, m.total_contacts, k.calls_made, k.appointments_set
 FROM campaigns c
 CROSS JOIN LATERAL (
-    SELECT coalesce(array_agg(cc.contact_id ORDER BY cc.added_at, cc.contact_id), '{}') AS contact_ids,
+    SELECT coalesce(array_agg(cc.contact_id ORDER BY cc.added_at, cc.contact_id), '{{}}') AS contact_ids,
            count(*) AS total_contacts
     FROM campaign_contacts cc JOIN contacts ct ON ct.id = cc.contact_id AND ct.deleted_at IS NULL
     WHERE cc.campaign_id = c.id
 ) m
 CROSS JOIN LATERAL (
-    SELECT count(*) AS calls_made, count(*) FILTER (WHERE cl.outcome = 'appointment_set') AS appointments_set
-    FROM calls cl WHERE cl.campaign_id = c.id AND cl.user_id = c.user_id
+    SELECT count(*) FILTER (WHERE {PLACED_SQL}) AS calls_made,
+           count(*) FILTER (WHERE outcome = 'appointment_set') AS appointments_set
+    FROM calls WHERE campaign_id = c.id AND user_id = c.user_id
 ) k
-"""
+"""  # noqa: S608
 
 
 async def list_page(

@@ -13,6 +13,8 @@ from typing import Any, TypeAlias
 
 import asyncpg
 
+from service.campaigns.repository import PLACED_SQL
+
 Executor: TypeAlias = asyncpg.Pool | asyncpg.Connection
 
 RULE_COLUMNS = (
@@ -295,7 +297,7 @@ async def campaigns_with_due_work(connection: Executor, now: datetime) -> list[u
 
 
 # -- progress --------------------------------------------------------------------------------------------------
-PROGRESS = """
+PROGRESS = f"""
 SELECT t.to_call, t.in_progress, t.opted_out, t.do_not_call, t.unreachable, t.no_time_zone, t.targets,
        k.dialed, k.answered, k.appointments_set, k.voicemail, k.no_answer, k.failed, k.last_minute, k.pace_span
 FROM (
@@ -308,7 +310,7 @@ FROM (
            count(*) AS targets
     FROM dialer_targets WHERE campaign_id = $1
 ) t, (
-    SELECT count(*) FILTER (WHERE twilio_sid IS NOT NULL OR status <> 'queued') AS dialed,
+    SELECT count(*) FILTER (WHERE {PLACED_SQL}) AS dialed,
            count(*) FILTER (WHERE status = 'completed' AND outcome IS DISTINCT FROM 'voicemail') AS answered,
            count(*) FILTER (WHERE outcome = 'appointment_set') AS appointments_set,
            count(*) FILTER (WHERE outcome = 'voicemail') AS voicemail,
@@ -320,7 +322,7 @@ FROM (
                WHERE dial_attempt IS NOT NULL AND created_at > now() - interval '1 minute'))::float8 AS pace_span
     FROM calls WHERE campaign_id = $1 AND user_id = $2
 ) k
-"""
+"""  # noqa: S608
 
 
 async def progress(db: Executor, owner: uuid.UUID, campaign_id: uuid.UUID) -> asyncpg.Record:

@@ -105,11 +105,21 @@ async def test_stats_are_computed_from_calls(client, db, owner, new_campaign, ne
     contacts = [await new_contact(f"+1415555010{i}") for i in range(3)]
     campaign = await new_campaign(contactIds=contacts)
     campaign_id = uuid.UUID(campaign["id"])
-    for outcome in ("appointment_set", "no_answer", "voicemail", None):
+    placed = [
+        ("completed", "appointment_set"),
+        ("no-answer", "no_answer"),
+        ("completed", "voicemail"),
+        ("ringing", None),
+    ]
+    # The last one is a dialer attempt claimed but not sent yet: not a call made (it may never be).
+    for status, outcome in [*placed, ("queued", None)]:
         await db.execute(
-            "INSERT INTO calls (id, user_id, campaign_id, outcome) VALUES (gen_random_uuid(), $1, $2, $3)",
+            "INSERT INTO calls (id, user_id, campaign_id, status, outcome, twilio_sid) "
+            "VALUES (gen_random_uuid(), $1, $2, $3, $4, "
+            "CASE WHEN $3 = 'queued' THEN NULL ELSE gen_random_uuid()::text END)",
             owner.id,
             campaign_id,
+            status,
             outcome,
         )
     await client.delete(f"/api/contacts/{contacts[0]}", headers=owner.headers)
