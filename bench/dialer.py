@@ -24,12 +24,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import os
 import random
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -140,7 +142,8 @@ def run_one(server_url: str, contacts: int, rate: float, concurrent: int) -> dic
     answering = Answering(fake, seed=contacts)
     fake.on_call = answering
     port, secret = free_port(), "b" * 48
-    with fresh_database(server_url, "w6_dialer_bench") as dsn:
+    # The worker logs JSON lines at WARNING into worker_log: among them, the late dials it gave back.
+    with fresh_database(server_url, "w6_dialer_bench") as dsn, tempfile.TemporaryFile() as worker_log:
         env = dict(
             os.environ,
             DATABASE_URL=dsn,
@@ -156,9 +159,9 @@ def run_one(server_url: str, contacts: int, rate: float, concurrent: int) -> dic
         server = start_server(cmd, port, env)  # it migrates the database
         worker = subprocess.Popen(
             [str(BIN / "reachimpact"), "worker", "--concurrency", "20"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            env={**env, "LOG_FORMAT": "json"},
+            stdout=worker_log,
+            stderr=worker_log,
             start_new_session=True,
         )
         try:
@@ -168,6 +171,8 @@ def run_one(server_url: str, contacts: int, rate: float, concurrent: int) -> dic
                 os.killpg(process.pid, signal.SIGTERM)
                 process.wait(30)
             asyncio.run(fake.stop())  # its loop ends with the answering session, which the process exit closes
+        worker_log.seek(0)
+        late = [json.loads(line) for line in worker_log if b"woke too late" in line]
     phones, elapsed, cpu = result.pop("phones"), result["elapsed"], result.pop("cpu")
     times = sorted(moment for moment, _ in fake.dial_log)
     gaps = [b - a for a, b in itertools.pairwise(times[1:])]
@@ -186,6 +191,8 @@ def run_one(server_url: str, contacts: int, rate: float, concurrent: int) -> dic
         "cpu_ms_per_call": cpu / len(times) * 1000,
         "cpu_share": cpu / elapsed,
         "webhooks_refused": answering.refused,
+        "late_dials_given_back": len(late),
+        "late_p50_ms": percentile([entry["late_ms"] for entry in late], 0.5) if late else 0.0,
         **result,
     }
 

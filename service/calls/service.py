@@ -30,6 +30,8 @@ from service.twilio import CallResource, TwilioClient, TwilioError, TwilioNotCon
 
 # Twilio's final statuses: a call in one of them is over (the dialer settles its attempt then).
 TERMINAL = repository.TERMINAL
+# A dialer attempt to record: (the contact, its attempt number, the voicemail message to leave or None).
+Attempted = tuple[Mapping[str, Any], int, str | None]
 # Labels the SPA's pages show, from the outcome when one is known, else from Twilio's status (docs/calls.md).
 OUTCOME_LABELS = {
     "appointment_set": "Appointment Set",
@@ -266,33 +268,31 @@ class CallService:
             await self._apply_status(connection, call_id, params)
 
     # -- the dialer's attempts (service/dialer): the same rows, credits and webhooks as a call placed here --------
-    async def record_attempt(
-        self,
-        connection: asyncpg.Connection,
-        owner: uuid.UUID,
-        campaign: Mapping[str, Any],
-        contact: Mapping[str, Any],
-        *,
-        attempt: int,
-        voicemail_message: str | None,
-    ) -> uuid.UUID:
-        """A campaign's call to a contact, credits reserved, not dialed yet (in the dialer's claim transaction).
-        `contact` has its id, phone and the script's placeholders (first_name, last_name, full_name, company,
-        email); InsufficientCredits when the balance is short."""
-        reservation = await self.credits.reserve(connection, owner, self.settings.call_credits, "call")
-        return await repository.insert_call(
+    async def record_attempts(
+        self, connection: asyncpg.Connection, owner: uuid.UUID, campaign: Mapping[str, Any], attempts: list[Attempted]
+    ) -> list[uuid.UUID]:
+        """A dialer claim's calls to its contacts, credits reserved, not dialed yet (in the claim's transaction):
+        their ids, in order. Each `Attempted` has the contact (its id, phone and the script's placeholders:
+        first_name, last_name, full_name, company, email), its attempt number and the voicemail message to leave.
+        InsufficientCredits when the balance does not cover them all, and nothing is recorded."""
+        price = self.settings.call_credits
+        reservations = await self.credits.reserve_many(connection, owner, price, "call", len(attempts))
+        return await repository.insert_calls(
             connection,
             owner,
-            {
-                "contact_id": contact["contact_id"],
-                "campaign_id": campaign["id"],
-                "phone_number": contact["phone"],
-                "language": campaign["language"],
-                "script": fill_contact(campaign["script"], contact) if campaign["script"] else None,
-                "credit_reservation_id": reservation,
-                "dial_attempt": attempt,
-                "voicemail_message": voicemail_message,
-            },
+            [
+                {
+                    "contact_id": contact["contact_id"],
+                    "campaign_id": campaign["id"],
+                    "phone_number": contact["phone"],
+                    "language": campaign["language"],
+                    "script": fill_contact(campaign["script"], contact) if campaign["script"] else None,
+                    "credit_reservation_id": reservation,
+                    "dial_attempt": attempt,
+                    "voicemail_message": voicemail_message,
+                }
+                for (contact, attempt, voicemail_message), reservation in zip(attempts, reservations, strict=True)
+            ],
         )
 
     async def void_attempt(

@@ -12,17 +12,21 @@ import asyncpg
 
 from service.db.models.base import uuid7
 
+# Reserves `amount` once per id in $3 (one reservation and one ledger entry each, in order), all or none.
 RESERVE = """
 WITH moved AS (
-    UPDATE users SET credits = credits - $2, updated_at = now()
-    WHERE id = $1 AND credits >= $2
-    RETURNING credits
+    UPDATE users SET credits = credits - $2 * cardinality($3::uuid[]), updated_at = now()
+    WHERE id = $1 AND credits >= $2 * cardinality($3::uuid[])
+    RETURNING credits + $2 * cardinality($3::uuid[]) AS before, credits
+), wanted AS (
+    SELECT id, ledger_id, position FROM unnest($3::uuid[], $5::uuid[]) WITH ORDINALITY AS w(id, ledger_id, position)
 ), held AS (
-    INSERT INTO credit_reservations (id, user_id, amount, purpose) SELECT $3, $1, $2, $4 FROM moved
+    INSERT INTO credit_reservations (id, user_id, amount, purpose) SELECT wanted.id, $1, $2, $4 FROM moved, wanted
 ), ledger AS (
     INSERT INTO credit_ledger (id, user_id, delta, balance_after, kind, reason, details)
-    SELECT $5, $1, -$2::bigint, moved.credits, 'debit', $4, jsonb_build_object('reservationId', $3::uuid)
-    FROM moved WHERE $2 > 0
+    SELECT wanted.ledger_id, $1, -$2::bigint, moved.before - $2 * wanted.position, 'debit', $4,
+           jsonb_build_object('reservationId', wanted.id)
+    FROM moved, wanted WHERE $2 > 0
 )
 SELECT credits FROM moved
 """
@@ -48,11 +52,14 @@ SELECT count(*) FROM settled
 """
 
 
-async def reserve(connection: asyncpg.Connection, user_id: uuid.UUID, amount: int, purpose: str) -> uuid.UUID | None:
-    """The new reservation's id, or None when the balance is too small (or the user is gone)."""
-    reservation_id = uuid7()
-    balance = await connection.fetchval(RESERVE, user_id, amount, reservation_id, purpose, uuid7())
-    return None if balance is None else reservation_id
+async def reserve(
+    connection: asyncpg.Connection, user_id: uuid.UUID, amount: int, purpose: str, count: int = 1
+) -> list[uuid.UUID] | None:
+    """`count` reservations of `amount` in one statement: their ids, or None when the balance is too small for
+    all of them (or the user is gone), and nothing is taken."""
+    ids, ledger_ids = [uuid7() for _ in range(count)], [uuid7() for _ in range(count)]
+    balance = await connection.fetchval(RESERVE, user_id, amount, ids, purpose, ledger_ids)
+    return None if balance is None else ids
 
 
 async def balance(connection: asyncpg.Connection, user_id: uuid.UUID) -> int:

@@ -19,10 +19,18 @@ from service.errors import InsufficientCredits
 class CreditsService:
     async def reserve(self, connection: asyncpg.Connection, user_id: uuid.UUID, amount: int, purpose: str) -> uuid.UUID:
         """Take `amount` from the balance now, or raise InsufficientCredits (402) and take nothing."""
-        reservation_id = await repository.reserve(connection, user_id, amount, purpose)
-        if reservation_id is None:
-            raise InsufficientCredits(amount, await repository.balance(connection, user_id))
+        (reservation_id,) = await self.reserve_many(connection, user_id, amount, purpose, 1)
         return reservation_id
+
+    async def reserve_many(
+        self, connection: asyncpg.Connection, user_id: uuid.UUID, amount: int, purpose: str, count: int
+    ) -> list[uuid.UUID]:
+        """`count` reservations of `amount` each (a dialer claim's calls), all or none: InsufficientCredits (402)
+        when the balance does not cover them all."""
+        reservations = await repository.reserve(connection, user_id, amount, purpose, count)
+        if reservations is None:
+            raise InsufficientCredits(amount * count, await repository.balance(connection, user_id))
+        return reservations
 
     async def charge(self, connection: asyncpg.Connection, reservation_id: uuid.UUID) -> bool:
         return await repository.charge(connection, reservation_id)

@@ -46,6 +46,8 @@ SEND_DEADLINE = timedelta(seconds=5)
 # next claim comes when half of it is left, so a pump that wakes up to half of it late loses no slots.
 SLOT_HORIZON = timedelta(seconds=1)
 MAX_CLAIM = 100
+# A claim's first slot is at least this far after its attempts are written: time to commit and start the dials.
+COMMIT_LEAD = timedelta(milliseconds=20)
 # A pump with nothing due this soon hands over to a job queued for when there is.
 IDLE_HANDOVER = timedelta(seconds=30)
 # After a 429 nobody on the account dials for this long.
@@ -200,9 +202,7 @@ class Dialer:
             if campaign is None or campaign["status"] != "active":
                 return Claim([], None)
             pacing = await repository.lock_pacing(connection, self.account)
-            # The slots start from when the lock was had: a claim that queued behind others must not hand out slots
-            # already past, which would all be dialed at once.
-            now = self.clock.now()
+            now = self.clock.now()  # a claim that queued behind others for the lock counts its slots from here
             interval = 1.0 / pacing["calls_per_second"]
             first_slot = max(now, pacing["next_slot_at"], pacing["backoff_until"] or now)
             ahead = (now + SLOT_HORIZON - first_slot).total_seconds()
@@ -215,7 +215,7 @@ class Dialer:
             rules = await repository.ensure_rules(connection, campaign_id)
             window = window_of(rules)
             due = await repository.due_targets(connection, campaign_id, now, wanted)
-            attempts: list[Attempt] = []
+            dialable: list[asyncpg.Record] = []
             for target in due:
                 contact_id = target["contact_id"]
                 if target["refusal"]:
@@ -230,37 +230,42 @@ class Dialer:
                 if opening > now:  # outside the contact's hours: wait for the window, never early
                     await repository.postpone(connection, campaign_id, contact_id, opening)
                     continue
+                dialable.append(target)
+            if dialable:
                 leave_message = rules["machine_detection"] and rules["voicemail_action"] == "message"
-                call_id = await self.calls.record_attempt(
-                    connection,
-                    campaign["user_id"],
-                    campaign,
-                    target,
-                    attempt=target["attempts"] + 1,
-                    voicemail_message=rules["voicemail_message"] if leave_message else None,
+                message = rules["voicemail_message"] if leave_message else None
+                # Every attempt of the claim in a few round trips, not a few per contact: the claim holds the
+                # account's pacing lock, and a slow one starves the dial slots of every campaign.
+                call_ids = await self.calls.record_attempts(
+                    connection, campaign["user_id"], campaign, [(t, t["attempts"] + 1, message) for t in dialable]
                 )
-                await repository.mark_dialing(connection, campaign_id, contact_id, call_id, now)
-                slot = first_slot + timedelta(seconds=interval * len(attempts))
-                attempts.append(
+                claimed = list(zip(dialable, call_ids, strict=True))
+                await repository.mark_dialing(connection, campaign_id, [(t["contact_id"], c) for t, c in claimed], now)
+                # The slots are handed out now that the attempts are written, from this moment (plus the commit):
+                # timed from the lock, the first ones would have passed while a large claim was written, and been
+                # given back as late. The pacing row stays locked, so nobody took them meanwhile.
+                first_slot = max(self.clock.now() + COMMIT_LEAD, first_slot)
+                attempts = [
                     Attempt(
                         call_id=call_id,
                         campaign_id=campaign_id,
-                        contact_id=contact_id,
+                        contact_id=target["contact_id"],
                         owner=campaign["user_id"],
                         phone=target["phone"],
-                        slot=slot,
-                        send_by=min(slot + timedelta(seconds=interval), now + SEND_DEADLINE),
+                        slot=first_slot + timedelta(seconds=interval * index),
+                        # the end of its slot's interval, where the next slot begins
+                        send_by=min(first_slot + timedelta(seconds=interval * (index + 1)), now + SEND_DEADLINE),
                         machine_detection=rules["machine_detection"],
                         wait_for_beep=leave_message,
                     )
-                )
-            if attempts:
+                    for index, (target, call_id) in enumerate(claimed)
+                ]
                 next_slot = first_slot + timedelta(seconds=interval * len(attempts))
                 await repository.take_slots(connection, self.account, next_slot)
                 await progress.schedule(connection, campaign_id)  # "dialed" moves: the owner sees it within a second
                 # The next claim once half the horizon is left: a few slots a claim instead of one each time, so
                 # claims stay few (each locks the account's pacing row and the owner's credits).
-                return Claim(attempts, max((next_slot - now - SLOT_HORIZON / 2).total_seconds(), 0.0))
+                return Claim(attempts, max((next_slot - self.clock.now() - SLOT_HORIZON / 2).total_seconds(), 0.0))
             if due:  # all skipped or postponed: look again at once
                 return Claim([], 0.0)
             pending, next_at = await repository.next_due(connection, campaign_id)
@@ -282,6 +287,9 @@ class Dialer:
     # -- dialing -------------------------------------------------------------------------------------------------
     async def dial(self, attempt: Attempt, stopped: asyncio.Event | None = None) -> None:
         if not await self._slot_reached(attempt, stopped):
+            if not (stopped and stopped.is_set()):
+                late = (self.clock.now() - attempt.slot).total_seconds()
+                log.warning("dial given back: the worker woke too late for its slot", late_ms=round(late * 1000, 1))
             await self.give_back(attempt.call_id)
             return
         try:

@@ -176,15 +176,16 @@ async def postpone(connection: asyncpg.Connection, campaign_id: uuid.UUID, conta
 
 
 async def mark_dialing(
-    connection: asyncpg.Connection, campaign_id: uuid.UUID, contact_id: uuid.UUID, call_id: uuid.UUID, now: datetime
+    connection: asyncpg.Connection,
+    campaign_id: uuid.UUID,
+    claimed: Sequence[tuple[uuid.UUID, uuid.UUID]],
+    now: datetime,
 ) -> None:
-    await connection.execute(
+    """The claimed targets, (contact id, its attempt's call id) each, are dialing: one round trip for all."""
+    await connection.executemany(
         "UPDATE dialer_targets SET state = 'dialing', attempts = attempts + 1, call_id = $3, claimed_at = $4, "
         "next_at = NULL, updated_at = now() WHERE campaign_id = $1 AND contact_id = $2",
-        campaign_id,
-        contact_id,
-        call_id,
-        now,
+        [(campaign_id, contact_id, call_id, now) for contact_id, call_id in claimed],
     )
 
 
