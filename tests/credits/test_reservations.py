@@ -66,3 +66,26 @@ async def test_a_reservation_is_held_until_it_is_settled(db, make_user):
     await credits.charge(db, reservation)
     assert await credits.is_held(db, reservation) is False
     assert await credits.is_held(db, None) is False
+
+
+async def test_a_batch_of_reservations_is_all_or_none_with_one_ledger_row_each_in_order(db, make_user):
+    user = await make_user(credits=35)
+    with pytest.raises(InsufficientCredits) as refused:
+        await credits.reserve_many(db, user.id, 10, "call", 4)
+    assert (refused.value.needed, refused.value.balance) == (40, 35)
+    assert await db.fetchval("SELECT count(*) FROM credit_reservations") == 0
+
+    reservations = await credits.reserve_many(db, user.id, 10, "call", 3)
+
+    assert len(set(reservations)) == 3
+    assert await db.fetchval("SELECT credits FROM users WHERE id = $1", user.id) == 5
+    held = await db.fetch("SELECT id, amount, status FROM credit_reservations")
+    assert {(r["id"], r["amount"], r["status"]) for r in held} == {(r, 10, "reserved") for r in reservations}
+    ledger = await db.fetch("SELECT delta, balance_after, details->>'reservationId' AS reservation FROM credit_ledger")
+    assert sorted((r["balance_after"], r["delta"], r["reservation"]) for r in ledger) == [
+        (5, -10, str(reservations[2])),
+        (15, -10, str(reservations[1])),
+        (25, -10, str(reservations[0])),
+    ]
+    assert await credits.refund(db, reservations[1]) is True
+    assert await db.fetchval("SELECT credits FROM users WHERE id = $1", user.id) == 15
