@@ -102,6 +102,15 @@ async def openai_client(app: Litestar) -> AsyncIterator[None]:
         await app.state.openai.close()
 
 
+@asynccontextmanager
+async def twilio_connections(app: Litestar) -> AsyncIterator[None]:
+    """The Twilio client keeps its connections alive for the life of the event loop; they close with the app."""
+    try:
+        yield
+    finally:
+        await app.state.twilio.close()
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)
@@ -138,6 +147,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             credits_runtime,
             calls_runtime,  # after contacts, campaigns and credits, which it uses
             openai_client,
+            twilio_connections,
             ai_runtime,
             chat_runtime,
             analytics_runtime,

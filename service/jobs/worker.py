@@ -90,6 +90,9 @@ class Worker:
                         await asyncio.wait_for(self.stopping.wait(), delay)
         finally:
             await self.pool.close()
+            for client in self.clients.values():  # kept-alive connections (Twilio, OpenAI) close with the loop
+                if close := getattr(client, "close", None):
+                    await close()
         log.info("worker stopped")
 
     async def _run_queue(self) -> None:

@@ -66,10 +66,27 @@ class RoutedHttpClient(AsyncTwilioHttpClient):
     """The SDK's aiohttp client, sent to `base_url` instead of api.twilio.com, retrying 429 and 5xx."""
 
     def __init__(self, base_url: str, delays: tuple[float, ...] = RETRY_DELAYS_SECONDS) -> None:
-        # A session per request: it never outlives the event loop that made it (workers, tests, the server).
         super().__init__(pool_connections=False, timeout=REQUEST_TIMEOUT_SECONDS)
         self.base_url = base_url.rstrip("/")
         self.delays = delays
+        # Kept-alive connections, one session per event loop (a session must not outlive the loop that made it):
+        # a new session per request paid a TCP and TLS handshake on every dial.
+        self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
+
+    def _session(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        session = self._sessions.get(loop)
+        if session is None or session.closed:
+            for gone in [other for other in self._sessions if other.is_closed()]:
+                del self._sessions[gone]
+            session = self._sessions[loop] = aiohttp.ClientSession()
+        return session
+
+    async def close(self) -> None:
+        """Closes this loop's session (the one the caller's loop can close)."""
+        session = self._sessions.pop(asyncio.get_running_loop(), None)
+        if session is not None:
+            await session.close()
 
     async def request(  # type: ignore[override]
         self,
@@ -103,8 +120,8 @@ class RoutedHttpClient(AsyncTwilioHttpClient):
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")  # the loop returns or raises on its last attempt
 
-    @staticmethod
     async def _send(
+        self,
         method: str,
         url: str,
         params: dict[str, object] | None,
@@ -116,18 +133,15 @@ class RoutedHttpClient(AsyncTwilioHttpClient):
         """One request, its answer read in this call. The SDK's own request() parks each answer on the client
         (`_test_only_last_response`) across an await, so concurrent requests were handed each other's answers:
         two calls placed at once could come back with the same sid."""
-        async with (
-            aiohttp.ClientSession() as session,
-            session.request(
-                method.upper(),
-                url,
-                params=params,  # type: ignore[arg-type]
-                data=data,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=timeout),
-                allow_redirects=allow_redirects,
-            ) as response,
-        ):
+        async with self._session().request(
+            method.upper(),
+            url,
+            params=params,  # type: ignore[arg-type]
+            data=data,
+            headers=headers,
+            timeout=aiohttp.ClientTimeout(total=timeout),
+            allow_redirects=allow_redirects,
+        ) as response:
             return Response(response.status, await response.text(), response.headers)
 
 

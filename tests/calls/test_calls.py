@@ -192,6 +192,16 @@ async def test_twilio_busy_is_retried(client, caller, contact, twilio):
     assert twilio.dials["+14155550100"] == 1
 
 
+async def test_calls_reuse_one_kept_alive_connection_to_twilio(client, caller, contact, twilio):
+    """A connection per request paid a TCP and TLS handshake on every dial."""
+    ada = await contact()
+    for _ in range(3):
+        response = await place(client, caller, ada["id"])
+        assert response.status_code == 201, response.text
+    assert twilio.requests == 3
+    assert len(twilio.connections) == 1
+
+
 async def test_bad_input(client, caller, contact, make_user):
     ada = await contact()
     other = await make_user(credits=100)

@@ -122,6 +122,8 @@ class TwilioFake:
     # How many of the next created calls lose their answer: the call exists, the client sees the connection drop.
     lose_answers: int = 0
     requests: int = 0
+    # The client address of each connection requests came on (a client that keeps its connections alive uses few).
+    connections: set[tuple[str, int]] = field(default_factory=set)
     # The sid the next call gets, so a test can deliver its callbacks before the service learns it.
     next_call_sid: str | None = None
     # Called with each new call on the fake's own loop (bench/dialer.py plays the call's webhooks from there).
@@ -180,6 +182,8 @@ class TwilioFake:
 
     async def _guard(self, request: web.Request) -> web.Response | None:
         self.requests += 1
+        if request.transport is not None:
+            self.connections.add(request.transport.get_extra_info("peername"))
         if not self._authorized(request):
             return self._error(401, 20003, "Authenticate")
         if self.failures:
