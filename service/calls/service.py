@@ -22,7 +22,15 @@ from service.config import Settings
 from service.contacts.schemas import ContactOut
 from service.contacts.service import ContactsService
 from service.credits.service import CreditsService
-from service.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, UpstreamFailed, ValidationFailed
+from service.errors import (
+    Conflict,
+    Forbidden,
+    InsufficientCredits,
+    NotFound,
+    ServiceUnavailable,
+    UpstreamFailed,
+    ValidationFailed,
+)
 from service.jobs import enqueue
 from service.phones import e164, parse_phone
 from service.realtime import publish
@@ -274,9 +282,16 @@ class CallService:
         """A dialer claim's calls to its contacts, credits reserved, not dialed yet (in the claim's transaction):
         their ids, in order. Each `Attempted` has the contact (its id, phone and the script's placeholders:
         first_name, last_name, full_name, company, email), its attempt number and the voicemail message to leave.
-        InsufficientCredits when the balance does not cover them all, and nothing is recorded."""
+        A balance short of them all records the first ones it covers; InsufficientCredits when it covers none."""
         price = self.settings.call_credits
-        reservations = await self.credits.reserve_many(connection, owner, price, "call", len(attempts))
+        try:
+            reservations = await self.credits.reserve_many(connection, owner, price, "call", len(attempts))
+        except InsufficientCredits as short:
+            affordable = short.balance // price if price else 0
+            if not affordable:
+                raise
+            attempts = attempts[:affordable]
+            reservations = await self.credits.reserve_many(connection, owner, price, "call", affordable)
         return await repository.insert_calls(
             connection,
             owner,

@@ -43,8 +43,10 @@ log = structlog.get_logger("dialer")
 LEASE = timedelta(seconds=20)
 SEND_DEADLINE = timedelta(seconds=5)
 # Dial slots are claimed this far ahead, then each dial waits for its slot: few claims, evenly spaced dials. The
-# next claim comes when half of it is left, so a pump that wakes up to half of it late loses no slots.
-SLOT_HORIZON = timedelta(seconds=1)
+# next claim comes when half of it is left, so a claim may take up to a second (a busy database: it waits for the
+# owner's row to reserve credits) before a slot passes unused. Measured at 50/s under load: 1 s gave 0.71-0.87 of
+# the rate, 2 s 0.99.
+SLOT_HORIZON = timedelta(seconds=2)
 MAX_CLAIM = 100
 # A claim's first slot is at least this far after its attempts are written: time to commit and start the dials.
 COMMIT_LEAD = timedelta(milliseconds=20)
@@ -239,7 +241,8 @@ class Dialer:
                 call_ids = await self.calls.record_attempts(
                     connection, campaign["user_id"], campaign, [(t, t["attempts"] + 1, message) for t in dialable]
                 )
-                claimed = list(zip(dialable, call_ids, strict=True))
+                # Fewer when the balance covers only the first ones: the rest stay pending (the next claim pauses).
+                claimed = list(zip(dialable, call_ids, strict=False))
                 await repository.mark_dialing(connection, campaign_id, [(t["contact_id"], c) for t, c in claimed], now)
                 # The slots are handed out now that the attempts are written, from this moment (plus the commit):
                 # timed from the lock, the first ones would have passed while a large claim was written, and been

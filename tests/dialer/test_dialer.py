@@ -370,14 +370,17 @@ async def test_members_added_to_a_running_campaign_are_called_too(client, db, ow
 async def test_out_of_credits_pauses_the_campaign(client, db, owner, campaign, dialer, twilio):
     created = await campaign(*NUMBERS)
     await start(client, owner, created["id"])
-    await db.execute("UPDATE users SET credits = 15 WHERE id = $1", owner.id)  # one call's worth
+    await db.execute("UPDATE users SET credits = 25 WHERE id = $1", owner.id)  # two calls' worth of three
 
-    await db.execute("UPDATE dialer_pacing SET max_concurrent = 1")
-    assert await dial_due(dialer, created["id"]) == 1
-    await db.execute("UPDATE dialer_pacing SET max_concurrent = 10")
-    assert await dial_due(dialer, created["id"]) == 0
+    assert len((await dialer.claim(uuid.UUID(created["id"]))).attempts) == 2  # what the balance covers, then...
+    assert (await dialer.claim(uuid.UUID(created["id"]))).wait is None  # ...paused, not a call short
 
-    assert sum(twilio.dials.values()) == 1
+    assert await db.fetchval("SELECT credits FROM users WHERE id = $1", owner.id) == 5
+    assert sorted(state for state, _, _ in (await targets(db, created["id"])).values()) == [
+        "dialing",
+        "dialing",
+        "pending",
+    ]
     assert await db.fetchval("SELECT status FROM campaigns") == "paused"
     event = await db.fetchval("SELECT data FROM events WHERE type = 'campaign.progress' ORDER BY id DESC LIMIT 1")
     assert (event["status"], event["reason"]) == ("paused", "insufficient_credits")
