@@ -26,6 +26,7 @@ from etl.sources.firestore_live import CursorNotAdvancing, LiveFirestore, Partit
 from etl.values import parse_timestamp, timestamp_from_datetime
 
 Progress = Callable[[str, int], None]
+PROGRESS_EVERY = 1000  # records of a file source between two progress calls (drawing a bar is not free)
 log = structlog.get_logger()
 
 _PLAN = "firestorePlan"
@@ -76,7 +77,8 @@ def extract(
     At most one Auth source (``auth_export`` file or ``auth_admin``) and one Firestore source
     (``firestore_export`` file or ``firestore_live``). Live sources reach Firebase through
     ``etl.sources.firebase_client`` (so the emulator variables are honoured). ``progress(phase,
-    count)`` is called after every record, with phase ``"auth"`` or ``"firestore"``. ``collections``
+    count)`` is called with the running count, phase ``"auth"`` or ``"firestore"``: after every record of
+    a live source, every ``PROGRESS_EVERY`` records of a file and at its end. ``collections``
     (live only) names the collection paths to read instead of discovering them (``*`` for every
     document id), for servers without ListCollectionIds.
     """
@@ -138,10 +140,12 @@ def _write_counted(
     """A file source: the cursor is the number of records consumed, so a resume skips that many."""
     if writer.unit_done(unit):
         return
-    done = writer.unit_cursor(unit) or 0
+    done = count = writer.unit_cursor(unit) or 0
     for count, record in enumerate(itertools.islice(records, done, None), done + 1):
         write(record, unit=unit, cursor=count)
-        report(unit, count)
+        if count % PROGRESS_EVERY == 0:
+            report(unit, count)
+    report(unit, count)
     writer.finish_unit(unit)
 
 
