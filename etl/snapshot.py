@@ -190,6 +190,39 @@ def _read_manifest(directory: Path) -> Manifest:
     return manifest
 
 
+def _encode_document(doc: Document) -> tuple[str, str, bytes, bytes]:
+    """(its data files' path without the suffix, collection pattern, line, digests row) of a document."""
+    validate_document_path(doc.path)
+    pattern = collection_pattern(doc.path)
+    line = msgspec.json.encode(doc)
+    return f"{FIRESTORE_DIR}/{doc.root}", pattern, line, digest_row(pattern, doc.path, line_digest(line))
+
+
+class DocumentBlock:
+    """Documents encoded into snapshot lines, to be appended together (``SnapshotWriter.write_block``).
+
+    Encoding is most of an extract's work; a block can be built in a worker process and sent back whole.
+    """
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.files: dict[str, bytearray] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, doc: Document) -> None:
+        rel, pattern, line, digests = _encode_document(doc)
+        self._buffer(rel + ".ndjson").extend(line + b"\n")
+        self._buffer(rel + DIGESTS).extend(digests)
+        self.counts[pattern] = self.counts.get(pattern, 0) + 1
+        self.records += 1
+
+    def _buffer(self, rel: str) -> bytearray:
+        buffer = self.files.get(rel)
+        if buffer is None:
+            buffer = self.files[rel] = bytearray()
+        return buffer
+
+
 class SnapshotWriter:
     """Writes a snapshot; continues an unfinished one in the same directory.
 
@@ -317,16 +350,24 @@ class SnapshotWriter:
     # -- writes --------------------------------------------------------------------------------
 
     def write_document(self, doc: Document, *, unit: str, cursor: Any) -> None:
-        validate_document_path(doc.path)
-        key = collection_pattern(doc.path)
-        line = msgspec.json.encode(doc)
-        digests = digest_row(key, doc.path, line_digest(line))
-        data = f"{FIRESTORE_DIR}/{doc.root}"
+        rel, pattern, line, digests = _encode_document(doc)
         with self._lock:
-            self._append(data + ".ndjson", line, unit, cursor)
-            self._file(data + DIGESTS).write(digests)
-            self.manifest.collections[key] = self.manifest.collections.get(key, 0) + 1
+            self._append(rel + ".ndjson", line, unit, cursor)
+            self._file(rel + DIGESTS).write(digests)
+            self.manifest.collections[pattern] = self.manifest.collections.get(pattern, 0) + 1
             self._maybe_checkpoint()
+
+    def write_block(self, block: DocumentBlock, *, unit: str, cursor: Any) -> None:
+        """Documents encoded elsewhere (another process), written as ``write_document`` would write them."""
+        with self._lock:
+            if self.manifest.complete:
+                raise SnapshotError(f"{self.directory} is complete; it takes no more writes")
+            for rel, data in block.files.items():
+                self._file(rel).write(data)
+            for pattern, count in block.counts.items():
+                self.manifest.collections[pattern] = self.manifest.collections.get(pattern, 0) + count
+            self._progress.units.setdefault(unit, _Unit()).cursor = cursor
+            self._maybe_checkpoint(block.records)
 
     def write_auth_user(self, user: AuthUser, *, unit: str, cursor: Any) -> None:
         with self._lock:
@@ -349,8 +390,8 @@ class SnapshotWriter:
             f = self._files[rel] = open(self.directory / rel, "ab", buffering=_WRITE_BUFFER)  # noqa: SIM115
         return f
 
-    def _maybe_checkpoint(self) -> None:
-        self._since_checkpoint += 1
+    def _maybe_checkpoint(self, records: int = 1) -> None:
+        self._since_checkpoint += records
         if self._since_checkpoint >= self._checkpoint_every:
             self.checkpoint()
 

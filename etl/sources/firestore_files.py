@@ -33,7 +33,7 @@ from typing import Any
 import ijson
 import msgspec
 
-from etl.snapshot import Document, SnapshotError, validate_document_path
+from etl.snapshot import Document, DocumentBlock, SnapshotError, validate_document_path
 from etl.values import InvalidValue, encode_datatype_fields, encode_datatype_json
 
 Warn = Callable[[str], None]
@@ -51,13 +51,13 @@ def _ignore(_: str) -> None:
 def read_firestore_export(path: Path, on_warning: Warn = _ignore) -> Iterator[Document]:
     """Documents from an export file in either supported format."""
     path = Path(path)
-    if _is_backfire(path):
+    if is_backfire(path):
         yield from read_backfire_ndjson(path)
     else:
         yield from read_import_export_json(path, on_warning)
 
 
-def _is_backfire(path: Path) -> bool:
+def is_backfire(path: Path) -> bool:
     """Whether the first JSON object's top-level keys are a backfire line's (``path`` and ``data``).
 
     Only the keys are looked at, streamed: the node tool writes the whole export as one line, so reading
@@ -201,6 +201,40 @@ def read_backfire_ndjson(path: Path) -> Iterator[Document]:
         for number, line in enumerate(f, 1):
             if line.strip():
                 yield _backfire_document(line, path, number)
+
+
+def backfire_blocks(path: Path, *, skip: int = 0, size: int = 4 << 20) -> Iterator[tuple[int, bytes]]:
+    """(number of its first line, whole lines) of about ``size`` bytes each, after the first ``skip`` records.
+
+    Skipped records (a resume) are counted, not decoded. A line longer than ``size`` makes one longer block.
+    """
+    with open(path, "rb") as f:
+        number = 1
+        while skip and (line := f.readline()):
+            number += 1
+            skip -= bool(line.strip())
+        pieces: list[bytes] = []
+        while data := f.read(size):
+            cut = data.rfind(b"\n") + 1
+            if not cut:
+                pieces.append(data)
+                continue
+            block = b"".join([*pieces, data[:cut]])
+            pieces = [data[cut:]]
+            yield number, block
+            number += block.count(b"\n")
+        if rest := b"".join(pieces):
+            yield number, rest
+
+
+def encode_backfire_block(path: Path, number: int, data: bytes) -> DocumentBlock:
+    """The documents of ``backfire_blocks`` lines, encoded for the snapshot (runs in a worker process)."""
+    block = DocumentBlock()
+    for line in data.split(b"\n"):
+        if line.strip():
+            block.add(_backfire_document(line, path, number))
+        number += 1
+    return block
 
 
 def _backfire_document(text: bytes, path: Path, number: int) -> Document:
