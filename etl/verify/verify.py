@@ -31,17 +31,12 @@ MAX_EXAMPLES = 10
 CHUNK = 10_000
 _MASK = 2**64 - 1
 
+# The source side: a document's collection pattern (each stage is a set of patterns), path and digest; an Auth
+# user without a profile has no pattern (it is no document).
 SOURCE = (
-    "CREATE TEMP TABLE IF NOT EXISTS etl_verify_lines (pattern text, path text, digest text)",
-    "CREATE TEMP TABLE IF NOT EXISTS etl_verify_source (stage text, path text, digest text)",
-    "TRUNCATE etl_verify_lines, etl_verify_source",
+    "CREATE TEMP TABLE IF NOT EXISTS etl_verify_source (pattern text, path text, digest text)",
+    "TRUNCATE etl_verify_source",
 )
-# Each document's stage, from its collection pattern ($1 patterns, $2 their stages; the rest are $3).
-STAGED = """
-INSERT INTO etl_verify_source
-SELECT coalesce(m.stage, $3), l.path, l.digest
-FROM etl_verify_lines l LEFT JOIN unnest($1::text[], $2::text[]) AS m (pattern, stage) USING (pattern)
-"""
 # A profile's source digest also covers the Auth user it joins (as ``auth.lookup`` picks it), see
 # ``auth.profile_digest``.
 PROFILE_DIGESTS = """
@@ -50,7 +45,7 @@ UPDATE etl_verify_source s SET digest = md5(s.digest || coalesce(
   (SELECT a.record FROM etl_auth a JOIN etl_profiles p ON p.email = a.email
    WHERE p.doc_id = split_part(s.path, '/', 2) ORDER BY a.ord DESC LIMIT 1),
   ''))
-WHERE s.stage = 'users'
+WHERE s.pattern = $1
 """
 # A load leaves its tables without statistics until autovacuum comes by; without them the planner joins the
 # records to the rows one index probe at a time (3x slower at 1M documents than its parallel hash join). So
@@ -60,7 +55,7 @@ SELECT relid::regclass::text AS name FROM pg_stat_user_tables
 WHERE relid = ANY($1::text[]::regclass[]) AND n_mod_since_analyze > 50 + 0.1 * n_live_tup
 """
 AUTH_ONLY = (
-    f"INSERT INTO etl_verify_source SELECT '{AUTH_STAGE}', 'users/' || a.uid, md5(a.record) "  # noqa: S608
+    f"INSERT INTO etl_verify_source SELECT NULL, 'users/' || a.uid, md5(a.record) "  # noqa: S608
     f"FROM etl_auth a WHERE {auth.UNCLAIMED_WHERE}"
 )
 
@@ -80,15 +75,24 @@ async def verify(
     stale = [row["name"] for row in await db.fetch(STALE, sorted(tables))]
     if stale:
         await db.execute(f"ANALYZE {', '.join(stale)}")
+    patterns = _patterns(snapshot)
     stages = []
     for name, mapping in STAGES:
         counts = (await checkpoint(db, sid, name))[1]
-        stages.append(await _verify_stage(db, name, mapping, counts))
+        stages.append(await _verify_stage(db, name, mapping, counts, patterns.get(name, [])))
     return Report(snapshot_id=sid, verified=True, stages=stages)
 
 
+def _patterns(snapshot: Snapshot) -> dict[str, list[str]]:
+    """The collection patterns of each stage, among those of the snapshot."""
+    out: dict[str, list[str]] = {}
+    for pattern in snapshot.manifest.collections:
+        out.setdefault(next((s.name for s in SPECS if s.covers(pattern)), GENERIC.name), []).append(pattern)
+    return out
+
+
 async def _stage_sources(db: asyncpg.Connection, snapshot: Snapshot, batches: Batches, progress: Progress) -> None:
-    """(stage, path, digest) of every source document and Auth user without a profile, in a temporary table.
+    """(pattern, path, digest) of every source document and Auth user without a profile, in a temporary table.
 
     The extract wrote (pattern, path, digest) of each document in COPY's own format: those files go to the
     server as they are, and no document is decoded here (only a snapshot without them is read line by line).
@@ -99,22 +103,20 @@ async def _stage_sources(db: asyncpg.Connection, snapshot: Snapshot, batches: Ba
     for root in snapshot.roots():
         digests = snapshot.digests(root)
         if digests is None:
-            await db.copy_records_to_table("etl_verify_lines", records=snapshot.iter_digests(root))
+            await db.copy_records_to_table("etl_verify_source", records=snapshot.iter_digests(root))
         else:
-            await db.copy_to_table("etl_verify_lines", source=digests)
-    patterns = list(snapshot.manifest.collections)
-    stages = [next((s.name for s in SPECS if s.covers(p)), GENERIC.name) for p in patterns]
-    await db.execute(STAGED, patterns, stages, GENERIC.name)
-    for row in await db.fetch("SELECT stage, count(*) FROM etl_verify_source GROUP BY stage"):
-        progress(row["stage"], row["count"], None)
-    await db.execute(PROFILE_DIGESTS)
-    await db.execute(AUTH_ONLY)
-    progress(AUTH_STAGE, await db.fetchval("SELECT count(*) FROM etl_verify_source WHERE stage = $1", AUTH_STAGE), None)
+            await db.copy_to_table("etl_verify_source", source=digests)
+    for name, mapping in STAGES:
+        progress(name, batches.total(name, mapping) or 0, None)
+    await db.execute(PROFILE_DIGESTS, USERS.pattern)
+    added = await db.execute(AUTH_ONLY)
+    progress(AUTH_STAGE, int(added.rsplit(" ", 1)[-1]), None)
     await db.execute("ANALYZE etl_verify_source")
 
 
-def compare(mapping: Mapping) -> str:
-    """Per stage ($1): counts of each outcome, both checksums, and a few paths of what is wrong.
+def compare(mapping: Mapping, *, auth_only: bool = False) -> str:
+    """Per stage ($1, with its collection patterns $2; none for the Auth users without a profile): counts of
+    each outcome, both checksums, and a few paths of what is wrong.
 
     Each row's digest is computed in ``r``, the join of the records with the table: both are ordinary tables,
     so PostgreSQL can run that part (the digests are most of the work) in parallel workers; the source
@@ -137,7 +139,7 @@ WITH r AS (
     WHEN r.changed THEN 'changed'
     ELSE 'mismatched' END AS outcome
   FROM etl_verify_source src LEFT JOIN r ON r.document_path = src.path
-  WHERE src.stage = $1
+  WHERE {"src.pattern IS NULL" if auth_only else "src.pattern = ANY($2::text[])"}
   OFFSET 0  -- each row's outcome once: inlined, every FILTER below would compute it again
 )
 SELECT count(*) AS source,
@@ -154,8 +156,13 @@ FROM k
 """  # noqa: S608 - identifiers from the specs in code
 
 
-async def _verify_stage(db: asyncpg.Connection, name: str, mapping: Mapping, counts: StageCounts) -> StageReport:
-    found = await db.fetchrow(compare(mapping), name)
+async def _verify_stage(
+    db: asyncpg.Connection, name: str, mapping: Mapping, counts: StageCounts, patterns: list[str]
+) -> StageReport:
+    if name == AUTH_STAGE:
+        found = await db.fetchrow(compare(mapping, auth_only=True), name)
+    else:
+        found = await db.fetchrow(compare(mapping), name, patterns)
     return StageReport(
         stage=name,
         table=mapping.table,
