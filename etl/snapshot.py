@@ -245,6 +245,7 @@ class SnapshotWriter:
         self._checkpoint_every = checkpoint_every
         self._lock = threading.RLock()
         self._files: dict[str, Any] = {}
+        self._written: set[str] = set()  # files written to since the last checkpoint
         self._progress = _Progress()
         self._since_checkpoint = 0
         self._without_digests: set[str] = set()
@@ -388,6 +389,7 @@ class SnapshotWriter:
         if f is None:
             # Kept open across writes; a large buffer, as a checkpoint flushes anyway.
             f = self._files[rel] = open(self.directory / rel, "ab", buffering=_WRITE_BUFFER)  # noqa: SIM115
+        self._written.add(rel)
         return f
 
     def _maybe_checkpoint(self, records: int = 1) -> None:
@@ -398,10 +400,12 @@ class SnapshotWriter:
     def checkpoint(self) -> None:
         """Make everything written so far durable, with the cursors and counts that match it."""
         with self._lock:
-            for rel, f in self._files.items():
+            for rel in self._written:  # the others have the lengths the last checkpoint recorded
+                f = self._files[rel]
                 f.flush()
                 os.fsync(f.fileno())
                 self._progress.files[rel] = f.tell()
+            self._written.clear()
             self._progress.state["collections"] = self.manifest.collections
             self._progress.state["authUsers"] = self.manifest.auth_users
             _write_atomic(self.directory / PROGRESS, msgspec.json.encode(self._progress))
