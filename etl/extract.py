@@ -13,6 +13,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ class ExtractOptions(msgspec.Struct, frozen=True, kw_only=True):
     partition_count: int = 16
     checkpoint_every: int = 10_000  # each checkpoint fsyncs; a restart re-reads at most this many
     # Worker processes encoding an NDJSON export (in blocks of lines; the nested JSON format is one stream).
-    processes: int = os.cpu_count() or 1
+    processes: int = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     block_bytes: int = 1 << 20
     retry: RetryPolicy = RetryPolicy()
 
@@ -177,6 +178,8 @@ def _write_blocks(writer: SnapshotWriter, unit: str, path: Path, options: Extrac
                     done = _write_block(writer, unit, pending.popleft().result(), done, report)
             while pending:
                 done = _write_block(writer, unit, pending.popleft().result(), done, report)
+        except BrokenProcessPool as exc:
+            raise ExtractError(f"a worker process died ({exc}); rerun to continue from the last checkpoint") from None
         except BaseException:
             pool.shutdown(cancel_futures=True)
             raise

@@ -14,7 +14,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from etl.extract import ExtractOptions, extract
+from etl.extract import ExtractError, ExtractOptions, extract
 from etl.snapshot import PROGRESS, Snapshot
 from etl.sources.firestore_files import ExportFormatError, backfire_blocks
 
@@ -118,3 +118,13 @@ def _cursor(directory: Path) -> int:
     except (FileNotFoundError, msgspec.DecodeError):
         return 0
     return (progress["units"].get("firestore") or {}).get("cursor") or 0
+
+
+def _die(*_: object) -> None:
+    os._exit(1)
+
+
+def test_a_dead_worker_stops_the_extract_with_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("etl.extract.encode_backfire_block", _die)  # the forked workers inherit it
+    with pytest.raises(ExtractError, match=r"a worker process died .* rerun to continue"):
+        extract(tmp_path / "out", firestore_export=_export(tmp_path / "e.ndjson", 100), options=PARALLEL)
