@@ -206,21 +206,27 @@ class DocumentBlock:
 
     def __init__(self) -> None:
         self.records = 0
-        self.files: dict[str, bytearray] = {}
         self.counts: dict[str, int] = {}
+        self._buffers: dict[str, tuple[bytearray, bytearray]] = {}  # per data file: lines, digests rows
 
     def add(self, doc: Document) -> None:
         rel, pattern, line, digests = _encode_document(doc)
-        self._buffer(rel + ".ndjson").extend(line + b"\n")
-        self._buffer(rel + DIGESTS).extend(digests)
+        buffers = self._buffers.get(rel)
+        if buffers is None:
+            buffers = self._buffers[rel] = (bytearray(), bytearray())
+        buffers[0].extend(line)
+        buffers[0].extend(b"\n")
+        buffers[1].extend(digests)
         self.counts[pattern] = self.counts.get(pattern, 0) + 1
         self.records += 1
 
-    def _buffer(self, rel: str) -> bytearray:
-        buffer = self.files.get(rel)
-        if buffer is None:
-            buffer = self.files[rel] = bytearray()
-        return buffer
+    @property
+    def files(self) -> dict[str, bytearray]:
+        """What to append to which file."""
+        out = {}
+        for rel, (lines, digests) in self._buffers.items():
+            out[rel + ".ndjson"], out[rel + DIGESTS] = lines, digests
+        return out
 
 
 class SnapshotWriter:

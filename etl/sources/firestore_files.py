@@ -252,7 +252,10 @@ def _backfire_document(text: bytes, path: Path, number: int) -> Document:
         ("documentReference", line.documents),
     ):
         for dotted in hints or ():
-            container, name = _locate(data, dotted, f"{path}:{number}")
+            found = _locate(data, dotted)
+            if found is None:
+                raise ExportFormatError(f"{path}:{number}: field path {dotted!r} is not in the document's data")
+            container, name = found
             value = container[name]
             if kind == "documentReference":
                 value = "/".join(value["_path"]["segments"]) if isinstance(value, dict) else value
@@ -262,7 +265,11 @@ def _backfire_document(text: bytes, path: Path, number: int) -> Document:
         fields = encode_datatype_fields(data)
     except InvalidValue as exc:
         raise ExportFormatError(f"{path}:{number}: {doc_path}:{exc}") from None
-    return _checked(Document(path=doc_path, fields=fields), f"{path}:{number}")
+    try:
+        validate_document_path(doc_path)
+    except SnapshotError as exc:
+        raise ExportFormatError(f"{path}:{number}: {exc}") from None
+    return Document(path=doc_path, fields=fields)
 
 
 def _decode_javascript(text: bytes, where: str) -> _BackfireLine:
@@ -277,8 +284,11 @@ def _decode_javascript(text: bytes, where: str) -> _BackfireLine:
         raise ExportFormatError(f"{where}: {_BAD_LINE} ({exc})") from None
 
 
-def _locate(data: Any, dotted: str, where: str) -> tuple[Any, Any]:
-    """(container, key) of a dotted field path; keys that contain dots are matched greedily."""
+def _locate(data: dict[str, Any], dotted: str) -> tuple[Any, Any] | None:
+    """(container, key) of a dotted field path, None if it is not there; keys that contain dots are matched
+    greedily (the whole path as one top-level name first: the usual hint, answered without splitting)."""
+    if dotted in data:
+        return data, dotted
     parts = dotted.split(".")
     container: Any = data
     i = 0
@@ -294,4 +304,4 @@ def _locate(data: Any, dotted: str, where: str) -> tuple[Any, Any]:
             container, i = container[key], j
             break
         else:
-            raise ExportFormatError(f"{where}: field path {dotted!r} is not in the document's data")
+            return None
