@@ -137,9 +137,15 @@ def _source_options(command: Callable[..., Any]) -> Callable[..., Any]:
 def _extract(out_dir: Path, **sources: Any) -> None:
     from etl.extract import ExtractError, extract
 
+    counted: dict[str, int] = {}
+
+    def advance(progress: Callable[[str, int, int | None], None], phase: str, count: int) -> None:
+        progress(phase, count - counted.get(phase, 0), None)
+        counted[phase] = count
+
     try:
         with progress_bars() as progress:
-            summary = extract(out_dir, progress=lambda phase, _count: progress(phase, 1, None), **sources)
+            summary = extract(out_dir, progress=lambda phase, count: advance(progress, phase, count), **sources)
     except (ExtractError, SnapshotError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     for warning in summary.warnings:

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import multiprocessing
+import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +21,16 @@ import firebase_admin
 import msgspec
 import structlog
 
-from etl.snapshot import AuthUser, Document, Manifest, Snapshot, SnapshotWriter
+from etl.snapshot import AuthUser, Document, DocumentBlock, Manifest, Snapshot, SnapshotWriter
 from etl.sources import firebase_client
 from etl.sources.auth_admin import AdminCursor, iter_admin_users
 from etl.sources.auth_export import read_auth_export
-from etl.sources.firestore_files import read_firestore_export
+from etl.sources.firestore_files import backfire_blocks, encode_backfire_block, is_backfire, read_firestore_export
 from etl.sources.firestore_live import CursorNotAdvancing, LiveFirestore, Partition, RetryPolicy, ServerLacksMethod
 from etl.values import parse_timestamp, timestamp_from_datetime
 
 Progress = Callable[[str, int], None]
+PROGRESS_EVERY = 1000  # records of a file source between two progress calls (drawing a bar is not free)
 log = structlog.get_logger()
 
 _PLAN = "firestorePlan"
@@ -43,6 +48,9 @@ class ExtractOptions(msgspec.Struct, frozen=True, kw_only=True):
     workers: int = 8
     partition_count: int = 16
     checkpoint_every: int = 10_000  # each checkpoint fsyncs; a restart re-reads at most this many
+    # Worker processes encoding an NDJSON export (in blocks of lines; the nested JSON format is one stream).
+    processes: int = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    block_bytes: int = 1 << 20
     retry: RetryPolicy = RetryPolicy()
 
 
@@ -76,7 +84,8 @@ def extract(
     At most one Auth source (``auth_export`` file or ``auth_admin``) and one Firestore source
     (``firestore_export`` file or ``firestore_live``). Live sources reach Firebase through
     ``etl.sources.firebase_client`` (so the emulator variables are honoured). ``progress(phase,
-    count)`` is called after every record, with phase ``"auth"`` or ``"firestore"``. ``collections``
+    count)`` is called with the running count, phase ``"auth"`` or ``"firestore"``: after every record of
+    a live source, every ``PROGRESS_EVERY`` records of a file and at its end. ``collections``
     (live only) names the collection paths to read instead of discovering them (``*`` for every
     document id), for servers without ListCollectionIds.
     """
@@ -99,8 +108,11 @@ def extract(
         if auth_admin:
             _extract_auth_admin(writer, project_id, options, report)
         if firestore_export is not None:
-            docs = read_firestore_export(firestore_export, on_warning=warnings.append)
-            _write_counted(writer, "firestore", docs, writer.write_document, report)
+            if options.processes > 1 and is_backfire(firestore_export):
+                _write_blocks(writer, "firestore", firestore_export, options, report)
+            else:
+                docs = read_firestore_export(firestore_export, on_warning=warnings.append)
+                _write_counted(writer, "firestore", docs, writer.write_document, report)
         if firestore_live:
             try:
                 _extract_firestore_live(writer, project_id, collections, options, report)
@@ -138,11 +150,47 @@ def _write_counted(
     """A file source: the cursor is the number of records consumed, so a resume skips that many."""
     if writer.unit_done(unit):
         return
-    done = writer.unit_cursor(unit) or 0
+    done = count = writer.unit_cursor(unit) or 0
     for count, record in enumerate(itertools.islice(records, done, None), done + 1):
         write(record, unit=unit, cursor=count)
-        report(unit, count)
+        if count % PROGRESS_EVERY == 0:
+            report(unit, count)
+    report(unit, count)
     writer.finish_unit(unit)
+
+
+def _write_blocks(writer: SnapshotWriter, unit: str, path: Path, options: ExtractOptions, report: Progress) -> None:
+    """An NDJSON export encoded by worker processes, block by block, written in file order.
+
+    The snapshot and the cursor (records consumed) are the ones ``_write_counted`` gives. At most two blocks
+    per process are in flight, so memory does not grow with the file.
+    """
+    if writer.unit_done(unit):
+        return
+    done = writer.unit_cursor(unit) or 0
+    # fork: a worker starts in milliseconds with the modules already imported (spawn would import them again).
+    with ProcessPoolExecutor(options.processes, mp_context=multiprocessing.get_context("fork")) as pool:
+        pending: deque[Future[DocumentBlock]] = deque()
+        try:
+            for number, data in backfire_blocks(path, skip=done, size=options.block_bytes):
+                pending.append(pool.submit(encode_backfire_block, path, number, data))
+                if len(pending) >= 2 * options.processes:
+                    done = _write_block(writer, unit, pending.popleft().result(), done, report)
+            while pending:
+                done = _write_block(writer, unit, pending.popleft().result(), done, report)
+        except BrokenProcessPool as exc:
+            raise ExtractError(f"a worker process died ({exc}); rerun to continue from the last checkpoint") from None
+        except BaseException:
+            pool.shutdown(cancel_futures=True)
+            raise
+    writer.finish_unit(unit)
+
+
+def _write_block(writer: SnapshotWriter, unit: str, block: DocumentBlock, done: int, report: Progress) -> int:
+    done += block.records
+    writer.write_block(block, unit=unit, cursor=done)
+    report(unit, done)
+    return done
 
 
 def _extract_auth_admin(

@@ -5,6 +5,7 @@ Layout (see ``etl/README-snapshot.md`` for the full contract)::
     manifest.json              format, times, sources, counts; ``complete`` only after a finished extract
     auth_users.ndjson          one AuthUser per line
     firestore/<root>.ndjson    one Document per line, every document whose path starts with <root>
+    firestore/<root>.digests   per line of <root>.ndjson: its collection pattern, path and MD5 (what verify reads)
     .progress.json             resume state while an extract is unfinished (removed when it completes)
 
 Writes are append-only. A checkpoint fsyncs every data file and then atomically replaces
@@ -19,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,8 +34,10 @@ FORMAT = "reachimpact-snapshot/1"
 MANIFEST = "manifest.json"
 AUTH_USERS = "auth_users.ndjson"
 FIRESTORE_DIR = "firestore"
+DIGESTS = ".digests"
 PROGRESS = ".progress.json"
 
+_WRITE_BUFFER = 1 << 20
 log = structlog.get_logger()
 
 
@@ -112,6 +116,8 @@ class Manifest(msgspec.Struct, kw_only=True, rename="camel"):
     complete: bool = False
     collections: dict[str, int] = {}
     auth_users: int = 0
+    # Each data file's length as the extract finished it: a file of another length was changed since.
+    files: dict[str, int] = {}
 
 
 class _Unit(msgspec.Struct):
@@ -128,13 +134,30 @@ class _Progress(msgspec.Struct, rename="camel"):
 def collection_pattern(document_path: str) -> str:
     """``channels/c1/messages/m1`` -> ``channels/*/messages``: the key of the manifest's counts."""
     parts = document_path.split("/")[:-1]
-    return "/".join("*" if i % 2 else part for i, part in enumerate(parts))
+    parts[1::2] = ["*"] * (len(parts) // 2)
+    return "/".join(parts)
 
 
 def validate_document_path(path: str) -> None:
     parts = path.split("/")
-    if len(parts) % 2 or any(not p for p in parts):
+    if len(parts) % 2 or "" in parts:
         raise SnapshotError(f"not a document path (collection/doc[/collection/doc...]): {path!r}")
+
+
+def line_digest(line: bytes) -> str:
+    """The MD5 (hex) of a snapshot line without its newline: what the load records and verify checks."""
+    return hashlib.md5(line, usedforsecurity=False).hexdigest()
+
+
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def digest_row(pattern: str, path: str, digest: str) -> bytes:
+    """One line of a ``.digests`` file: PostgreSQL COPY text format, so verify can send the file as it is."""
+    if _COPY_SPECIAL.search(path):  # rare; the pattern is made of the path's segments, so it needs no test
+        pattern, path = pattern.translate(_COPY_ESCAPES), path.translate(_COPY_ESCAPES)
+    return f"{pattern}\t{path}\t{digest}\n".encode()
 
 
 def _utc_now() -> str:
@@ -167,6 +190,45 @@ def _read_manifest(directory: Path) -> Manifest:
     return manifest
 
 
+def _encode_document(doc: Document) -> tuple[str, str, bytes, bytes]:
+    """(its data files' path without the suffix, collection pattern, line, digests row) of a document."""
+    validate_document_path(doc.path)
+    pattern = collection_pattern(doc.path)
+    line = msgspec.json.encode(doc)
+    return f"{FIRESTORE_DIR}/{doc.root}", pattern, line, digest_row(pattern, doc.path, line_digest(line))
+
+
+class DocumentBlock:
+    """Documents encoded into snapshot lines, to be appended together (``SnapshotWriter.write_block``).
+
+    Encoding is most of an extract's work; a block can be built in a worker process and sent back whole.
+    """
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.counts: dict[str, int] = {}
+        self._buffers: dict[str, tuple[bytearray, bytearray]] = {}  # per data file: lines, digests rows
+
+    def add(self, doc: Document) -> None:
+        rel, pattern, line, digests = _encode_document(doc)
+        buffers = self._buffers.get(rel)
+        if buffers is None:
+            buffers = self._buffers[rel] = (bytearray(), bytearray())
+        buffers[0].extend(line)
+        buffers[0].extend(b"\n")
+        buffers[1].extend(digests)
+        self.counts[pattern] = self.counts.get(pattern, 0) + 1
+        self.records += 1
+
+    @property
+    def files(self) -> dict[str, bytearray]:
+        """What to append to which file."""
+        out = {}
+        for rel, (lines, digests) in self._buffers.items():
+            out[rel + ".ndjson"], out[rel + DIGESTS] = lines, digests
+        return out
+
+
 class SnapshotWriter:
     """Writes a snapshot; continues an unfinished one in the same directory.
 
@@ -189,8 +251,10 @@ class SnapshotWriter:
         self._checkpoint_every = checkpoint_every
         self._lock = threading.RLock()
         self._files: dict[str, Any] = {}
+        self._written: set[str] = set()  # files written to since the last checkpoint
         self._progress = _Progress()
         self._since_checkpoint = 0
+        self._without_digests: set[str] = set()
         self.manifest = Manifest(created_at=_utc_now(), project_id=project_id, sources=self._sources)
         self.resumed = False
 
@@ -232,6 +296,14 @@ class SnapshotWriter:
         if progress_path.exists():
             self._progress = msgspec.json.decode(progress_path.read_bytes(), type=_Progress)
         self._reset_data_files(self._progress.files)
+        # Begun by a version that wrote no digests: those files would lack the lines written before.
+        self._without_digests = {
+            rel.removesuffix(".ndjson") + DIGESTS
+            for rel in self._progress.files
+            if rel.startswith(f"{FIRESTORE_DIR}/")
+            and rel.endswith(".ndjson")
+            and rel.removesuffix(".ndjson") + DIGESTS not in self._progress.files
+        }
         # Counts as of the checkpoint, to match the files as they were cut back.
         self.manifest.collections = dict(self._progress.state.get("collections") or {})
         self.manifest.auth_users = int(self._progress.state.get("authUsers") or 0)
@@ -239,7 +311,7 @@ class SnapshotWriter:
 
     def _reset_data_files(self, lengths: dict[str, int]) -> None:
         """Cut every data file back to its checkpointed length; remove files born after it."""
-        for path in [self.directory / AUTH_USERS, *(self.directory / FIRESTORE_DIR).glob("*.ndjson")]:
+        for path in [self.directory / AUTH_USERS, *(self.directory / FIRESTORE_DIR).iterdir()]:
             rel = path.relative_to(self.directory).as_posix()
             if rel in lengths:
                 with open(path, "r+b") as f:
@@ -285,12 +357,24 @@ class SnapshotWriter:
     # -- writes --------------------------------------------------------------------------------
 
     def write_document(self, doc: Document, *, unit: str, cursor: Any) -> None:
-        validate_document_path(doc.path)
-        key = collection_pattern(doc.path)
+        rel, pattern, line, digests = _encode_document(doc)
         with self._lock:
-            self._append(f"{FIRESTORE_DIR}/{doc.root}.ndjson", msgspec.json.encode(doc), unit, cursor)
-            self.manifest.collections[key] = self.manifest.collections.get(key, 0) + 1
+            self._append(rel + ".ndjson", line, unit, cursor)
+            self._file(rel + DIGESTS).write(digests)
+            self.manifest.collections[pattern] = self.manifest.collections.get(pattern, 0) + 1
             self._maybe_checkpoint()
+
+    def write_block(self, block: DocumentBlock, *, unit: str, cursor: Any) -> None:
+        """Documents encoded elsewhere (another process), written as ``write_document`` would write them."""
+        with self._lock:
+            if self.manifest.complete:
+                raise SnapshotError(f"{self.directory} is complete; it takes no more writes")
+            for rel, data in block.files.items():
+                self._file(rel).write(data)
+            for pattern, count in block.counts.items():
+                self.manifest.collections[pattern] = self.manifest.collections.get(pattern, 0) + count
+            self._progress.units.setdefault(unit, _Unit()).cursor = cursor
+            self._maybe_checkpoint(block.records)
 
     def write_auth_user(self, user: AuthUser, *, unit: str, cursor: Any) -> None:
         with self._lock:
@@ -301,24 +385,33 @@ class SnapshotWriter:
     def _append(self, rel: str, line: bytes, unit: str, cursor: Any) -> None:
         if self.manifest.complete:
             raise SnapshotError(f"{self.directory} is complete; it takes no more writes")
-        f = self._files.get(rel)
-        if f is None:
-            f = self._files[rel] = open(self.directory / rel, "ab")  # noqa: SIM115 - kept open across writes
-        f.write(line + b"\n")
+        f = self._file(rel)
+        f.write(line)
+        f.write(b"\n")
         self._progress.units.setdefault(unit, _Unit()).cursor = cursor
 
-    def _maybe_checkpoint(self) -> None:
-        self._since_checkpoint += 1
+    def _file(self, rel: str) -> Any:
+        f = self._files.get(rel)
+        if f is None:
+            # Kept open across writes; a large buffer, as a checkpoint flushes anyway.
+            f = self._files[rel] = open(self.directory / rel, "ab", buffering=_WRITE_BUFFER)  # noqa: SIM115
+        self._written.add(rel)
+        return f
+
+    def _maybe_checkpoint(self, records: int = 1) -> None:
+        self._since_checkpoint += records
         if self._since_checkpoint >= self._checkpoint_every:
             self.checkpoint()
 
     def checkpoint(self) -> None:
         """Make everything written so far durable, with the cursors and counts that match it."""
         with self._lock:
-            for rel, f in self._files.items():
+            for rel in self._written:  # the others have the lengths the last checkpoint recorded
+                f = self._files[rel]
                 f.flush()
                 os.fsync(f.fileno())
                 self._progress.files[rel] = f.tell()
+            self._written.clear()
             self._progress.state["collections"] = self.manifest.collections
             self._progress.state["authUsers"] = self.manifest.auth_users
             _write_atomic(self.directory / PROGRESS, msgspec.json.encode(self._progress))
@@ -329,6 +422,9 @@ class SnapshotWriter:
         with self._lock:
             self.checkpoint()
             self._close_files()
+            self.manifest.files = {
+                k: v for k, v in sorted(self._progress.files.items()) if k not in self._without_digests
+            }
             self.manifest.complete = True
             _write_atomic(self.directory / MANIFEST, msgspec.json.encode(self.manifest))
             (self.directory / PROGRESS).unlink(missing_ok=True)
@@ -338,6 +434,22 @@ class SnapshotWriter:
         for f in self._files.values():
             f.close()
         self._files.clear()
+
+
+class _Located(msgspec.Struct):
+    """A document line decoded for its path only (the fields are skipped, not built)."""
+
+    path: str
+
+
+_PATH_ONLY = msgspec.json.Decoder(_Located)
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return None
 
 
 class Snapshot:
@@ -372,7 +484,22 @@ class Snapshot:
                 doc = decode(line)
             except msgspec.DecodeError as exc:
                 raise SnapshotError(f"{path}:{number}: corrupt line: {exc}") from None
-            yield doc, hashlib.md5(line.rstrip(b"\n"), usedforsecurity=False).hexdigest()
+            yield doc, line_digest(line.rstrip(b"\n"))
+
+    def digests(self, root: str) -> Path | None:
+        """The ``.digests`` file of one root (see ``digest_row``), if the extract wrote one and neither file
+        changed length since; else None, and ``iter_digests`` derives the same rows from the documents."""
+        rel = f"{FIRESTORE_DIR}/{root}"
+        files = self.manifest.files
+        for name in (rel + ".ndjson", rel + DIGESTS):
+            if name not in files or _size(self.directory / name) != files[name]:
+                return None
+        return self.directory / (rel + DIGESTS)
+
+    def iter_digests(self, root: str) -> Iterator[tuple[str, str, str]]:
+        """(collection pattern, path, MD5 of the line) of every document under one root, from its lines."""
+        for located, digest in self.iter_digested(root, _PATH_ONLY):
+            yield collection_pattern(located.path), located.path, digest
 
     @classmethod
     def _iter_lines(cls, path: Path, decoder: msgspec.json.Decoder[Any]) -> Iterator[Any]:

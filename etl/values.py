@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from google.api_core.datetime_helpers import DatetimeWithNanoseconds
 from google.cloud.firestore_v1 import GeoPoint
@@ -33,12 +34,26 @@ TypedFields = dict[str, TypedValue]
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_EPOCH_DATE = _EPOCH.date()
+_MINUTES = tuple(f"{h:02d}:{m:02d}" for h in range(24) for m in range(60))
 _TIMESTAMP_RE = re.compile(r"^(\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?([Zz]|[+-]\d\d:\d\d)$")
 _DOCUMENTS_PREFIX_RE = re.compile(r"^projects/[^/]+/databases/[^/]+/documents/")
 
 
 class InvalidValue(ValueError):
     """A source value that has no Firestore equivalent (the message names the field path)."""
+
+    def __init__(self, reason: str, where: str = "") -> None:
+        super().__init__(f"{where}: {reason}" if where else reason)
+        self.reason = reason
+        self.where = where
+
+    def within(self, key: object) -> InvalidValue:
+        """The same error seen from the container holding it under ``key`` (the path grows at the front).
+
+        Encoders build a field path only on the way out of an error, never for the values that encode fine.
+        """
+        return InvalidValue(self.reason, f"{key}.{self.where}" if self.where else str(key))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -49,7 +64,10 @@ def format_timestamp(seconds: int, nanos: int) -> str:
     """RFC 3339 in UTC with the protobuf JSON rule: 0, 3, 6 or 9 fractional digits."""
     if not 0 <= nanos < 1_000_000_000:
         raise InvalidValue(f"timestamp nanos out of range: {nanos}")
-    base = (_EPOCH + dt.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S")
+    # Per field of most documents: the date is cached, the time of day looked up (4x a datetime's isoformat).
+    days, rest = divmod(seconds, 86_400)
+    minute, second = divmod(rest, 60)
+    base = f"{_date(days)}T{_MINUTES[minute]}:{second:02d}"
     if nanos == 0:
         return base + "Z"
     if nanos % 1_000_000 == 0:
@@ -57,6 +75,12 @@ def format_timestamp(seconds: int, nanos: int) -> str:
     if nanos % 1_000 == 0:
         return f"{base}.{nanos // 1_000:06d}Z"
     return f"{base}.{nanos:09d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _date(days: int) -> str:
+    """The date ``days`` after the epoch; isoformat pads years before 1000 to four digits (strftime may not)."""
+    return (_EPOCH_DATE + dt.timedelta(days=days)).isoformat()
 
 
 def parse_timestamp(text: str) -> tuple[int, int]:
@@ -92,9 +116,9 @@ def strip_reference(name: str) -> str:
 # Encoding into typed values
 
 
-def _integer(value: int, where: str) -> TypedValue:
+def _integer(value: int) -> TypedValue:
     if not INT64_MIN <= value <= INT64_MAX:
-        raise InvalidValue(f"{where or 'value'}: integer {value} is outside Firestore's int64 range")
+        raise InvalidValue(f"integer {value} is outside Firestore's int64 range")
     return {"integerValue": str(value)}
 
 
@@ -110,19 +134,85 @@ def _bytes(value: bytes) -> TypedValue:
     return {"bytesValue": base64.b64encode(value).decode("ascii")}
 
 
-def _join(where: str, key: object) -> str:
-    return f"{where}.{key}" if where else str(key)
+def _fields(data: Mapping[str, Any], encode: Callable[[Any], TypedValue]) -> TypedFields:
+    try:
+        return {key: encode(value) for key, value in data.items()}
+    except InvalidValue:
+        _name_the_failure(data.items(), encode)
+
+
+def _values(items: Iterable[Any], encode: Callable[[Any], TypedValue]) -> list[TypedValue]:
+    try:
+        return [encode(value) for value in items]
+    except InvalidValue:
+        _name_the_failure(enumerate(items), encode)
+
+
+def _name_the_failure(pairs: Iterable[tuple[object, Any]], encode: Callable[[Any], TypedValue]) -> NoReturn:
+    """Encode again one by one, to put the key of the value that failed into the error (error path only)."""
+    for key, value in pairs:
+        try:
+            encode(value)
+        except InvalidValue as exc:
+            raise exc.within(key) from None
+    raise AssertionError("an encoding failed once and not again")
+
+
+def _at(where: str, encode: Callable[[Any], TypedValue], value: Any) -> Any:
+    """``encode(value)``, errors located under ``where``."""
+    try:
+        return encode(value)
+    except InvalidValue as exc:
+        raise (exc.within(where) if where else exc) from None
 
 
 def encode_python(value: Any, where: str = "") -> TypedValue:
     """A google-cloud-firestore client value (as returned by ``DocumentSnapshot.to_dict()``)."""
+    return _at(where, _python, value)
+
+
+def encode_fields(data: Mapping[str, Any], where: str = "") -> TypedFields:
+    """A client document's ``to_dict()`` as typed fields."""
+    return _at(where, lambda d: _fields(d, _python), data)
+
+
+def encode_plain_json(value: Any, where: str = "") -> TypedValue:
+    """A parsed JSON value (ints exact, Decimal or float for fractions); no special types."""
+    return _at(where, _plain, value)
+
+
+def encode_datatype_json(value: Any, where: str = "") -> TypedValue:
+    """A node-firestore-import-export JSON value: plain JSON plus ``{"__datatype__", "value"}`` wrappers.
+
+    Wrappers (as that tool writes them): ``timestamp`` (``{"_seconds", "_nanoseconds"}`` or a date
+    string), ``geopoint`` (``{"_latitude", "_longitude"}``), ``documentReference`` (a path).
+    """
+    return _at(where, _datatype, value)
+
+
+def encode_datatype_fields(data: Mapping[str, Any]) -> TypedFields:
+    """A document's node-firestore-import-export JSON fields; an error's path starts at the field name."""
+    return _fields(data, _datatype)
+
+
+# The encoders are hot (every field of every document): exact built-in types are tested first, by identity,
+# before the general (isinstance, ABC) cases.
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
+def _python(value: Any) -> TypedValue:
+    kind = type(value)
+    if kind is str:
+        return {"stringValue": value}
+    if kind is int:
+        return _integer(value)
     match value:
         case None:
             return {"nullValue": None}
         case bool():
             return {"booleanValue": value}
         case int():
-            return _integer(value, where)
+            return _integer(value)
         case float():
             return _double(value)
         case str():
@@ -136,45 +226,39 @@ def encode_python(value: Any, where: str = "") -> TypedValue:
         case BaseDocumentReference():
             return {"referenceValue": value.path}
         case Mapping():
-            return {"mapValue": {"fields": encode_fields(value, where)}}
+            return {"mapValue": {"fields": _fields(value, _python)}}
         case list() | tuple():
-            return {"arrayValue": {"values": [encode_python(v, _join(where, i)) for i, v in enumerate(value)]}}
-    raise InvalidValue(f"{where or 'value'}: unsupported Firestore value type {type(value).__name__}")
+            return {"arrayValue": {"values": _values(value, _python)}}
+    raise InvalidValue(f"unsupported Firestore value type {type(value).__name__}")
 
 
-def encode_fields(data: Mapping[str, Any], where: str = "") -> TypedFields:
-    """A client document's ``to_dict()`` as typed fields."""
-    return {str(k): encode_python(v, _join(where, k)) for k, v in data.items()}
-
-
-def encode_plain_json(value: Any, where: str = "") -> TypedValue:
-    """A parsed JSON value (ints exact, Decimal or float for fractions); no special types."""
+def _plain(value: Any) -> TypedValue:
+    if type(value) in _SCALARS:
+        return _python(value)
     match value:
         case Decimal():
             return _double(float(value))
         case Mapping():
-            return {"mapValue": {"fields": {k: encode_plain_json(v, _join(where, k)) for k, v in value.items()}}}
+            return {"mapValue": {"fields": _fields(value, _plain)}}
         case list():
-            return {"arrayValue": {"values": [encode_plain_json(v, _join(where, i)) for i, v in enumerate(value)]}}
-    return encode_python(value, where)
+            return {"arrayValue": {"values": _values(value, _plain)}}
+    return _python(value)
 
 
-def encode_datatype_json(value: Any, where: str = "") -> TypedValue:
-    """A node-firestore-import-export JSON value: plain JSON plus ``{"__datatype__", "value"}`` wrappers.
-
-    Wrappers (as that tool writes them): ``timestamp`` (``{"_seconds", "_nanoseconds"}`` or a date
-    string), ``geopoint`` (``{"_latitude", "_longitude"}``), ``documentReference`` (a path).
-    """
-    if isinstance(value, Mapping):
+def _datatype(value: Any) -> TypedValue:
+    kind = type(value)
+    if kind is str:
+        return {"stringValue": value}
+    if kind is dict or (kind not in _SCALARS and kind is not list and isinstance(value, Mapping)):
         if "__datatype__" in value and "value" in value:
-            return _decode_datatype(str(value["__datatype__"]), value["value"], where)
-        return {"mapValue": {"fields": {k: encode_datatype_json(v, _join(where, k)) for k, v in value.items()}}}
-    if isinstance(value, list):
-        return {"arrayValue": {"values": [encode_datatype_json(v, _join(where, i)) for i, v in enumerate(value)]}}
-    return encode_plain_json(value, where)
+            return _decode_datatype(str(value["__datatype__"]), value["value"])
+        return {"mapValue": {"fields": _fields(value, _datatype)}}
+    if kind is list:
+        return {"arrayValue": {"values": _values(value, _datatype)}}
+    return _plain(value)
 
 
-def _decode_datatype(kind: str, raw: Any, where: str) -> TypedValue:
+def _decode_datatype(kind: str, raw: Any) -> TypedValue:
     try:
         if kind == "timestamp":
             return {"timestampValue": timestamp_from_parts(raw)}
@@ -183,8 +267,8 @@ def _decode_datatype(kind: str, raw: Any, where: str) -> TypedValue:
         if kind in ("documentReference", "documentReferencePath"):
             return {"referenceValue": strip_reference(str(raw))}
     except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidValue(f"{where}: bad {kind} value {raw!r}: {exc}") from exc
-    raise InvalidValue(f"{where}: unknown __datatype__ {kind!r}")
+        raise InvalidValue(f"bad {kind} value {raw!r}: {exc}") from exc
+    raise InvalidValue(f"unknown __datatype__ {kind!r}")
 
 
 def timestamp_from_parts(raw: Any) -> str:

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 
 import click
 
 from etl.cli import etl
-from service.auth.cli import users
 from service.cli_settings import database_url, load_settings
 from service.config import ConfigError
-from service.db import migrations
-from service.jobs.cli import jobs, worker
 from service.web.listening import check_port_free, docs_url
 
 APP_FACTORY = "service.app:create_app"
@@ -24,7 +22,38 @@ APP_FACTORY = "service.app:create_app"
 GRACEFUL_SHUTDOWN_SECONDS = 30
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _users() -> click.Command:
+    from service.auth.cli import users
+
+    return users
+
+
+def _jobs() -> click.Command:
+    from service.jobs.cli import jobs
+
+    return jobs
+
+
+def _worker() -> click.Command:
+    from service.jobs.cli import worker
+
+    return worker
+
+
+class _LazyGroup(click.Group):
+    """Command groups imported only when named (or listed by --help): every ``reachimpact etl`` stage would
+    otherwise first load the job worker with its OpenAI client, about 1.5 s of start-up per process."""
+
+    lazy: dict[str, Callable[[], click.Command]] = {"jobs": _jobs, "users": _users, "worker": _worker}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self.lazy[cmd_name]() if cmd_name in self.lazy else super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """ReachImpact backend: the API service, its migrations, and the Firebase import."""
 
@@ -38,6 +67,8 @@ def serve(host: str | None, port: int | None, workers: int, no_migrate: bool) ->
     """Run the API on granian (measured faster than uvicorn here; see bench/README.md)."""
     from granian import Granian
     from granian.constants import Interfaces
+
+    from service.db import migrations
 
     settings = load_settings()
     host, port = host or settings.host, port or settings.port
@@ -69,6 +100,8 @@ def serve(host: str | None, port: int | None, workers: int, no_migrate: bool) ->
 @click.argument("revision", required=False)
 def migrate(action: str, revision: str | None) -> None:
     """Apply (upgrade [REV]), revert (downgrade REV), show (current) or verify (check) the schema migrations."""
+    from service.db import migrations
+
     settings = load_settings()
     dsn = database_url(settings)
     if action == "upgrade":
@@ -84,7 +117,4 @@ def migrate(action: str, revision: str | None) -> None:
         click.echo("models and migrations agree")
 
 
-main.add_command(worker)
-main.add_command(jobs)
-main.add_command(users)
 main.add_command(etl)

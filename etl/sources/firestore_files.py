@@ -33,8 +33,8 @@ from typing import Any
 import ijson
 import msgspec
 
-from etl.snapshot import Document, SnapshotError, validate_document_path
-from etl.values import InvalidValue, encode_datatype_json
+from etl.snapshot import Document, DocumentBlock, SnapshotError, validate_document_path
+from etl.values import InvalidValue, encode_datatype_fields, encode_datatype_json
 
 Warn = Callable[[str], None]
 Events = Iterator[tuple[str, Any]]
@@ -51,13 +51,13 @@ def _ignore(_: str) -> None:
 def read_firestore_export(path: Path, on_warning: Warn = _ignore) -> Iterator[Document]:
     """Documents from an export file in either supported format."""
     path = Path(path)
-    if _is_backfire(path):
+    if is_backfire(path):
         yield from read_backfire_ndjson(path)
     else:
         yield from read_import_export_json(path, on_warning)
 
 
-def _is_backfire(path: Path) -> bool:
+def is_backfire(path: Path) -> bool:
     """Whether the first JSON object's top-level keys are a backfire line's (``path`` and ``data``).
 
     Only the keys are looked at, streamed: the node tool writes the whole export as one line, so reading
@@ -156,19 +156,18 @@ def _document(events: Events, doc_path: str, path: Path, skipped: Callable[[], N
                 has_children = True
                 yield child
         else:
-            fields[key] = _encode(_build(events), f"{doc_path}:{key}", path)
+            fields[key] = _encode(_build(events), doc_path, key, path)
     if not fields and has_children:
         skipped()
         return
     yield _checked(Document(path=doc_path, fields=fields), path)
 
 
-def _encode(value: Any, where: str, path: object) -> dict[str, Any]:
-    """``path`` names the source in an error only (a str or Path; never built per field, it is hot)."""
+def _encode(value: Any, doc_path: str, key: str, source: Path) -> dict[str, Any]:
     try:
-        return encode_datatype_json(value, where)
+        return encode_datatype_json(value)
     except InvalidValue as exc:
-        raise ExportFormatError(f"{path}: {exc}") from None
+        raise ExportFormatError(f"{source}: {doc_path}:{exc.within(key)}") from None
 
 
 def _checked(doc: Document, where: object) -> Document:
@@ -182,43 +181,114 @@ def _checked(doc: Document, where: object) -> Document:
 # ---------------------------------------------------------------------------------------------
 # firestore-backfire NDJSON
 
-_decode_line = msgspec.json.Decoder().decode  # 3-4x json.loads; integers of any size stay exact
-_BACKFIRE_KINDS = {"timestamps": "timestamp", "geopoints": "geopoint", "documents": "documentReference"}
+
+class _BackfireLine(msgspec.Struct):
+    """What a backfire line holds that the import uses (other keys are ignored)."""
+
+    path: str
+    data: dict[str, Any]
+    timestamps: list[str] | None = None
+    geopoints: list[str] | None = None
+    documents: list[str] | None = None
+
+
+_decode_line = msgspec.json.Decoder(_BackfireLine).decode  # integers of any size stay exact
+_BAD_LINE = "a line needs a string 'path', an object 'data', and lists of field paths as type hints"
 
 
 def read_backfire_ndjson(path: Path) -> Iterator[Document]:
-    with open(path, encoding="utf-8") as f:
+    with open(path, "rb") as f:
         for number, line in enumerate(f, 1):
             if line.strip():
-                yield _backfire_document(line, f"{path}:{number}")
+                yield _backfire_document(line, path, number)
 
 
-def _backfire_document(line: str, where: str) -> Document:
+def backfire_blocks(path: Path, *, skip: int = 0, size: int = 4 << 20) -> Iterator[tuple[int, bytes]]:
+    """(number of its first line, whole lines) of about ``size`` bytes each, after the first ``skip`` records.
+
+    Skipped records (a resume) are counted, not decoded. A line longer than ``size`` makes one longer block.
+    """
+    with open(path, "rb") as f:
+        number = 1
+        while skip and (line := f.readline()):
+            number += 1
+            skip -= bool(line.strip())
+        pieces: list[bytes] = []
+        while data := f.read(size):
+            cut = data.rfind(b"\n") + 1
+            if not cut:
+                pieces.append(data)
+                continue
+            block = b"".join([*pieces, data[:cut]])
+            pieces = [data[cut:]]
+            yield number, block
+            number += block.count(b"\n")
+        if rest := b"".join(pieces):
+            yield number, rest
+
+
+def encode_backfire_block(path: Path, number: int, data: bytes) -> DocumentBlock:
+    """The documents of ``backfire_blocks`` lines, encoded for the snapshot (runs in a worker process)."""
+    block = DocumentBlock()
+    for line in data.split(b"\n"):
+        if line.strip():
+            block.add(_backfire_document(line, path, number))
+        number += 1
+    return block
+
+
+def _backfire_document(text: bytes, path: Path, number: int) -> Document:
+    """One line; ``path`` and ``number`` only name the line in an error (never formatted otherwise)."""
     try:
-        raw = _decode_line(line)
+        line = _decode_line(text)
+    except msgspec.ValidationError as exc:
+        raise ExportFormatError(f"{path}:{number}: {_BAD_LINE} ({exc})") from None
     except msgspec.DecodeError:
-        # What msgspec refuses and JavaScript tools write: NaN/Infinity literals, numbers past a double.
-        try:
-            raw = json.loads(line)
-        except ValueError as exc:
-            raise ExportFormatError(f"{where}: not valid JSON: {exc}") from None
-    if not isinstance(raw, dict) or not isinstance(raw.get("path"), str) or not isinstance(raw.get("data"), dict):
-        raise ExportFormatError(f"{where}: a line needs a string 'path' and an object 'data'")
-    data = raw["data"]
-    for key, kind in _BACKFIRE_KINDS.items():
-        for dotted in raw.get(key) or []:
-            container, name = _locate(data, dotted, where)
+        line = _decode_javascript(text, f"{path}:{number}")
+    data = line.data
+    for kind, hints in (
+        ("timestamp", line.timestamps),
+        ("geopoint", line.geopoints),
+        ("documentReference", line.documents),
+    ):
+        for dotted in hints or ():
+            found = _locate(data, dotted)
+            if found is None:
+                raise ExportFormatError(f"{path}:{number}: field path {dotted!r} is not in the document's data")
+            container, name = found
             value = container[name]
             if kind == "documentReference":
                 value = "/".join(value["_path"]["segments"]) if isinstance(value, dict) else value
             container[name] = {"__datatype__": kind, "value": value}
-    doc_path = raw["path"].strip("/")
-    fields = {k: _encode(v, f"{doc_path}:{k}", where) for k, v in data.items()}
-    return _checked(Document(path=doc_path, fields=fields), where)
+    doc_path = line.path.strip("/")
+    try:
+        fields = encode_datatype_fields(data)
+    except InvalidValue as exc:
+        raise ExportFormatError(f"{path}:{number}: {doc_path}:{exc}") from None
+    try:
+        validate_document_path(doc_path)
+    except SnapshotError as exc:
+        raise ExportFormatError(f"{path}:{number}: {exc}") from None
+    return Document(path=doc_path, fields=fields)
 
 
-def _locate(data: Any, dotted: str, where: str) -> tuple[Any, Any]:
-    """(container, key) of a dotted field path; keys that contain dots are matched greedily."""
+def _decode_javascript(text: bytes, where: str) -> _BackfireLine:
+    """What msgspec refuses and JavaScript tools write: NaN/Infinity literals, numbers past a double."""
+    try:
+        raw = json.loads(text)
+    except ValueError as exc:
+        raise ExportFormatError(f"{where}: not valid JSON: {exc}") from None
+    try:
+        return msgspec.convert(raw, _BackfireLine)
+    except msgspec.ValidationError as exc:
+        raise ExportFormatError(f"{where}: {_BAD_LINE} ({exc})") from None
+
+
+def _locate(data: dict[str, Any], dotted: str) -> tuple[Any, Any] | None:
+    """(container, key) of a dotted field path, None if it is not there; keys that contain dots are matched
+    greedily (the whole path as one top-level name first: the usual hint, answered without splitting)."""
+    if dotted in data:
+        return data, dotted
     parts = dotted.split(".")
     container: Any = data
     i = 0
@@ -234,4 +304,4 @@ def _locate(data: Any, dotted: str, where: str) -> tuple[Any, Any]:
             container, i = container[key], j
             break
         else:
-            raise ExportFormatError(f"{where}: field path {dotted!r} is not in the document's data")
+            return None

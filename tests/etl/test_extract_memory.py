@@ -55,3 +55,23 @@ def test_a_single_line_export_is_extracted_in_flat_memory(tmp_path: Path) -> Non
     assert manifest["complete"] and manifest["collections"] == {"contacts": 40_000}
     # The process may grow by a few buffers, never by anything near the file's 80 MB.
     assert peak - baseline < 20_000_000, (baseline, peak)
+
+
+def _ndjson_export(path: Path, documents: int) -> None:
+    with open(path, "w") as out:
+        for i in range(documents):
+            out.write(json.dumps({"path": f"contacts/c{i}", "data": {"firstName": f"C{i}", "notes": PADDING}}) + "\n")
+
+
+def test_an_ndjson_export_is_extracted_by_workers_in_flat_memory(tmp_path: Path) -> None:
+    """The worker processes get blocks of lines, at most two each in flight: neither they nor the extract
+    process grow with the file."""
+    small, big = tmp_path / "small.ndjson", tmp_path / "big.ndjson"
+    _ndjson_export(small, 10)
+    _ndjson_export(big, 40_000)
+    assert big.stat().st_size > 80_000_000
+    baseline = _extract_peak_rss(small, tmp_path / "s1")
+    peak = _extract_peak_rss(big, tmp_path / "s2")
+    manifest = msgspec.json.decode((tmp_path / "s2" / "manifest.json").read_bytes())
+    assert manifest["complete"] and manifest["collections"] == {"contacts": 40_000}
+    assert peak - baseline < 40_000_000, (baseline, peak)  # 1 MiB blocks: about 20 MB

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -149,3 +150,54 @@ def test_reader_errors_are_clear(tmp_path: Path) -> None:
 def test_writer_refuses_a_collection_path(tmp_path: Path) -> None:
     with SnapshotWriter(tmp_path, sources=["test"]) as writer, pytest.raises(SnapshotError, match="not a document"):
         writer.write_document(doc("users/u1/orders"), unit="u", cursor=None)
+
+
+def test_digests_files_hold_pattern_path_and_line_md5_in_copy_format(tmp_path: Path) -> None:
+    odd = ["users/tab\there", "users/back\\slash", "users/new\nline", "users/u1/orders/cr\rx"]
+    with SnapshotWriter(tmp_path, sources=["test"]) as writer:
+        for path in ["users/u1", *odd]:
+            writer.write_document(doc(path), unit="docs", cursor=None)
+        writer.finish()
+    snapshot = Snapshot(tmp_path)
+    lines = (tmp_path / "firestore/users.ndjson").read_bytes().splitlines()
+    rows = (tmp_path / "firestore/users.digests").read_bytes().splitlines()
+    assert rows[0] == f"users\tusers/u1\t{hashlib.md5(lines[0]).hexdigest()}".encode()
+    assert rows[1].startswith(b"users\tusers/tab\\there\t") and rows[2].startswith(b"users\tusers/back\\\\slash\t")
+    assert rows[3].startswith(b"users\tusers/new\\nline\t") and rows[4].startswith(b"users/*/orders\t")
+    assert snapshot.digests("users") == tmp_path / "firestore/users.digests"
+    assert list(snapshot.iter_digests("users")) == [
+        (collection_pattern(d.path), d.path, hashlib.md5(line).hexdigest())
+        for d, line in zip(snapshot.iter_documents("users"), lines, strict=True)
+    ]
+
+
+def test_digests_are_not_trusted_once_a_file_changed_length(tmp_path: Path) -> None:
+    with SnapshotWriter(tmp_path, sources=["test"]) as writer:
+        writer.write_document(doc("users/u1"), unit="docs", cursor=None)
+        writer.write_document(doc("calls/c1"), unit="docs", cursor=None)
+        writer.finish()
+    with open(tmp_path / "firestore/users.ndjson", "ab") as f:
+        f.write(json.dumps({"path": "users/u2", "fields": {}}).encode() + b"\n")
+    (tmp_path / "firestore/calls.digests").unlink()
+    snapshot = Snapshot(tmp_path)
+    assert snapshot.digests("users") is None and snapshot.digests("calls") is None
+    assert [path for _, path, _ in snapshot.iter_digests("users")] == ["users/u1", "users/u2"]
+
+
+def test_a_resume_of_an_extract_begun_without_digests_does_not_trust_them(tmp_path: Path) -> None:
+    """An unfinished extract of an earlier version has no digests files: those written from the resume on
+    lack the first lines, so they are left out of the manifest (and verify re-reads the documents)."""
+    writer = SnapshotWriter(tmp_path, sources=["test"]).__enter__()
+    writer.write_document(doc("users/u1"), unit="docs", cursor=1)
+    writer.checkpoint()
+    progress = json.loads((tmp_path / PROGRESS).read_text())
+    del progress["files"]["firestore/users.digests"]
+    (tmp_path / PROGRESS).write_text(json.dumps(progress))
+    with SnapshotWriter(tmp_path, sources=["test"]) as resumed:
+        resumed.write_document(doc("users/u2"), unit="docs", cursor=2)
+        resumed.write_document(doc("calls/c1"), unit="docs", cursor=3)
+        resumed.finish()
+    snapshot = Snapshot(tmp_path)
+    assert "firestore/users.digests" not in snapshot.manifest.files and snapshot.digests("users") is None
+    assert snapshot.digests("calls") is not None  # begun after the resume: complete
+    assert [path for _, path, _ in snapshot.iter_digests("users")] == ["users/u1", "users/u2"]

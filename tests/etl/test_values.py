@@ -101,6 +101,8 @@ def test_integers_outside_int64_are_refused_with_their_field_path() -> None:
         (1, 1, "1970-01-01T00:00:01.000000001Z"),
         (-1, 999_999_999, "1969-12-31T23:59:59.999999999Z"),
         (253402300799, 0, "9999-12-31T23:59:59Z"),
+        (-62135596800, 0, "0001-01-01T00:00:00Z"),  # four year digits (glibc's strftime writes "1")
+        (-50000000000, 1_000, "0385-07-25T07:06:40.000001Z"),
     ],
 )
 def test_timestamps_use_protobufs_json_form(seconds: int, nanos: int, text: str) -> None:

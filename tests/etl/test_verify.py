@@ -89,3 +89,26 @@ async def test_a_source_changed_after_the_load_is_a_mismatch(
 
 def _fields(document: Document) -> dict:
     return {k: to_python(v).value for k, v in document.fields.items()}
+
+
+async def test_without_digests_files_verify_rereads_the_documents(db: asyncpg.Connection, loaded: Snapshot) -> None:
+    """The .digests files only save verify the decoding; without them (or with a changed snapshot file) the
+    report is the same, and a defect is found the same way."""
+    await db.execute("DELETE FROM calls WHERE firebase_id = 'calls/x2'")
+    fast = await verify(db, loaded)
+    for digests in (loaded.directory / "firestore").glob("*.digests"):
+        digests.unlink()
+    slow = await verify(db, Snapshot(loaded.directory))
+    assert msgspec.to_builtins(slow) == msgspec.to_builtins(fast)
+    assert {s.stage: s.unaccounted for s in slow.stages}["calls"] == 1 and not slow.ok
+
+
+async def test_digests_files_reach_the_server_as_the_paths_they_hold(db: asyncpg.Connection, tmp_path: Path) -> None:
+    """COPY's text format escapes tab, newline, carriage return and backslash: every path arrives unchanged."""
+    paths = ["notes/plain", "notes/tab\there", "notes/back\\slash", "notes/new\nline", "notes/n1/sub/cr\r\\t"]
+    snapshot = Snapshot(write_snapshot(tmp_path / "odd", [doc(p, text="x") for p in paths]))
+    await db.execute("CREATE TEMP TABLE lines (pattern text, path text, digest text)")
+    await db.copy_to_table("lines", source=snapshot.digests("notes"))
+    rows = [tuple(r) for r in await db.fetch("SELECT pattern, path, digest FROM lines")]
+    assert rows == list(snapshot.iter_digests("notes"))
+    assert [r[1] for r in rows] == paths and rows[-1][0] == "notes/*/sub"
