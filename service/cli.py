@@ -6,9 +6,9 @@ service/cli_settings.py, never from here.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
-from collections.abc import Callable
 
 import click
 
@@ -22,35 +22,19 @@ APP_FACTORY = "service.app:create_app"
 GRACEFUL_SHUTDOWN_SECONDS = 30
 
 
-def _users() -> click.Command:
-    from service.auth.cli import users
-
-    return users
-
-
-def _jobs() -> click.Command:
-    from service.jobs.cli import jobs
-
-    return jobs
-
-
-def _worker() -> click.Command:
-    from service.jobs.cli import worker
-
-    return worker
-
-
 class _LazyGroup(click.Group):
     """Command groups imported only when named (or listed by --help): every ``reachimpact etl`` stage would
     otherwise first load the job worker with its OpenAI client, about 1.5 s of start-up per process."""
 
-    lazy: dict[str, Callable[[], click.Command]] = {"jobs": _jobs, "users": _users, "worker": _worker}
+    lazy: dict[str, str] = {"jobs": "service.jobs.cli", "users": "service.auth.cli", "worker": "service.jobs.cli"}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return self.lazy[cmd_name]() if cmd_name in self.lazy else super().get_command(ctx, cmd_name)
+        if cmd_name in self.lazy:
+            return getattr(importlib.import_module(self.lazy[cmd_name]), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
