@@ -176,6 +176,7 @@ class _Loader:
         self.progress = progress
         self.run_id: Any = None
         self.lock_links = False  # hold SHARE locks on linked tables per batch (key checks are skipped)
+        self.analyzed: set[str] = set()  # stages whose staging tables have committed statistics
 
     async def start_run(self, restart: bool) -> Any:
         # The lock is held by the live load (on its own connection, never a pooled one), so a run still
@@ -218,6 +219,8 @@ class _Loader:
                     await self.db.execute(f"LOCK TABLE {', '.join(linked_tables(mapping))} IN SHARE MODE")
                 counts.add(await self._batch(name, mapping, sql, prepared, digests))
                 await self._save(name, position, counts)
+            if any(isinstance(outcome, Row) for _, outcome in prepared):
+                self.analyzed.add(name)
             self.progress(name, len(prepared), None)
         counts.done = True
         if name == AUTH_STAGE:
@@ -281,7 +284,7 @@ class _Loader:
     ) -> StageCounts:
         written = StageCounts()
         if rows:
-            await stage_rows(self.db, sql, mapping, rows, digests)
+            await stage_rows(self.db, sql, mapping, rows, digests, analyze=stage not in self.analyzed)
             duplicates = await self._duplicates(mapping, sql, rows)
             inserted, updated, orphans = await self.db.fetchrow(sql.upsert, stage)
             for statement in sql.sync_members:
