@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from etl.load import indexes
 from etl.load.counts import StageCounts
 from etl.load.sql import RECORD_REJECTED, Mapping, Statements
 from etl.load.stages import (
@@ -35,7 +36,7 @@ from etl.snapshot import Snapshot, collection_pattern
 from etl.transform import GENERIC, Rejected, Row, imported_id
 from service.db.models.base import uuid7
 
-DEFAULT_BATCH = 2000
+DEFAULT_BATCH = 5000
 # Errors one bad row can cause: the batch is then retried row by row, and that row dead-lettered.
 ROW_ERRORS = (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError)
 
@@ -117,6 +118,8 @@ async def _load(
     await connection.execute(NO_JIT)
     batches = Batches(connection, snapshot, batch_size, context(snapshot, default_region))
     loader = _Loader(connection, batches, snapshot_id(snapshot), progress or (lambda *_: None))
+    # A dry run keeps them: dropping would lock the tables for the whole (rolled back) transaction.
+    loader.defer_indexes = not dry_run
     loader.lock_links = await _skip_key_checks(connection)
     try:
         return await _stages(connection, loader, dry_run, restart)
@@ -177,6 +180,7 @@ class _Loader:
         self.run_id: Any = None
         self.lock_links = False  # hold SHARE locks on linked tables per batch (key checks are skipped)
         self.analyzed: set[str] = set()  # stages whose staging tables have committed statistics
+        self.defer_indexes = False  # build an empty table's secondary indexes after its stage (``indexes``)
 
     async def start_run(self, restart: bool) -> Any:
         # The lock is held by the live load (on its own connection, never a pooled one), so a run still
@@ -209,6 +213,8 @@ class _Loader:
         start, counts = await checkpoint(self.db, self.snapshot_id, name)
         if counts.done:
             return counts
+        if start == 0 and self.defer_indexes:
+            await indexes.defer(self.db, mapping.table)
         sql = await self.batches.statements(mapping)
         self.progress(name, 0, self.batches.total(name, mapping))
         self.progress(name, counts.source, None)
@@ -226,7 +232,9 @@ class _Loader:
         if name == AUTH_STAGE:
             counts.auth_read = await self.db.fetchval("SELECT count(*) FROM etl_auth")
             counts.auth_joined = counts.auth_read - counts.source
-        await self._save(name, position, counts)
+        async with self.db.transaction():
+            await indexes.build(self.db, mapping.table)
+            await self._save(name, position, counts)
         return counts
 
     async def _save(self, stage: str, position: int, counts: StageCounts) -> None:
