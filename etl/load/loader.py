@@ -238,10 +238,12 @@ class _Loader:
         return counts
 
     async def _save(self, stage: str, position: int, counts: StageCounts) -> None:
+        # clock_timestamp(): when the stage got there; now() is when the transaction began, which for a
+        # stage's last one is before its index builds (the checkpoints are how a load's stages are timed).
         await self.db.execute(
             "INSERT INTO etl_checkpoints (snapshot_id, collection, position, counts, updated_at) "
-            "VALUES ($1, $2, $3, $4, now()) ON CONFLICT (snapshot_id, collection) "
-            "DO UPDATE SET position = EXCLUDED.position, counts = EXCLUDED.counts, updated_at = now()",
+            "VALUES ($1, $2, $3, $4, clock_timestamp()) ON CONFLICT (snapshot_id, collection) "
+            "DO UPDATE SET position = EXCLUDED.position, counts = EXCLUDED.counts, updated_at = clock_timestamp()",
             self.snapshot_id,
             stage,
             position,
