@@ -24,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -133,7 +134,9 @@ def main() -> None:
         documents = sum(1 for _ in export)
     url = os.environ.get("DATABASE_URL")
     server = normalize_url(url) if url else start_embedded_server(DATA / "pg", "postgres")
-    dsn = asyncio.run(_fresh_database(server, f"bench_mixed_{args.documents}"))
+    # Named after DATABASE_URL's database, so two people benchmarking on one server never drop each other's.
+    prefix = urlsplit(url).path.strip("/") if url else "bench"
+    dsn = asyncio.run(_fresh_database(server, f"{prefix}_mixed_{args.documents}"))
     migrations.upgrade(dsn)
     snapshot = project / "snapshot"
     subprocess.run(["rm", "-rf", str(snapshot)], check=True)

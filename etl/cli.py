@@ -175,7 +175,7 @@ def extract_command(out_dir: Path, **sources: Any) -> None:
 @click.argument("snapshot", type=SNAPSHOT_DIR)
 @click.option("--dry-run", is_flag=True, help="Do everything in a transaction that is rolled back; print the report.")
 @click.option("--restart", is_flag=True, help="Ignore this snapshot's checkpoints: apply every document again.")
-@click.option("--batch-size", type=click.IntRange(1, 100_000), default=2000, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1, 100_000), default=5000, show_default=True)
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the report JSON.")
 def load_command(snapshot: Path, dry_run: bool, restart: bool, batch_size: int, report_path: Path | None) -> None:
     """Transform the snapshot SNAPSHOT and write it to the database (resumes after a crash)."""

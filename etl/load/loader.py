@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from etl.load import indexes
 from etl.load.counts import StageCounts
 from etl.load.sql import RECORD_REJECTED, Mapping, Statements
 from etl.load.stages import (
@@ -35,7 +36,7 @@ from etl.snapshot import Snapshot, collection_pattern
 from etl.transform import GENERIC, Rejected, Row, imported_id
 from service.db.models.base import uuid7
 
-DEFAULT_BATCH = 2000
+DEFAULT_BATCH = 5000
 # Errors one bad row can cause: the batch is then retried row by row, and that row dead-lettered.
 ROW_ERRORS = (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError)
 
@@ -117,6 +118,8 @@ async def _load(
     await connection.execute(NO_JIT)
     batches = Batches(connection, snapshot, batch_size, context(snapshot, default_region))
     loader = _Loader(connection, batches, snapshot_id(snapshot), progress or (lambda *_: None))
+    # A dry run keeps them: dropping would lock the tables for the whole (rolled back) transaction.
+    loader.defer_indexes = not dry_run
     loader.lock_links = await _skip_key_checks(connection)
     try:
         return await _stages(connection, loader, dry_run, restart)
@@ -176,6 +179,8 @@ class _Loader:
         self.progress = progress
         self.run_id: Any = None
         self.lock_links = False  # hold SHARE locks on linked tables per batch (key checks are skipped)
+        self.analyzed: set[str] = set()  # stages whose staging tables have committed statistics
+        self.defer_indexes = False  # build an empty table's secondary indexes after its stage (``indexes``)
 
     async def start_run(self, restart: bool) -> Any:
         # The lock is held by the live load (on its own connection, never a pooled one), so a run still
@@ -208,6 +213,8 @@ class _Loader:
         start, counts = await checkpoint(self.db, self.snapshot_id, name)
         if counts.done:
             return counts
+        if start == 0 and self.defer_indexes:
+            await indexes.defer(self.db, mapping.table)
         sql = await self.batches.statements(mapping)
         self.progress(name, 0, self.batches.total(name, mapping))
         self.progress(name, counts.source, None)
@@ -218,19 +225,25 @@ class _Loader:
                     await self.db.execute(f"LOCK TABLE {', '.join(linked_tables(mapping))} IN SHARE MODE")
                 counts.add(await self._batch(name, mapping, sql, prepared, digests))
                 await self._save(name, position, counts)
+            if any(isinstance(outcome, Row) for _, outcome in prepared):
+                self.analyzed.add(name)
             self.progress(name, len(prepared), None)
         counts.done = True
         if name == AUTH_STAGE:
             counts.auth_read = await self.db.fetchval("SELECT count(*) FROM etl_auth")
             counts.auth_joined = counts.auth_read - counts.source
-        await self._save(name, position, counts)
+        async with self.db.transaction():
+            await indexes.build(self.db, mapping.table)
+            await self._save(name, position, counts)
         return counts
 
     async def _save(self, stage: str, position: int, counts: StageCounts) -> None:
+        # clock_timestamp(): when the stage got there; now() is when the transaction began, which for a
+        # stage's last one is before its index builds (the checkpoints are how a load's stages are timed).
         await self.db.execute(
             "INSERT INTO etl_checkpoints (snapshot_id, collection, position, counts, updated_at) "
-            "VALUES ($1, $2, $3, $4, now()) ON CONFLICT (snapshot_id, collection) "
-            "DO UPDATE SET position = EXCLUDED.position, counts = EXCLUDED.counts, updated_at = now()",
+            "VALUES ($1, $2, $3, $4, clock_timestamp()) ON CONFLICT (snapshot_id, collection) "
+            "DO UPDATE SET position = EXCLUDED.position, counts = EXCLUDED.counts, updated_at = clock_timestamp()",
             self.snapshot_id,
             stage,
             position,
@@ -281,7 +294,7 @@ class _Loader:
     ) -> StageCounts:
         written = StageCounts()
         if rows:
-            await stage_rows(self.db, sql, mapping, rows, digests)
+            await stage_rows(self.db, sql, mapping, rows, digests, analyze=stage not in self.analyzed)
             duplicates = await self._duplicates(mapping, sql, rows)
             inserted, updated, orphans = await self.db.fetchrow(sql.upsert, stage)
             for statement in sql.sync_members:

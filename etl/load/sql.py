@@ -99,7 +99,9 @@ def expected_rows(mapping: Mapping, stage: str, members_stage: str | None) -> tu
     joins: list[str] = []
     if "times__guess" in mapping.columns:
         guessed = tuple(c for c in GUESSED_TIMES if c in select)
-        joins.append(_lookup(mapping.table, "cur", "firebase_id = s.firebase_id", guessed))
+        # Only a row missing one of them needs the current row's: the others skip the index probe.
+        missing = " OR ".join(f"s.{c} IS NULL" for c in guessed)
+        joins.append(_lookup(mapping.table, "cur", f"firebase_id = s.firebase_id AND ({missing})", guessed))
         for column in guessed:
             select[column] = f"COALESCE(s.{column}, cur.{column}, s.times__guess)"
     orphan_flags: list[str] = []

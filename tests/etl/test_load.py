@@ -8,7 +8,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from etl.load import load
+from etl.load import indexes, load
 from etl.snapshot import AuthUser, Snapshot
 from service.db.pool import connect
 from tests.etl.helpers import doc, dump, reachimpact_documents, reachimpact_users, typed_doc, write_snapshot
@@ -75,6 +75,48 @@ async def test_a_second_run_changes_nothing(db: asyncpg.Connection, snapshot: Sn
 
     assert await dump(db) == before
     assert await db.fetch("SELECT firebase_id, xmin::text FROM contacts ORDER BY 1") == versions  # no row rewritten
+
+
+TABLES = ("users", "contacts", "campaigns", "calls", "chat_messages", "firestore_documents")
+
+
+async def _indexes(db: asyncpg.Connection) -> dict[str, tuple[int, bool, str]]:
+    """Index name -> (oid, unique, definition) on the loaded tables."""
+    rows = await db.fetch(
+        "SELECT c.relname, c.oid::int, i.indisunique, pg_get_indexdef(c.oid) FROM pg_index i "
+        "JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid::regclass::text = ANY($1::text[])",
+        list(TABLES),
+    )
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+async def test_a_first_import_builds_the_secondary_indexes_after_the_rows(
+    db: asyncpg.Connection, snapshot: Snapshot
+) -> None:
+    before = await _indexes(db)
+    await load(db, snapshot)
+    after = await _indexes(db)
+    assert {n: d for n, (_, _, d) in after.items()} == {n: d for n, (_, _, d) in before.items()}
+    rebuilt = {n for n in after if after[n][0] != before[n][0]}
+    # Every non-unique one was dropped and built again; the unique ones (upsert, duplicates) stayed.
+    assert rebuilt == {n for n, (_, unique, _) in before.items() if not unique}
+    assert "ix_contacts_search_text" in rebuilt and "uq_calls_twilio_sid" not in rebuilt
+    assert await db.fetchval("SELECT count(*) FROM etl_checkpoints WHERE snapshot_id = $1", indexes.DEFERRED) == 0
+
+    await load(db, snapshot, restart=True)  # the tables have rows now: their indexes are left alone
+    assert await _indexes(db) == after
+
+
+async def test_indexes_a_killed_load_left_dropped_are_built_by_the_next_load(
+    db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    before = await _indexes(db)
+    await indexes.defer(db, "contacts")  # what a load killed during its contacts stage leaves behind
+    assert "ix_contacts_search_text" not in await _indexes(db)
+
+    await load(db, Snapshot(write_snapshot(tmp_path / "other", [doc("notifications/n1", title="hi")])))
+    assert {n: d for n, (_, _, d) in (await _indexes(db)).items()} == {n: d for n, (_, _, d) in before.items()}
+    assert await db.fetchval("SELECT count(*) FROM etl_checkpoints WHERE snapshot_id = $1", indexes.DEFERRED) == 0
 
 
 async def test_dry_run_writes_nothing_but_reports_exactly(db: asyncpg.Connection, snapshot: Snapshot) -> None:

@@ -21,6 +21,7 @@ from service.db.pool import connect
 from tests.etl.helpers import doc, dump, write_snapshot
 
 LOAD = "from service.cli import main; main()"
+INDEXES = "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1"
 
 
 def many_documents() -> tuple[list[Document], list[AuthUser]]:
@@ -128,9 +129,11 @@ async def test_sigkill_then_rerun_equals_an_uninterrupted_load(
     try:
         await load(reference, Snapshot(snapshot), batch_size=50)
         expected = await dump(reference)
+        expected_indexes = await reference.fetch(INDEXES)
     finally:
         await reference.close()
     actual = await dump(db)
+    assert await db.fetch(INDEXES) == expected_indexes  # the secondary indexes a kill left dropped: built again
     for table, rows in expected.items():
         assert actual[table] == rows, table
     assert len(actual["contacts"]) == 300 and len(actual["etl_dead_letters"]) == 10

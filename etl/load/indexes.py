@@ -1,0 +1,67 @@
+"""A first import builds a table's secondary indexes once, after its rows, instead of row by row.
+
+Inserting into an empty table with all its indexes kept each batch updating them at random places (a GIN
+trigram index, user/contact/campaign keys): at 1M documents that was a third of PostgreSQL's time, and
+building them at the end of the stage takes seconds. So when a stage starts from scratch on an empty
+table, its non-unique indexes are dropped and their definitions recorded, in one transaction; the stage's
+last transaction builds them again and marks it done. Unique indexes and those behind constraints stay:
+the upsert and the duplicate checks rely on them.
+
+The record is an ``etl_checkpoints`` row under ``DEFERRED`` (not a snapshot id, so ``--restart`` or
+another snapshot never loses it). A load killed or failed in such a stage leaves the indexes dropped; the
+next load's stage for that table (resumed, restarted, or of another snapshot) builds them when it ends.
+"""
+
+# ruff: noqa: S608 - table names come from the specs in code, index definitions from pg_get_indexdef
+
+from __future__ import annotations
+
+import contextlib
+
+import asyncpg
+
+DEFERRED = "deferred-indexes"  # etl_checkpoints.snapshot_id of the records; collection is indexes:<table>
+DEFERRABLE = """
+SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition
+FROM pg_index i
+WHERE i.indrelid = $1::regclass AND NOT i.indisunique AND NOT i.indisexclusion AND i.indisvalid
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+ORDER BY 1
+"""
+RECORD = (
+    "INSERT INTO etl_checkpoints (snapshot_id, collection, position, counts, updated_at) VALUES ($1, $2, 0, $3, now())"
+)
+
+
+async def defer(db: asyncpg.Connection, table: str) -> None:
+    """Drop the table's secondary indexes if it is empty, recording how to build them again.
+
+    A role that does not own the table keeps them (and loads as fast as before)."""
+    with contextlib.suppress(asyncpg.InsufficientPrivilegeError):
+        await _defer(db, table)
+
+
+async def _defer(db: asyncpg.Connection, table: str) -> None:
+    async with db.transaction():
+        if await db.fetchval(f"SELECT EXISTS (SELECT 1 FROM {table})"):
+            return
+        found = await db.fetch(DEFERRABLE, table)
+        if not found:
+            return
+        for index in found:
+            await db.execute(f"DROP INDEX {index['name']}")
+        await db.execute(RECORD, DEFERRED, f"indexes:{table}", {"indexes": [i["definition"] for i in found]})
+
+
+async def build(db: asyncpg.Connection, table: str) -> None:
+    """Build the table's recorded indexes and forget the record, in the caller's transaction (the stage's last)."""
+    collection = f"indexes:{table}"
+    record = await db.fetchval(
+        "SELECT counts FROM etl_checkpoints WHERE snapshot_id = $1 AND collection = $2", DEFERRED, collection
+    )
+    if record is None:
+        return
+    for definition in record["indexes"]:
+        # IF NOT EXISTS: someone may have built one by hand meanwhile (only non-unique ones are deferred).
+        await db.execute(definition.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1))
+    await db.execute("DELETE FROM etl_checkpoints WHERE snapshot_id = $1 AND collection = $2", DEFERRED, collection)
