@@ -287,7 +287,7 @@ class CallService:
         try:
             reservations = await self.credits.reserve_many(connection, owner, price, "call", len(attempts))
         except InsufficientCredits as short:
-            affordable = short.balance // price if price else 0
+            affordable = short.balance // price  # a price of 0 is never short
             if not affordable:
                 raise
             attempts = attempts[:affordable]

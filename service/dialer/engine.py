@@ -198,7 +198,6 @@ class Dialer:
             return Claim([], None)
 
     async def _claim(self, campaign_id: uuid.UUID) -> Claim:
-        now = self.clock.now()
         async with self.pool.acquire() as connection, connection.transaction():
             campaign = await self.campaigns.running(connection, campaign_id)
             if campaign is None or campaign["status"] != "active":
@@ -290,9 +289,6 @@ class Dialer:
     # -- dialing -------------------------------------------------------------------------------------------------
     async def dial(self, attempt: Attempt, stopped: asyncio.Event | None = None) -> None:
         if not await self._slot_reached(attempt, stopped):
-            if not (stopped and stopped.is_set()):
-                late = (self.clock.now() - attempt.slot).total_seconds()
-                log.warning("dial given back: the worker woke too late for its slot", late_ms=round(late * 1000, 1))
             await self.give_back(attempt.call_id)
             return
         try:
@@ -318,7 +314,7 @@ class Dialer:
     async def _slot_reached(self, attempt: Attempt, stopped: asyncio.Event | None) -> bool:
         """Waits for the attempt's slot. False when it must not go out: the campaign was paused or completed
         meanwhile, or this worker woke after `send_by` (stalled: sending it now would bunch with the next slots,
-        and past SEND_DEADLINE a reconciliation might not see it)."""
+        and past SEND_DEADLINE a reconciliation might not see it; logged, as a stalled worker is worth knowing)."""
         sleeping = asyncio.ensure_future(self.clock.sleep((attempt.slot - self.clock.now()).total_seconds()))
         waits: set[asyncio.Future[Any]] = {sleeping}
         if stopped is not None:
@@ -328,7 +324,14 @@ class Dialer:
         finally:
             for wait in waits:
                 wait.cancel()
-        return not (stopped is not None and stopped.is_set()) and self.clock.now() <= attempt.send_by
+        if stopped is not None and stopped.is_set():
+            return False
+        now = self.clock.now()
+        if now > attempt.send_by:
+            late_ms = round((now - attempt.slot).total_seconds() * 1000, 1)
+            log.warning("dial given back: the worker woke too late for its slot", late_ms=late_ms)
+            return False
+        return True
 
     async def _refused(self, attempt: Attempt, exc: TwilioError) -> None:
         if exc.status == 429:  # Twilio's rate limit: back off for everyone; not an attempt
