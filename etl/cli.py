@@ -278,11 +278,14 @@ async def _load(db: Any, snapshot: Snapshot, **options: Any) -> Any:
 
 
 async def _verify(db: Any, snapshot: Snapshot) -> Any:
-    from etl.verify import verify
+    from etl.verify import VerifyError, verify
 
     console.print("verifying: re-reading the snapshot and the database")
-    with progress_bars() as progress:
-        return await verify(db, snapshot, default_region=_region(), progress=progress)
+    try:
+        with progress_bars() as progress:
+            return await verify(db, snapshot, default_region=_region(), progress=progress)
+    except VerifyError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _print(report: Any, path: Path | None) -> None:

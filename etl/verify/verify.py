@@ -54,10 +54,17 @@ STALE = """
 SELECT relid::regclass::text AS name FROM pg_stat_user_tables
 WHERE relid = ANY($1::text[]::regclass[]) AND n_mod_since_analyze > 50 + 0.1 * n_live_tup
 """
+# Row digests recorded before they were 64-bit hashes (16 hex digits) were MD5s (32): they compare with nothing.
+# A load records all of a stage's documents again, so one row tells.
+OLD_DIGESTS = "SELECT length(want) <> 16 FROM etl_documents WHERE want IS NOT NULL LIMIT 1"
 AUTH_ONLY = (
     f"INSERT INTO etl_verify_source SELECT NULL, 'users/' || a.uid, md5(a.record) "  # noqa: S608
     f"FROM etl_auth a WHERE {auth.UNCLAIMED_WHERE}"
 )
+
+
+class VerifyError(Exception):
+    """A verify that cannot run (the message says what to do)."""
 
 
 async def verify(
@@ -65,6 +72,11 @@ async def verify(
 ) -> Report:
     await binary_jsonb(db)
     await db.execute(NO_JIT)
+    if await db.fetchval(OLD_DIGESTS):
+        raise VerifyError(
+            "this database's import records are from an older etl load (MD5 row digests): "
+            "run `etl load --restart` once (it rewrites no row), then verify"
+        )
     sid = snapshot_id(snapshot)
     batches = Batches(db, snapshot, CHUNK, context(snapshot, default_region))
     notify = progress or (lambda *_: None)
