@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from etl.load import indexes
+from etl.load import indexes, rollups
 from etl.load.counts import StageCounts
 from etl.load.sql import RECORD_REJECTED, Mapping, Statements
 from etl.load.stages import (
@@ -119,7 +119,7 @@ async def _load(
     batches = Batches(connection, snapshot, batch_size, context(snapshot, default_region))
     loader = _Loader(connection, batches, snapshot_id(snapshot), progress or (lambda *_: None))
     # A dry run keeps them: dropping would lock the tables for the whole (rolled back) transaction.
-    loader.defer_indexes = not dry_run
+    loader.defer_to_stage_end = not dry_run
     loader.lock_links = await _skip_key_checks(connection)
     try:
         return await _stages(connection, loader, dry_run, restart)
@@ -180,7 +180,9 @@ class _Loader:
         self.run_id: Any = None
         self.lock_links = False  # hold SHARE locks on linked tables per batch (key checks are skipped)
         self.analyzed: set[str] = set()  # stages whose staging tables have committed statistics
-        self.defer_indexes = False  # build an empty table's secondary indexes after its stage (``indexes``)
+        # An empty table's secondary indexes are built, and its analytics counted, after its stage
+        # (``indexes``, ``rollups``).
+        self.defer_to_stage_end = False
 
     async def start_run(self, restart: bool) -> Any:
         # The lock is held by the live load (on its own connection, never a pooled one), so a run still
@@ -213,28 +215,31 @@ class _Loader:
         start, counts = await checkpoint(self.db, self.snapshot_id, name)
         if counts.done:
             return counts
-        if start == 0 and self.defer_indexes:
+        if start == 0 and self.defer_to_stage_end:
             await indexes.defer(self.db, mapping.table)
+            await rollups.defer(self.db, mapping.table)
         sql = await self.batches.statements(mapping)
         self.progress(name, 0, self.batches.total(name, mapping))
         self.progress(name, counts.source, None)
         position = start
-        async for position, prepared, digests in self.batches.batches(name, mapping, start):
+        async with rollups.deferred(self.db, mapping.table):
+            async for position, prepared, digests in self.batches.batches(name, mapping, start):
+                async with self.db.transaction():
+                    if self.lock_links and linked_tables(mapping):
+                        await self.db.execute(f"LOCK TABLE {', '.join(linked_tables(mapping))} IN SHARE MODE")
+                    counts.add(await self._batch(name, mapping, sql, prepared, digests))
+                    await self._save(name, position, counts)
+                if any(isinstance(outcome, Row) for _, outcome in prepared):
+                    self.analyzed.add(name)
+                self.progress(name, len(prepared), None)
+            counts.done = True
+            if name == AUTH_STAGE:
+                counts.auth_read = await self.db.fetchval("SELECT count(*) FROM etl_auth")
+                counts.auth_joined = counts.auth_read - counts.source
             async with self.db.transaction():
-                if self.lock_links and linked_tables(mapping):
-                    await self.db.execute(f"LOCK TABLE {', '.join(linked_tables(mapping))} IN SHARE MODE")
-                counts.add(await self._batch(name, mapping, sql, prepared, digests))
+                await indexes.build(self.db, mapping.table)
+                await rollups.count(self.db, mapping.table)
                 await self._save(name, position, counts)
-            if any(isinstance(outcome, Row) for _, outcome in prepared):
-                self.analyzed.add(name)
-            self.progress(name, len(prepared), None)
-        counts.done = True
-        if name == AUTH_STAGE:
-            counts.auth_read = await self.db.fetchval("SELECT count(*) FROM etl_auth")
-            counts.auth_joined = counts.auth_read - counts.source
-        async with self.db.transaction():
-            await indexes.build(self.db, mapping.table)
-            await self._save(name, position, counts)
         return counts
 
     async def _save(self, stage: str, position: int, counts: StageCounts) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import random
 from datetime import UTC, datetime, timedelta
 
-from service.analytics import repository
+from etl.load import rollups
 from service.analytics.jobs import compact_rollups
 from service.db import migrations
 from service.db.models.analytics import COUNTERS
@@ -14,22 +14,7 @@ from service.db.models.calls import CALL_OUTCOMES, CALL_STATUSES
 from service.db.pool import connect, create_pool
 from service.jobs import JobContext
 from service.realtime.events import CHANNEL, PUBLISH_LOCK_ID
-
-QUARTER = "date_bin('15 minutes', at, timestamptz '2000-01-01 00:00+00')"
-SUMS = ", ".join(f"sum({c})::bigint" for c in COUNTERS)
-NONZERO = " OR ".join(f"sum({c}) <> 0" for c in COUNTERS)
-
-
-def per_key(source: str) -> str:
-    return f"""SELECT user_id, campaign_id, {QUARTER} AS bucket, {SUMS} FROM ({source}) f
-               GROUP BY 1, 2, 3 HAVING {NONZERO}"""
-
-
-async def rolled_and_recounted(db):
-    rolled = {tuple(r)[:3]: tuple(r)[3:] for r in await db.fetch(per_key(repository.ROLLUPS))}
-    recounted = {tuple(r)[:3]: tuple(r)[3:] for r in await db.fetch(per_key(repository.RAW_ROWS))}
-    return rolled, recounted
-
+from tests.analytics.helpers import rolled_and_recounted
 
 BASE = datetime(2026, 3, 28, 22, 50, tzinfo=UTC)
 
@@ -179,6 +164,55 @@ async def test_the_etl_loaders_replica_role_still_counts_and_announces_nothing(d
         )
         == 50
     )
+
+
+async def test_an_import_counted_at_its_stage_end_is_exact_whatever_the_service_wrote_meanwhile(
+    db, database_url, settings, make_user
+):
+    """etl/load/rollups.py: the loader's session skips the contacts' counts; the stage's end recounts them."""
+    user = await make_user()
+    imported = """INSERT INTO contacts (id, user_id, firebase_id, created_at)
+                  SELECT gen_random_uuid(), $1, 'contacts/' || n, $2::timestamptz + n * interval '7 minutes'
+                  FROM generate_series($3::int, $4::int) n"""
+    service = await connect(database_url)
+    try:
+        await rollups.defer(db, "contacts")
+        async with rollups.deferred(db, "contacts"):
+            await db.execute(imported, user.id, BASE, 1, 30)
+            assert await db.fetchval("SELECT count(*) FROM analytics_rollup_deltas WHERE contacts_added <> 0") == 0
+            # Meanwhile the service adds a contact, moves an imported one to another quarter hour, deletes one,
+            # and the job folds the deltas: each counted by its own trigger, in its own transaction.
+            await service.execute(
+                "INSERT INTO contacts (id, user_id, created_at) VALUES (gen_random_uuid(), $1, $2)", user.id, BASE
+            )
+            await service.execute(
+                "UPDATE contacts SET created_at = created_at + interval '1 hour' WHERE firebase_id = 'contacts/1'"
+            )
+            await service.execute("DELETE FROM contacts WHERE firebase_id = 'contacts/2'")
+            pool = await create_pool(database_url, min_size=1, max_size=2)
+            try:
+                await compact_rollups(JobContext(pool, settings, attempt=1, job_id=0))
+            finally:
+                await pool.close()
+            assert await db.fetchval("SELECT count(*) FROM analytics_rollup_deltas") == 0
+            rolled, recounted = await rolled_and_recounted(db)
+            assert rolled != recounted
+            async with db.transaction():
+                await rollups.count(db, "contacts")
+        assert await db.fetchval("SELECT current_setting($1, true)", rollups.SETTING) == ""
+        rolled, recounted = await rolled_and_recounted(db)
+        assert rolled == recounted
+        added = await db.fetch(
+            "SELECT (data->>'count')::int, live FROM analytics_activity WHERE kind = 'contacts.added' ORDER BY 2"
+        )
+        assert [tuple(r) for r in added] == [(29, False), (1, True)]  # the import's 29 left, the service's 1
+
+        await db.execute(imported, user.id, BASE, 31, 32)  # after the stage: counted row by row again
+        rolled, recounted = await rolled_and_recounted(db)
+        assert rolled == recounted
+        assert await db.fetchval("SELECT count(*) FROM analytics_activity WHERE kind = 'contacts.added'") == 3
+    finally:
+        await service.close()
 
 
 async def test_the_migration_publishes_as_the_platform_does():

@@ -8,9 +8,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from etl.load import indexes, load
+from etl.load import indexes, load, rollups
 from etl.snapshot import AuthUser, Snapshot
 from service.db.pool import connect
+from tests.analytics.helpers import rolled_and_recounted
 from tests.etl.helpers import doc, dump, reachimpact_documents, reachimpact_users, typed_doc, write_snapshot
 
 
@@ -105,6 +106,33 @@ async def test_a_first_import_builds_the_secondary_indexes_after_the_rows(
 
     await load(db, snapshot, restart=True)  # the tables have rows now: their indexes are left alone
     assert await _indexes(db) == after
+
+
+async def test_a_first_import_counts_contacts_and_calls_for_analytics_once_at_each_stage_end(
+    db: asyncpg.Connection, snapshot: Snapshot
+) -> None:
+    await load(db, snapshot, batch_size=1)  # a batch per document: row by row, each would be counted apart
+    rolled, recounted = await rolled_and_recounted(db)
+    assert rolled == recounted
+    assert sum(figures[0] for figures in rolled.values()) == await db.fetchval("SELECT count(*) FROM calls")
+    # One contacts.added per owner for the whole stage, not one per batch; history, not live.
+    added = await db.fetch(
+        "SELECT a.user_id, (a.data->>'count')::int AS n, a.occurred_at, a.live FROM analytics_activity a "
+        "WHERE a.kind = 'contacts.added' ORDER BY 1"
+    )
+    owners = await db.fetch(
+        "SELECT user_id, count(*)::int AS n, max(created_at) AS at FROM contacts "
+        "WHERE user_id IS NOT NULL GROUP BY 1 ORDER BY 1"
+    )
+    assert [tuple(r) for r in added] == [(*tuple(r), False) for r in owners] and owners
+    assert await db.fetchval("SELECT count(*) FROM etl_checkpoints WHERE snapshot_id = $1", indexes.DEFERRED) == 0
+    assert await db.fetchval("SELECT current_setting($1, true)", rollups.SETTING) == ""
+
+    # A rerun on tables with rows counts row by row, as the service does: a contact edited since is counted again.
+    await db.execute("UPDATE contacts SET created_at = created_at - interval '1 day' WHERE firebase_id = 'contacts/c1'")
+    await load(db, snapshot, restart=True)
+    rolled, recounted = await rolled_and_recounted(db)
+    assert rolled == recounted
 
 
 async def test_indexes_a_killed_load_left_dropped_are_built_by_the_next_load(
