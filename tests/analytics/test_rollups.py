@@ -109,6 +109,16 @@ async def random_writes(db, rng: random.Random, users, campaigns) -> None:
             )
 
 
+async def fold(db, database_url, settings) -> None:
+    """Run the compaction job once: every delta folded into the rollups."""
+    pool = await create_pool(database_url, min_size=1, max_size=2)
+    try:
+        await compact_rollups(JobContext(pool, settings, attempt=1, job_id=0))
+    finally:
+        await pool.close()
+    assert await db.fetchval("SELECT count(*) FROM analytics_rollup_deltas") == 0
+
+
 async def test_rollups_equal_a_recount_after_random_writes_and_after_folding(db, database_url, settings, make_user):
     rng = random.Random(15)
     users = [(await make_user()).id for _ in range(3)]
@@ -126,12 +136,7 @@ async def test_rollups_equal_a_recount_after_random_writes_and_after_folding(db,
     assert recounted and rolled == recounted
     assert await db.fetchval("SELECT count(*) FROM analytics_rollup_deltas") > 0
 
-    pool = await create_pool(database_url, min_size=1, max_size=2)
-    try:
-        await compact_rollups(JobContext(pool, settings, attempt=1, job_id=0))
-    finally:
-        await pool.close()
-    assert await db.fetchval("SELECT count(*) FROM analytics_rollup_deltas") == 0
+    await fold(db, database_url, settings)
     assert await rolled_and_recounted(db) == (recounted, recounted)
 
     await random_writes(db, rng, users, campaigns)  # on top of folded rows
@@ -189,12 +194,7 @@ async def test_an_import_counted_at_its_stage_end_is_exact_whatever_the_service_
                 "UPDATE contacts SET created_at = created_at + interval '1 hour' WHERE firebase_id = 'contacts/1'"
             )
             await service.execute("DELETE FROM contacts WHERE firebase_id = 'contacts/2'")
-            pool = await create_pool(database_url, min_size=1, max_size=2)
-            try:
-                await compact_rollups(JobContext(pool, settings, attempt=1, job_id=0))
-            finally:
-                await pool.close()
-            assert await db.fetchval("SELECT count(*) FROM analytics_rollup_deltas") == 0
+            await fold(db, database_url, settings)
             rolled, recounted = await rolled_and_recounted(db)
             assert rolled != recounted
             async with db.transaction():
