@@ -7,12 +7,10 @@ table, its non-unique indexes are dropped and their definitions recorded, in one
 last transaction builds them again and marks it done. Unique indexes and those behind constraints stay:
 the upsert and the duplicate checks rely on them.
 
-The record is an ``etl_checkpoints`` row under ``DEFERRED`` (not a snapshot id, so ``--restart`` or
-another snapshot never loses it). A load killed or failed in such a stage leaves the indexes dropped; the
-next load's stage for that table (resumed, restarted, or of another snapshot) builds them when it ends.
+The record is a ``deferrals`` one, ``indexes:<table>``. A load killed or failed in such a stage leaves the
+indexes dropped; the next load's stage for that table (resumed, restarted, or of another snapshot) builds them
+when it ends.
 """
-
-# ruff: noqa: S608 - table names come from the specs in code, index definitions from pg_get_indexdef
 
 from __future__ import annotations
 
@@ -20,7 +18,8 @@ import contextlib
 
 import asyncpg
 
-DEFERRED = "deferred-indexes"  # etl_checkpoints.snapshot_id of the records; collection is indexes:<table>
+from etl.load import deferrals
+
 DEFERRABLE = """
 SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition
 FROM pg_index i
@@ -28,9 +27,6 @@ WHERE i.indrelid = $1::regclass AND NOT i.indisunique AND NOT i.indisexclusion A
   AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
 ORDER BY 1
 """
-RECORD = (
-    "INSERT INTO etl_checkpoints (snapshot_id, collection, position, counts, updated_at) VALUES ($1, $2, 0, $3, now())"
-)
 
 
 async def defer(db: asyncpg.Connection, table: str) -> None:
@@ -43,25 +39,23 @@ async def defer(db: asyncpg.Connection, table: str) -> None:
 
 async def _defer(db: asyncpg.Connection, table: str) -> None:
     async with db.transaction():
-        if await db.fetchval(f"SELECT EXISTS (SELECT 1 FROM {table})"):
+        if not await deferrals.is_empty(db, table):
             return
         found = await db.fetch(DEFERRABLE, table)
         if not found:
             return
         for index in found:
             await db.execute(f"DROP INDEX {index['name']}")
-        await db.execute(RECORD, DEFERRED, f"indexes:{table}", {"indexes": [i["definition"] for i in found]})
+        await deferrals.record(db, f"indexes:{table}", {"indexes": [i["definition"] for i in found]})
 
 
 async def build(db: asyncpg.Connection, table: str) -> None:
     """Build the table's recorded indexes and forget the record, in the caller's transaction (the stage's last)."""
     collection = f"indexes:{table}"
-    record = await db.fetchval(
-        "SELECT counts FROM etl_checkpoints WHERE snapshot_id = $1 AND collection = $2", DEFERRED, collection
-    )
+    record = await deferrals.recorded(db, collection)
     if record is None:
         return
     for definition in record["indexes"]:
         # IF NOT EXISTS: someone may have built one by hand meanwhile (only non-unique ones are deferred).
         await db.execute(definition.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1))
-    await db.execute("DELETE FROM etl_checkpoints WHERE snapshot_id = $1 AND collection = $2", DEFERRED, collection)
+    await deferrals.forget(db, collection)

@@ -10,8 +10,8 @@ table's figures equal a recount of its rows, and one `contacts.added` per owner 
 
 The recount is exact whatever else wrote meanwhile: the service's writes are counted by their own triggers in
 their own transactions, and one statement sees the rows, the rollups and the deltas in one snapshot. Until the
-stage ends, its imported rows are not in the figures yet. The deferral is recorded like deferred indexes
-(``indexes.DEFERRED`` in ``etl_checkpoints``), so a killed stage's rerun keeps deferring and counts at its end.
+stage ends, its imported rows are not in the figures yet. The deferral is a ``deferrals`` record,
+``analytics:<table>``, so a killed stage's rerun keeps deferring and counts at its end.
 """
 
 # ruff: noqa: S608 - table and column names come from the definitions in code
@@ -23,12 +23,11 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 
-from etl.load.indexes import DEFERRED, RECORD
+from etl.load import deferrals
 from service.analytics.repository import TABLE_FACTS, facts
 
 SETTING = "reachimpact.analytics_deferred"
 QUARTER = "date_bin('15 minutes', {0}, timestamptz '2000-01-01 00:00+00')"  # the triggers' bucket
-RECORDED = "SELECT EXISTS (SELECT 1 FROM etl_checkpoints WHERE snapshot_id = $1 AND collection = $2)"
 
 
 def _collection(table: str) -> str:
@@ -40,14 +39,14 @@ async def defer(db: asyncpg.Connection, table: str) -> None:
     if table not in TABLE_FACTS:
         return
     async with db.transaction():
-        if not await db.fetchval(f"SELECT EXISTS (SELECT 1 FROM {table})"):
-            await db.execute(RECORD, DEFERRED, _collection(table), {})
+        if await deferrals.is_empty(db, table):
+            await deferrals.record(db, _collection(table), {})
 
 
 @asynccontextmanager
 async def deferred(db: asyncpg.Connection, table: str) -> AsyncIterator[None]:
     """While the stage runs: the triggers skip ``table``'s counts in this session if it is recorded deferred."""
-    if table not in TABLE_FACTS or not await db.fetchval(RECORDED, DEFERRED, _collection(table)):
+    if table not in TABLE_FACTS or await deferrals.recorded(db, _collection(table)) is None:
         yield
         return
     await db.execute("SELECT set_config($1, $2, false)", SETTING, table)
@@ -59,10 +58,7 @@ async def deferred(db: asyncpg.Connection, table: str) -> AsyncIterator[None]:
 
 async def count(db: asyncpg.Connection, table: str) -> None:
     """Count a deferred ``table`` and forget the record, in the caller's transaction (the stage's last)."""
-    deleted = await db.execute(
-        "DELETE FROM etl_checkpoints WHERE snapshot_id = $1 AND collection = $2", DEFERRED, _collection(table)
-    )
-    if deleted == "DELETE 0":
+    if not await deferrals.forget(db, _collection(table)):
         return
     await db.execute(reconcile(table))
     if table == "contacts":

@@ -221,6 +221,7 @@ async def test_the_migration_publishes_as_the_platform_does():
     migration = import_module("reachimpact_alembic.versions.0009_analytics_rollups")
     assert (migration.PUBLISH_LOCK_ID, migration.CHANNEL) == (PUBLISH_LOCK_ID, CHANNEL)
     assert migration.ROLLUP_COLUMNS == COUNTERS
+    assert migration.BUCKET == rollups.QUARTER  # the import's count at its stage end buckets as the triggers do
 
 
 def test_the_backfill_counts_rows_written_before_the_migration(empty_database):

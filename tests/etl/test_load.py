@@ -8,7 +8,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from etl.load import indexes, load, rollups
+from etl.load import deferrals, indexes, load, rollups
 from etl.snapshot import AuthUser, Snapshot
 from service.db.pool import connect
 from tests.analytics.helpers import rolled_and_recounted
@@ -102,7 +102,7 @@ async def test_a_first_import_builds_the_secondary_indexes_after_the_rows(
     # Every non-unique one was dropped and built again; the unique ones (upsert, duplicates) stayed.
     assert rebuilt == {n for n, (_, unique, _) in before.items() if not unique}
     assert "ix_contacts_search_text" in rebuilt and "uq_calls_twilio_sid" not in rebuilt
-    assert await db.fetchval("SELECT count(*) FROM etl_checkpoints WHERE snapshot_id = $1", indexes.DEFERRED) == 0
+    assert await db.fetchval("SELECT count(*) FROM etl_checkpoints WHERE snapshot_id = $1", deferrals.DEFERRED) == 0
 
     await load(db, snapshot, restart=True)  # the tables have rows now: their indexes are left alone
     assert await _indexes(db) == after
@@ -125,7 +125,7 @@ async def test_a_first_import_counts_contacts_and_calls_for_analytics_once_at_ea
         "WHERE user_id IS NOT NULL GROUP BY 1 ORDER BY 1"
     )
     assert [tuple(r) for r in added] == [(*tuple(r), False) for r in owners] and owners
-    assert await db.fetchval("SELECT count(*) FROM etl_checkpoints WHERE snapshot_id = $1", indexes.DEFERRED) == 0
+    assert await db.fetchval("SELECT count(*) FROM etl_checkpoints WHERE snapshot_id = $1", deferrals.DEFERRED) == 0
     assert await db.fetchval("SELECT current_setting($1, true)", rollups.SETTING) == ""
 
     # A rerun on tables with rows counts row by row, as the service does: a contact edited since is counted again.
@@ -144,7 +144,7 @@ async def test_indexes_a_killed_load_left_dropped_are_built_by_the_next_load(
 
     await load(db, Snapshot(write_snapshot(tmp_path / "other", [doc("notifications/n1", title="hi")])))
     assert {n: d for n, (_, _, d) in (await _indexes(db)).items()} == {n: d for n, (_, _, d) in before.items()}
-    assert await db.fetchval("SELECT count(*) FROM etl_checkpoints WHERE snapshot_id = $1", indexes.DEFERRED) == 0
+    assert await db.fetchval("SELECT count(*) FROM etl_checkpoints WHERE snapshot_id = $1", deferrals.DEFERRED) == 0
 
 
 async def test_dry_run_writes_nothing_but_reports_exactly(db: asyncpg.Connection, snapshot: Snapshot) -> None:
