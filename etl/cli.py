@@ -65,7 +65,8 @@ def _database() -> tuple[str, Any]:
     return dsn, settings
 
 
-def _with_db(work: Callable[[Any], Awaitable[T]]) -> T:
+def _with_db(work: Callable[[Any, str], Awaitable[T]]) -> T:
+    """Run ``work(connection, dsn)`` on one connection to the configured database."""
     from service.db.pool import connect
 
     dsn, _ = _database()
@@ -73,7 +74,7 @@ def _with_db(work: Callable[[Any], Awaitable[T]]) -> T:
     async def run() -> T:
         connection = await connect(dsn)
         try:
-            return await work(connection)
+            return await work(connection, dsn)
         finally:
             await connection.close()
 
@@ -180,7 +181,7 @@ def extract_command(out_dir: Path, **sources: Any) -> None:
 def load_command(snapshot: Path, dry_run: bool, restart: bool, batch_size: int, report_path: Path | None) -> None:
     """Transform the snapshot SNAPSHOT and write it to the database (resumes after a crash)."""
     report = _with_db(
-        lambda db: _load(db, _snapshot(snapshot), dry_run=dry_run, restart=restart, batch_size=batch_size)
+        lambda db, dsn: _load(db, dsn, _snapshot(snapshot), dry_run=dry_run, restart=restart, batch_size=batch_size)
     )
     _print(report, report_path)
 
@@ -190,7 +191,7 @@ def load_command(snapshot: Path, dry_run: bool, restart: bool, batch_size: int, 
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the report JSON.")
 def verify_command(snapshot: Path, report_path: Path | None) -> None:
     """Re-read SNAPSHOT and the database; exit 1 unless every source document is accounted for."""
-    report = _with_db(lambda db: _verify(db, _snapshot(snapshot)))
+    report = _with_db(lambda db, _: _verify(db, _snapshot(snapshot)))
     _print(report, report_path)
     if not report.ok:
         raise SystemExit(1)
@@ -213,8 +214,8 @@ def run_command(hash_config: str | None, snapshot_dir: Path | None, report_path:
     _extract(directory, **sources)
     snapshot = _snapshot(directory)
 
-    async def work(db: Any) -> Any:
-        await _load(db, snapshot)
+    async def work(db: Any, dsn: str) -> Any:
+        await _load(db, dsn, snapshot)
         return await _verify(db, snapshot)
 
     report = _with_db(work)
@@ -243,7 +244,7 @@ def export_command(out_dir: Path, to_firestore: bool, project_id: str | None, ha
         raise click.UsageError("--to-firestore needs --hash-config, or the users could not log in to Firebase")
     config = _hash_config(hash_config)
 
-    async def work(db: Any) -> Any:
+    async def work(db: Any, _: str) -> Any:
         with progress_bars() as progress:
             return await export_snapshot(db, out_dir, progress=progress)
 
@@ -265,13 +266,13 @@ def export_command(out_dir: Path, to_firestore: bool, project_id: str | None, ha
             raise SystemExit(1)
 
 
-async def _load(db: Any, snapshot: Snapshot, **options: Any) -> Any:
+async def _load(db: Any, dsn: str, snapshot: Snapshot, **options: Any) -> Any:
     from etl.load import LoadError, load
     from etl.verify import Report
 
     try:
         with progress_bars() as progress:
-            result = await load(db, snapshot, default_region=_region(), progress=progress, **options)
+            result = await load(db, snapshot, default_region=_region(), progress=progress, dsn=dsn, **options)
     except LoadError as exc:
         raise click.ClickException(str(exc)) from None
     return Report.from_load(result)

@@ -9,36 +9,39 @@ are functions of the snapshot, reaches the rows an uninterrupted run would have 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import aclosing, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 import msgspec
 
-from etl.load import indexes, rollups
+from etl.load import fresh, indexes, rollups
 from etl.load.counts import StageCounts
 from etl.load.sql import RECORD_REJECTED, Mapping, Statements
 from etl.load.stages import (
     AUTH_STAGE,
+    ROW_ERRORS,
     STAGES,
+    Again,
+    Batch,
     Batches,
     Digests,
-    Loadable,
     Prepared,
     context,
+    returning,
     snapshot_id,
     stage_rows,
 )
-from etl.snapshot import Snapshot, collection_pattern
-from etl.transform import GENERIC, Rejected, Row, imported_id
+from etl.load.staging import Stager
+from etl.snapshot import Snapshot
+from etl.transform import Rejected, Row, imported_id
 from service.db.models.base import uuid7
 
 DEFAULT_BATCH = 5000
-# Errors one bad row can cause: the batch is then retried row by row, and that row dead-lettered.
-ROW_ERRORS = (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError)
 
 # The batch statements look costly to the planner (temporary tables have no statistics), so it would JIT-
 # compile each one: about 0.7 s a statement, more than running it. They are many and short: no JIT.
@@ -82,14 +85,25 @@ async def load(
     restart: bool = False,
     default_region: str = "US",
     progress: Progress | None = None,
+    dsn: str | None = None,
 ) -> LoadResult:
     """Load every stage not yet finished for this snapshot (``restart``: all of them again).
 
     ``dry_run`` runs the same statements in one transaction and rolls it back: exact counts, no writes.
+    ``dsn`` (the connection's database): stage the batches in a worker process with its own connection
+    (``staging``), except in a dry run and for the stages that need the Auth users; else all in this one.
     """
-    await binary_jsonb(connection)
+    await prepare_session(connection)
     with fewer_gc_passes():
-        return await _load(connection, snapshot, batch_size, dry_run, restart, default_region, progress)
+        return await _load(connection, snapshot, batch_size, dry_run, restart, default_region, progress, dsn)
+
+
+async def prepare_session(connection: asyncpg.Connection) -> None:
+    """The load's session settings, on its connection and on the staging worker's."""
+    await binary_jsonb(connection)
+    # Safe for exactly-once: a checkpoint commits with its batch, so a server crash loses both or neither.
+    await connection.execute("SET synchronous_commit = off")
+    await connection.execute(NO_JIT)
 
 
 @contextmanager
@@ -112,18 +126,21 @@ async def _load(
     restart: bool,
     default_region: str,
     progress: Progress | None,
+    dsn: str | None,
 ) -> LoadResult:
-    # Safe for exactly-once: a checkpoint commits with its batch, so a server crash loses both or neither.
-    await connection.execute("SET synchronous_commit = off")
-    await connection.execute(NO_JIT)
-    batches = Batches(connection, snapshot, batch_size, context(snapshot, default_region))
+    ctx = context(snapshot, default_region)
+    batches = Batches(connection, snapshot, batch_size, ctx)
     loader = _Loader(connection, batches, snapshot_id(snapshot), progress or (lambda *_: None))
     # A dry run keeps them: dropping would lock the tables for the whole (rolled back) transaction.
     loader.defer_to_stage_end = not dry_run
+    if dsn and not dry_run:
+        loader.stager = Stager(connection, dsn, snapshot, batch_size, ctx)
     loader.lock_links = await _skip_key_checks(connection)
     try:
         return await _stages(connection, loader, dry_run, restart)
     finally:
+        if loader.stager:
+            await loader.stager.close()
         if loader.lock_links:
             await connection.execute("RESET session_replication_role")
 
@@ -179,7 +196,9 @@ class _Loader:
         self.progress = progress
         self.run_id: Any = None
         self.lock_links = False  # hold SHARE locks on linked tables per batch (key checks are skipped)
-        self.analyzed: set[str] = set()  # stages whose staging tables have committed statistics
+        self.stager: Stager | None = None  # stages the batches in a worker process (``staging``)
+        self.sql: Statements  # the current stage's statements on this session's temporary staging tables
+        self.fresh = False  # the current stage inserts without upserting (``fresh``)
         # An empty table's secondary indexes are built, and its analytics counted, after its stage
         # (``indexes``, ``rollups``).
         self.defer_to_stage_end = False
@@ -218,20 +237,24 @@ class _Loader:
         if start == 0 and self.defer_to_stage_end:
             await indexes.defer(self.db, mapping.table)
             await rollups.defer(self.db, mapping.table)
-        sql = await self.batches.statements(mapping)
+        self.sql = await self.batches.statements(mapping)
+        self.fresh = await fresh.decide(self.db, name, mapping.table, start)
         self.progress(name, 0, self.batches.total(name, mapping))
         self.progress(name, counts.source, None)
         position = start
-        async with rollups.deferred(self.db, mapping.table):
-            async for position, prepared, digests in self.batches.batches(name, mapping, start):
+        if self.stager and name != AUTH_STAGE and not mapping.uses_auth:
+            source = self.stager.batches(mapping, start)
+        else:
+            source = self.batches.staged(name, mapping, start, self.sql)
+        async with rollups.deferred(self.db, mapping.table), aclosing(source) as batches:
+            async for batch in batches:
                 async with self.db.transaction():
                     if self.lock_links and linked_tables(mapping):
                         await self.db.execute(f"LOCK TABLE {', '.join(linked_tables(mapping))} IN SHARE MODE")
-                    counts.add(await self._batch(name, mapping, sql, prepared, digests))
-                    await self._save(name, position, counts)
-                if any(isinstance(outcome, Row) for _, outcome in prepared):
-                    self.analyzed.add(name)
-                self.progress(name, len(prepared), None)
+                    counts.add(await self._batch(name, mapping, batch))
+                    await self._save(name, batch.position, counts)
+                position = batch.position
+                self.progress(name, batch.counts.source, None)
             counts.done = True
             if name == AUTH_STAGE:
                 counts.auth_read = await self.db.fetchval("SELECT count(*) FROM etl_auth")
@@ -239,6 +262,7 @@ class _Loader:
             async with self.db.transaction():
                 await indexes.build(self.db, mapping.table)
                 await rollups.count(self.db, mapping.table)
+                await fresh.forget(self.db, name)
                 await self._save(name, position, counts)
         return counts
 
@@ -255,37 +279,39 @@ class _Loader:
             counts,
         )
 
-    async def _batch(
-        self, stage: str, mapping: Mapping, sql: Statements, prepared: list[Prepared], digests: Digests
-    ) -> StageCounts:
-        counts = observed(mapping, prepared)
-        rows: list[Loadable] = [(doc, outcome) for doc, outcome in prepared if isinstance(outcome, Row)]
-        rejects = [(doc, outcome.reason) for doc, outcome in prepared if isinstance(outcome, Rejected)]
-        try:
-            async with self.db.transaction():
-                counts.add(await self._write(stage, mapping, sql, rows, rejects, digests))
-        except ROW_ERRORS:
-            counts.add(await self._write_one_by_one(stage, mapping, sql, rows, rejects, digests))
+    async def _batch(self, stage: str, mapping: Mapping, batch: Batch) -> StageCounts:
+        """Write a batch: with the stage's insert if it is fresh, else (or if a row exists after all) the
+        upsert; a row the database refuses even then (or in staging, ``rows < 0``) is found row by row."""
+        counts, sql = batch.counts, batch.sql
+        writes = (sql.insert, sql.upsert) if self.fresh else (sql.upsert,)
+        for write in writes if batch.rows >= 0 else ():
+            with contextlib.suppress(*ROW_ERRORS):
+                async with self.db.transaction():
+                    written = self._write(
+                        stage, mapping, sql, write, batch.rows, batch.rejects, batch.digests, batch.prepared
+                    )
+                    counts.add(await written)
+                return counts
+        counts.add(await self._write_one_by_one(stage, mapping, *await batch.prepared()))
         return counts
 
     async def _write_one_by_one(
-        self,
-        stage: str,
-        mapping: Mapping,
-        sql: Statements,
-        rows: list[Loadable],
-        rejects: list[tuple[Any, str]],
-        digests: Digests,
+        self, stage: str, mapping: Mapping, prepared: list[Prepared], digests: Digests
     ) -> StageCounts:
-        """A batch the database refused: find the row(s) it refuses, keep the rest."""
+        """A batch the database refused: find the row(s) it refuses, keep the rest (staged here, one by one)."""
         total = StageCounts()
-        for doc, row in rows:
+        rejects = [(doc, outcome.reason) for doc, outcome in prepared if isinstance(outcome, Rejected)]
+        for doc, row in prepared:
+            if not isinstance(row, Row):
+                continue
             try:
                 async with self.db.transaction():
-                    total.add(await self._write(stage, mapping, sql, [(doc, row)], [], digests))
+                    await stage_rows(self.db, self.sql, mapping, [(doc, row)], digests, analyze=False)
+                    again = returning([(doc, row)], digests)
+                    total.add(await self._write(stage, mapping, self.sql, self.sql.upsert, 1, [], digests, again))
             except ROW_ERRORS as exc:
                 rejects.append((doc, f"the database refused the row: {exc}"))
-        total.add(await self._write(stage, mapping, sql, [], rejects, digests))
+        total.add(await self._write(stage, mapping, self.sql, "", 0, rejects, digests, returning([], digests)))
         return total
 
     async def _write(
@@ -293,34 +319,46 @@ class _Loader:
         stage: str,
         mapping: Mapping,
         sql: Statements,
-        rows: list[Loadable],
+        write: str,
+        rows: int,
         rejects: list[tuple[Any, str]],
         digests: Digests,
+        prepared: Again,
     ) -> StageCounts:
+        """Write the ``rows`` staged in ``sql``'s tables with ``write`` (its upsert or insert), and the rejects."""
         written = StageCounts()
         if rows:
-            await stage_rows(self.db, sql, mapping, rows, digests, analyze=stage not in self.analyzed)
-            duplicates = await self._duplicates(mapping, sql, rows)
-            inserted, updated, orphans = await self.db.fetchrow(sql.upsert, stage)
+            for statement in sql.resolve_members:
+                await self.db.execute(statement)
+            duplicates = await self._duplicates(mapping, sql, digests, prepared)
+            inserted, updated, orphans = await self.db.fetchrow(write, stage)
             for statement in sql.sync_members:
                 await self.db.execute(statement)
             if sql.member_orphans:
                 orphans += await self.db.fetchval(sql.member_orphans)
             await self.db.execute(sql.forget_dead_letters, stage)
-            unchanged = len(rows) - len(duplicates) - inserted - updated
+            unchanged = rows - len(duplicates) - inserted - updated
             written = StageCounts(inserted=inserted, updated=updated, unchanged=unchanged, orphans=orphans)
             rejects = rejects + duplicates
         written.rejected = len(rejects)
         await self._dead_letters(stage, rejects, digests)
         return written
 
-    async def _duplicates(self, mapping: Mapping, sql: Statements, rows: list[Loadable]) -> list[tuple[Any, str]]:
-        by_path = {row.values[1]: doc for doc, row in rows}
-        out = []
-        for column, statement in zip(mapping.unique, sql.reject_duplicates, strict=True):
-            for path, value in await self.db.fetch(statement):
-                out.append((by_path[path], f"duplicate {column} {value!r}: another document already has it"))
-        return out
+    async def _duplicates(
+        self, mapping: Mapping, sql: Statements, digests: Digests, prepared: Again
+    ) -> list[tuple[Any, str]]:
+        """Staged rows whose unique value another document holds: taken out of staging, returned as rejects
+        (with their documents, which only then are fetched again, and their digests added to ``digests``)."""
+        found = [
+            (path, digest, f"duplicate {column} {value!r}: another document already has it")
+            for column, statement in zip(mapping.unique, sql.reject_duplicates, strict=True)
+            for path, digest, value in await self.db.fetch(statement)
+        ]
+        if not found:
+            return []
+        documents = {doc.path: doc for doc, _ in (await prepared())[0]}
+        digests.update((path, digest) for path, digest, _ in found)
+        return [(documents[path], reason) for path, _, reason in found]
 
     async def _dead_letters(self, stage: str, rejects: list[tuple[Any, str]], digests: Digests) -> None:
         if not rejects:
@@ -361,17 +399,3 @@ def linked_tables(mapping: Mapping) -> list[str]:
     if mapping.members:
         targets |= {mapping.members.target, mapping.table}
     return sorted(targets)
-
-
-def observed(mapping: Mapping, prepared: list[Prepared]) -> StageCounts:
-    """What the transform saw in a batch: documents, lost precision, values kept raw, unknown collections."""
-    counts = StageCounts(source=len(prepared))
-    for doc, outcome in prepared:
-        if isinstance(outcome, Row):
-            counts.truncated_timestamps += outcome.truncated
-            for column in outcome.raw_kept:
-                counts.raw_kept[column] = counts.raw_kept.get(column, 0) + 1
-        if mapping is GENERIC:
-            pattern = collection_pattern(doc.path)
-            counts.collections[pattern] = counts.collections.get(pattern, 0) + 1
-    return counts

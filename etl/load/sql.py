@@ -23,19 +23,24 @@ class Statements:
     members_stage: str | None
     create: tuple[str, ...]
     clear: tuple[str, ...]
+    drop: tuple[str, ...]
     reject_duplicates: tuple[str, ...]
     upsert: str
+    insert: str  # ``upsert`` for a stage's first import: plain inserts (see ``_insert``)
     sync_members: tuple[str, ...]
     member_orphans: str | None
     forget_dead_letters: str
     resolve_members: tuple[str, ...]
 
 
-def statements(mapping: Mapping) -> Statements:
-    stage = f"etl_stage_{mapping.name}"
+def statements(mapping: Mapping, slot: int | None = None) -> Statements:
+    """The statements of one staging table pair: this session's temporary tables, or with ``slot`` one of
+    the unlogged tables that the staging process (``etl.load.staging``) fills from its own session."""
+    stage = f"etl_stage_{mapping.name}" if slot is None else f"etl_slot{slot}_{mapping.name}"
+    kind = "TEMP" if slot is None else "UNLOGGED"
     members_stage = f"{stage}_members" if mapping.members else None
     create = [
-        f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT {', '.join(_copied(mapping))} "
+        f"CREATE {kind} TABLE IF NOT EXISTS {stage} AS SELECT {', '.join(_copied(mapping))} "
         f"FROM {mapping.table} WITH NO DATA",
         f"ALTER TABLE {stage} ADD COLUMN IF NOT EXISTS ord integer"
         + "".join(
@@ -49,7 +54,7 @@ def statements(mapping: Mapping) -> Statements:
     clear = [f"TRUNCATE {stage}"]
     if members_stage:
         create.append(
-            f"CREATE TEMP TABLE IF NOT EXISTS {members_stage} "
+            f"CREATE {kind} TABLE IF NOT EXISTS {members_stage} "
             "(owner text, position integer, member text, raw jsonb, member_id uuid)"
         )
         # Each owner's members are looked up per owner row (unresolved ids, digests): without an index that
@@ -61,8 +66,10 @@ def statements(mapping: Mapping) -> Statements:
         members_stage=members_stage,
         create=tuple(create),
         clear=tuple(clear),
+        drop=tuple(f"DROP TABLE IF EXISTS {t}" for t in (stage, members_stage) if t),
         reject_duplicates=tuple(_reject_duplicates(mapping, stage, column) for column in mapping.unique),
         upsert=_upsert(mapping, stage, members_stage),
+        insert=_insert(mapping, stage, members_stage),
         sync_members=_sync_members(mapping, stage, members_stage) if members_stage else (),
         member_orphans=_member_orphans(members_stage) if members_stage else None,
         resolve_members=_resolve_members(mapping, members_stage) if members_stage else (),
@@ -86,7 +93,7 @@ def _reject_duplicates(mapping: Mapping, stage: str, column: str) -> str:
         f"FROM {stage} WHERE {column} IS NOT NULL) d WHERE d.n > 1) "
         f"OR EXISTS (SELECT 1 FROM {mapping.table} t WHERE t.{column} = s.{column} "
         f"AND t.firebase_id IS DISTINCT FROM s.firebase_id)) "
-        f"RETURNING s.firebase_id, s.{column}::text"
+        f"RETURNING s.source__path, s.source__digest, s.{column}::text"
     )
 
 
@@ -155,16 +162,34 @@ def _upsert(mapping: Mapping, stage: str, members_stage: str | None) -> str:
     Returns (inserted, updated, orphans). Unchanged rows are not written at all (IS DISTINCT FROM), so a
     repeated import changes nothing.
     """
-    columns, source = expected_rows(mapping, stage, members_stage)
+    columns, _ = expected_rows(mapping, stage, members_stage)
     updated = [c for c in columns if c not in ("id", "firebase_id")]
-    return (
-        f"WITH src AS ({source}), "
-        f"recorded AS ({_record(mapping, columns, members_stage)}), "
-        f"written AS (INSERT INTO {mapping.table} AS t ({', '.join(columns)}) "
-        f"SELECT {', '.join(columns)} FROM src "
+    return _write(
+        mapping,
+        stage,
+        members_stage,
         f"ON CONFLICT (firebase_id) DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in updated)} "
         f"WHERE ({', '.join(f't.{c}' for c in updated)}) IS DISTINCT FROM "
-        f"({', '.join(f'EXCLUDED.{c}' for c in updated)}) AND NOT {changed_by_service(mapping, 't')} "
+        f"({', '.join(f'EXCLUDED.{c}' for c in updated)}) AND NOT {changed_by_service(mapping, 't')} ",
+        RECORD_CONFLICT,
+    )
+
+
+def _insert(mapping: Mapping, stage: str, members_stage: str | None) -> str:
+    """``_upsert`` without the conflict clauses, for a stage whose documents have no row and no record yet
+    (``Loader.fresh``). Each ON CONFLICT costs an index search per row before the insert's own, and they are
+    text keys: inserting 5,000 records into a 600k-row ``etl_documents`` took 60-70 ms instead of 130-150 ms.
+    A row that exists after all fails the batch, which is then written again with ``_upsert``."""
+    return _write(mapping, stage, members_stage, "", "")
+
+
+def _write(mapping: Mapping, stage: str, members_stage: str | None, conflict: str, record_conflict: str) -> str:
+    columns, source = expected_rows(mapping, stage, members_stage)
+    return (
+        f"WITH src AS ({source}), "
+        f"recorded AS ({_record(mapping, columns, members_stage, record_conflict)}), "
+        f"written AS (INSERT INTO {mapping.table} AS t ({', '.join(columns)}) "
+        f"SELECT {', '.join(columns)} FROM src {conflict}"
         f"RETURNING (t.xmax = 0) AS inserted) "
         f"SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated, "
         f"(SELECT coalesce(sum(orphans), 0) FROM src)::bigint AS orphans FROM written"
@@ -176,7 +201,9 @@ def _upsert(mapping: Mapping, stage: str, members_stage: str | None) -> str:
 # so it needs no second transform. ``$1`` is the stage.
 RECORD = (
     "INSERT INTO etl_documents AS r (stage, document_path, source_digest, firebase_id, want) "
-    "SELECT $1, {path}, {digest}, {firebase_id}, {want} FROM {source} "
+    "SELECT $1, {path}, {digest}, {firebase_id}, {want} FROM {source} {conflict}"
+)
+RECORD_CONFLICT = (
     "ON CONFLICT (stage, document_path) DO UPDATE SET source_digest = EXCLUDED.source_digest, "
     "firebase_id = EXCLUDED.firebase_id, want = EXCLUDED.want "
     "WHERE (r.source_digest, r.firebase_id, r.want) IS DISTINCT FROM "
@@ -189,10 +216,11 @@ RECORD_REJECTED = RECORD.format(
     firebase_id="NULL",
     want="NULL",
     source="unnest($2::text[], $3::text[]) d(path, digest)",
+    conflict=RECORD_CONFLICT,
 )
 
 
-def _record(mapping: Mapping, columns: list[str], members_stage: str | None) -> str:
+def _record(mapping: Mapping, columns: list[str], members_stage: str | None, conflict: str) -> str:
     """The upsert's ``src`` rows recorded with the digest of what they must become."""
     want = [f"src.{c}" for c in columns]
     if mapping.members and members_stage:
@@ -208,6 +236,7 @@ def _record(mapping: Mapping, columns: list[str], members_stage: str | None) -> 
         firebase_id="src.firebase_id",
         want=_digest(want),
         source="src",
+        conflict=conflict,
     )
 
 

@@ -9,15 +9,17 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import asyncpg
 
 from etl.load import auth
+from etl.load.counts import StageCounts
 from etl.load.sql import Mapping, Statements, statements
-from etl.snapshot import AuthUser, Document, Snapshot
-from etl.transform import MAPPINGS, USERS, Context, Rejected, Row
+from etl.snapshot import AuthUser, Document, Snapshot, collection_pattern
+from etl.transform import GENERIC, MAPPINGS, USERS, Context, Rejected, Row
 from etl.transform.engine import rfc3339
 
 AUTH_STAGE = "auth_users"
@@ -25,10 +27,46 @@ STAGES: tuple[tuple[str, Mapping], ...] = tuple(
     pair for m in MAPPINGS for pair in ([(m.name, m), (AUTH_STAGE, USERS)] if m is USERS else [(m.name, m)])
 )
 T = TypeVar("T")
+# Errors one bad row can cause: the batch is then written row by row, and that row dead-lettered.
+ROW_ERRORS = (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError)
 MEMBER_COLUMNS = ("owner", "position", "member", "raw")  # as ``Row.members``; member_id is resolved in SQL
 Prepared = tuple[Any, Row | Rejected]  # (the source record, what the transform made of it)
 Loadable = tuple[Any, Row]  # a prepared record that became a row
 Digests = dict[str, str]  # source path -> digest of its source (see ``auth.profile_digest``), for one batch
+Again = Callable[[], Awaitable[tuple[list[Prepared], Digests]]]  # a batch's documents and digests, again
+
+
+@dataclass
+class Batch:
+    """One batch as the load writes it: its rows staged in ``sql``'s tables, and what the transform saw."""
+
+    position: int  # the stage's position after it
+    counts: StageCounts  # documents, lost precision, values kept raw (``observed``)
+    rows: int  # rows staged; -1 if the staging COPY refused one (the load then writes them one by one)
+    rejects: list[tuple[Any, str]]  # (document, reason) the transform rejected
+    digests: Digests  # the rejected documents' source digests (the load adds those of duplicates it finds)
+    sql: Statements
+    prepared: Again  # the whole batch, for the rare second look
+
+
+def summary(mapping: Mapping, prepared: list[Prepared], digests: Digests) -> tuple[Any, ...]:
+    """(counts, rejects, their digests): the ``Batch`` fields that the transform decides."""
+    rejects = [(doc, outcome.reason) for doc, outcome in prepared if isinstance(outcome, Rejected)]
+    return observed(mapping, prepared), rejects, {doc.path: digests[doc.path] for doc, _ in rejects}
+
+
+def observed(mapping: Mapping, prepared: list[Prepared]) -> StageCounts:
+    """What the transform saw in a batch: documents, lost precision, values kept raw, unknown collections."""
+    counts = StageCounts(source=len(prepared))
+    for doc, outcome in prepared:
+        if isinstance(outcome, Row):
+            counts.truncated_timestamps += outcome.truncated
+            for column in outcome.raw_kept:
+                counts.raw_kept[column] = counts.raw_kept.get(column, 0) + 1
+        if mapping is GENERIC:
+            pattern = collection_pattern(doc.path)
+            counts.collections[pattern] = counts.collections.get(pattern, 0) + 1
+    return counts
 
 
 def snapshot_id(snapshot: Snapshot) -> str:
@@ -79,6 +117,16 @@ class Batches:
             self._auth_ready = True
         return sql
 
+    async def staged(self, stage: str, mapping: Mapping, position: int, sql: Statements) -> AsyncIterator[Batch]:
+        """The stage's batches from ``position`` on, each staged in this session's temporary tables."""
+        analyzed = False
+        async for end, prepared, digests in self.batches(stage, mapping, position):
+            rows = [(doc, outcome) for doc, outcome in prepared if isinstance(outcome, Row)]
+            staged = await try_staging(self.db, sql, mapping, rows, digests, analyze=bool(rows) and not analyzed)
+            analyzed = analyzed or staged
+            counts, rejects, rejected = summary(mapping, prepared, digests)
+            yield Batch(end, counts, len(rows) if staged else -1, rejects, rejected, sql, returning(prepared, digests))
+
     async def batches(
         self, stage: str, mapping: Mapping, position: int
     ) -> AsyncIterator[tuple[int, list[Prepared], Digests]]:
@@ -87,8 +135,8 @@ class Batches:
             async for item in self._auth_only(position):
                 yield item
             return
-        docs = itertools.islice(self.digested(mapping), position, None)
         if mapping.uses_auth:  # each batch needs its Auth users from the database first
+            docs = itertools.islice(self.digested(mapping), position, None)
             for batch in _batched(docs, self.batch_size):
                 users = await auth.lookup(self.db, [d for d, _ in batch])
                 digests = {d.path: auth.profile_digest(digest, users.get(d.path)) for d, digest in batch}
@@ -96,15 +144,15 @@ class Batches:
                 position += len(batch)
             return
         # Read and transform the next batch in a thread while the database writes this one.
-        prepared = self._prepared(mapping, docs, position)
+        prepared = self.prepared(mapping, position)
         pending = asyncio.ensure_future(asyncio.to_thread(next, prepared, None))
         while (ready := await pending) is not None:
             pending = asyncio.ensure_future(asyncio.to_thread(next, prepared, None))
             yield ready
 
-    def _prepared(
-        self, mapping: Mapping, docs: Iterator[tuple[Document, str]], position: int
-    ) -> Iterator[tuple[int, list[Prepared], Digests]]:
+    def prepared(self, mapping: Mapping, position: int) -> Iterator[tuple[int, list[Prepared], Digests]]:
+        """The batches of a mapping that needs no Auth users, from ``position`` on, without the database."""
+        docs = itertools.islice(self.digested(mapping), position, None)
         for batch in _batched(docs, self.batch_size):
             digests = {d.path: digest for d, digest in batch}
             yield position + len(batch), self._transform(mapping, batch, position, {}), digests
@@ -138,7 +186,8 @@ class AuthRecord(Document, kw_only=True):
 async def stage_rows(
     db: asyncpg.Connection, sql: Statements, mapping: Mapping, rows: list[Loadable], digests: Digests, analyze: bool
 ) -> None:
-    """Replace the staging tables' contents with these rows (and their membership rows).
+    """Replace the staging tables' contents with these rows (and their membership rows); their member
+    ids are resolved later, in the transaction that writes them (``resolve_members``).
 
     ``analyze``: gather the staging tables' statistics (once a stage is enough: TRUNCATE keeps the column
     statistics, and the planner takes the row count from the table's size; 30 ms a batch otherwise)."""
@@ -157,8 +206,24 @@ async def stage_rows(
     # rather than hashing those tables whole for every batch.
     if analyze:
         await db.execute(f"ANALYZE {', '.join(t for t in (sql.stage, sql.members_stage) if t)}")
-    for statement in sql.resolve_members:
-        await db.execute(statement)
+
+
+def returning(prepared: list[Prepared], digests: Digests) -> Again:
+    async def again() -> tuple[list[Prepared], Digests]:
+        return prepared, digests
+
+    return again
+
+
+async def try_staging(
+    db: asyncpg.Connection, sql: Statements, mapping: Mapping, rows: list[Loadable], digests: Digests, analyze: bool
+) -> bool:
+    """``stage_rows``; false if a row's value is one the database refuses (a NUL in text, say)."""
+    try:
+        await stage_rows(db, sql, mapping, rows, digests, analyze)
+    except ROW_ERRORS:
+        return False
+    return True
 
 
 def _batched(items: Iterable[T], size: int) -> Iterator[list[T]]:

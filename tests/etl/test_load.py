@@ -8,11 +8,14 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from etl.load import deferrals, indexes, load, rollups
+from etl.load import deferrals, fresh, indexes, load, rollups
 from etl.snapshot import AuthUser, Snapshot
 from service.db.pool import connect
 from tests.analytics.helpers import rolled_and_recounted
 from tests.etl.helpers import doc, dump, reachimpact_documents, reachimpact_users, typed_doc, write_snapshot
+
+
+SLOT_TABLES = "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'etl\\_slot%'"
 
 
 @pytest.fixture
@@ -20,8 +23,16 @@ def snapshot(tmp_path: Path) -> Snapshot:
     return Snapshot(write_snapshot(tmp_path / "snap", reachimpact_documents(), reachimpact_users()))
 
 
-async def test_rows_links_orphans_and_dead_letters(db: asyncpg.Connection, snapshot: Snapshot) -> None:
-    result = await load(db, snapshot, batch_size=3)
+@pytest.fixture(params=["in-process", "staging worker"])
+def staging(request: pytest.FixtureRequest, database_url: str) -> dict[str, str]:
+    """Both ways a load stages its batches: in its own session, or in a worker process (``dsn``)."""
+    return {"dsn": database_url} if request.param == "staging worker" else {}
+
+
+async def test_rows_links_orphans_and_dead_letters(
+    db: asyncpg.Connection, snapshot: Snapshot, staging: dict[str, str]
+) -> None:
+    result = await load(db, snapshot, batch_size=3, **staging)  # batches alternate between the worker's slots
 
     users = {r["firebase_id"]: r for r in await db.fetch("SELECT * FROM users")}
     assert set(users) == {"users/u1", "users/u2", "users/carol-uid", "users/u4"}
@@ -62,6 +73,20 @@ async def test_rows_links_orphans_and_dead_letters(db: asyncpg.Connection, snaps
     assert "twilio_sid" in dead["calls/x3"]
     assert result.stages["contacts"].orphans == 1
     assert result.stages["other"].collections == {"notifications": 1, "users/*/settings": 1}
+    assert await db.fetchval(SLOT_TABLES) == 0  # the worker's tables are dropped at the end
+
+
+async def test_the_staging_worker_writes_what_an_in_process_load_writes(
+    db: asyncpg.Connection, database_url: str, second_database_url: str, snapshot: Snapshot
+) -> None:
+    staged = await load(db, snapshot, batch_size=2, dsn=database_url)
+    reference = await connect(second_database_url)
+    try:
+        in_process = await load(reference, snapshot, batch_size=2)
+        assert await dump(db) == await dump(reference)
+    finally:
+        await reference.close()
+    assert staged.stages == in_process.stages
 
 
 async def test_a_second_run_changes_nothing(db: asyncpg.Connection, snapshot: Snapshot) -> None:
@@ -179,7 +204,9 @@ async def test_schema_drift_a_new_snapshot_updates_in_place(db: asyncpg.Connecti
     assert row["extra"] == {"fullName": {"stringValue": "Ann Lee"}, "mood": {"stringValue": "curious"}}
 
 
-async def test_a_row_the_database_refuses_becomes_a_dead_letter(db: asyncpg.Connection, tmp_path: Path) -> None:
+async def test_a_row_the_database_refuses_becomes_a_dead_letter(
+    db: asyncpg.Connection, tmp_path: Path, staging: dict[str, str]
+) -> None:
     # Firestore strings may hold NUL; Postgres text and jsonb cannot. Only that document is rejected.
     snapshot = write_snapshot(
         tmp_path / "s",
@@ -189,13 +216,13 @@ async def test_a_row_the_database_refuses_becomes_a_dead_letter(db: asyncpg.Conn
             doc("notifications/ok2", title="fine too"),
         ],
     )
-    result = await load(db, Snapshot(snapshot))
+    result = await load(db, Snapshot(snapshot), **staging)  # its staging COPY fails: written one by one
     assert result.stages["other"].inserted == 2
     assert result.stages["other"].rejected == 1
     reason = await db.fetchval("SELECT reason FROM etl_dead_letters WHERE document_path = 'notifications/bad'")
     assert "refused" in reason
     fixed = write_snapshot(tmp_path / "fixed", [doc("notifications/bad", title="nul removed")])
-    await load(db, Snapshot(fixed))
+    await load(db, Snapshot(fixed), **staging)
     assert await db.fetchval("SELECT count(*) FROM etl_dead_letters") == 0  # loaded now: no longer a dead letter
 
 
@@ -215,3 +242,24 @@ async def test_without_the_privilege_to_skip_key_checks_the_load_keeps_them(
         await db.execute(f"DROP ROLE {role}")
     assert result.stages["contacts"].inserted == 3
     assert await db.fetchval("SELECT count(*) FROM contacts WHERE user_id IS NOT NULL") == 2
+
+
+async def test_a_first_import_inserts_and_a_repeated_one_upserts(db: asyncpg.Connection, snapshot: Snapshot) -> None:
+    assert await fresh.decide(db, "contacts", "contacts", 0)  # no rows, no records: plain inserts
+    await load(db, snapshot)
+    assert await db.fetchval("SELECT count(*) FROM etl_checkpoints WHERE collection LIKE 'fresh:%'") == 0
+    assert not await fresh.decide(db, "contacts", "contacts", 0)  # rows now: the upsert
+    await db.execute("DELETE FROM contacts")
+    assert not await fresh.decide(db, "contacts", "contacts", 0)  # records of the stage remain: still the upsert
+
+
+async def test_a_fresh_stage_upserts_a_batch_whose_row_exists_after_all(
+    db: asyncpg.Connection, tmp_path: Path, staging: dict[str, str]
+) -> None:
+    # The same path twice (a snapshot should not hold that): the second batch's insert fails, its upsert wins.
+    docs = [doc("notifications/n1", title="first"), doc("notifications/n1", title="second")]
+    result = await load(db, Snapshot(write_snapshot(tmp_path / "s", docs)), batch_size=1, **staging)
+    assert result.stages["other"].inserted == 1 and result.stages["other"].updated == 1
+    assert result.stages["other"].rejected == 0
+    rows = await db.fetch("SELECT fields FROM firestore_documents")
+    assert [r["fields"]["title"] for r in rows] == [{"stringValue": "second"}]

@@ -57,6 +57,15 @@ async def _checkpoints(db: asyncpg.Connection) -> dict[str, tuple[int, bool]]:
     return {r["collection"]: (r["position"], bool(r["done"])) for r in rows}
 
 
+async def _no_session_left(db: asyncpg.Connection) -> None:
+    others = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    for _ in range(500):
+        if await db.fetchval(others) == 0:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("a session of the killed load is still connected")
+
+
 async def _run_and_kill(
     snapshot: Path,
     database_url: str,
@@ -96,7 +105,9 @@ async def _run_and_kill(
             await asyncio.sleep(0.003)
         with contextlib.suppress(ProcessLookupError):  # it may have just finished
             process.send_signal(signal.SIGKILL)
-        return await asyncio.wait_for(process.wait(), 10)
+        returncode = await asyncio.wait_for(process.wait(), 10)
+        await _no_session_left(db)  # its staging worker died with it: nothing writes behind the rerun
+        return returncode
     finally:
         if process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
