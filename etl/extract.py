@@ -28,6 +28,7 @@ from etl.sources.auth_export import read_auth_export
 from etl.sources.firestore_files import backfire_blocks, encode_backfire_block, is_backfire, read_firestore_export
 from etl.sources.firestore_live import CursorNotAdvancing, LiveFirestore, Partition, RetryPolicy, ServerLacksMethod
 from etl.values import parse_timestamp, timestamp_from_datetime
+from etl.workers import start_worker
 
 Progress = Callable[[str, int], None]
 PROGRESS_EVERY = 1000  # records of a file source between two progress calls (drawing a bar is not free)
@@ -169,7 +170,8 @@ def _write_blocks(writer: SnapshotWriter, unit: str, path: Path, options: Extrac
         return
     done = writer.unit_cursor(unit) or 0
     # fork: a worker starts in milliseconds with the modules already imported (spawn would import them again).
-    with ProcessPoolExecutor(options.processes, mp_context=multiprocessing.get_context("fork")) as pool:
+    fork = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(options.processes, mp_context=fork, initializer=start_worker) as pool:
         pending: deque[Future[DocumentBlock]] = deque()
         try:
             for number, data in backfire_blocks(path, skip=done, size=options.block_bytes):

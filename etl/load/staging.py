@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import ctypes
 import multiprocessing
-import signal
-import sys
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -32,6 +29,7 @@ from etl.load.sql import Mapping, statements
 from etl.load.stages import STAGES, Again, Batch, Batches, Digests, Prepared, summary, try_staging
 from etl.snapshot import Snapshot
 from etl.transform import Context, Row
+from etl.workers import start_worker
 
 SLOTS = 2
 KEPT = SLOTS + 1  # batches the worker keeps for the load's rare second look (``Stager.prepared``)
@@ -92,12 +90,11 @@ _worker: dict[str, Any] = {}
 
 
 def _start(dsn: str, directory: str, batch_size: int, ctx: Context) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the load's to handle; it then shuts us down
-    if sys.platform == "linux":
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the load
-    from etl.load.loader import prepare_session
+    start_worker()
+    from etl.load.loader import fewer_gc_passes, prepare_session
     from service.db.pool import connect
 
+    fewer_gc_passes().__enter__()  # for the worker's life: it does nothing else
     loop = asyncio.new_event_loop()
     db = loop.run_until_complete(connect(dsn))
     loop.run_until_complete(prepare_session(db))

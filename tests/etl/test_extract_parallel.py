@@ -104,12 +104,29 @@ def test_a_killed_parallel_extract_resumes_to_the_same_snapshot(tmp_path: Path) 
     while not _cursor(killed) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert process.poll() is None, "the extract finished before it could be killed"
+    workers = _children(process.pid)
+    assert workers, "the extract runs no worker processes"
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
+    _wait_until_gone(workers)  # they die with it: a killed extract leaves nothing running
     assert not (killed / "manifest.json").exists() or not _manifest(killed)["complete"]
     subprocess.run([*CLI, str(killed), "--firestore-export", str(export)], check=True, stdout=subprocess.DEVNULL)
     assert _files(killed) == _files(reference)
     assert _manifest(killed) == _manifest(reference)
+
+
+def _children(pid: int) -> list[int]:
+    return [int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
+
+
+def _wait_until_gone(pids: list[int]) -> None:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        alive = [p for p in pids if Path(f"/proc/{p}").exists() and " Z " not in Path(f"/proc/{p}/stat").read_text()]
+        if not alive:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"worker processes {alive} outlived the killed command")
 
 
 def _cursor(directory: Path) -> int:

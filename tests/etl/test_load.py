@@ -14,7 +14,6 @@ from service.db.pool import connect
 from tests.analytics.helpers import rolled_and_recounted
 from tests.etl.helpers import doc, dump, reachimpact_documents, reachimpact_users, typed_doc, write_snapshot
 
-
 SLOT_TABLES = "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'etl\\_slot%'"
 
 
