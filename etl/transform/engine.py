@@ -195,7 +195,11 @@ class Spec:
         raw: TypedFields = {}
         kept: list[str] = []
         for spec in self.fields:
-            name = _present(spec.names, source)
+            for name in spec.names:  # the first name the document has (inlined: it runs for every field)
+                if name in source:
+                    break
+            else:
+                name = None
             if name is None and (auth is None or spec.auth is None):
                 row[spec.column] = spec.default
                 continue
