@@ -10,9 +10,8 @@ are functions of the snapshot, reaches the rows an uninterrupted run would have 
 from __future__ import annotations
 
 import contextlib
-import gc
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import aclosing, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +20,7 @@ import msgspec
 
 from etl.load import fresh, indexes, rollups
 from etl.load.counts import StageCounts
+from etl.load.session import decode_json, encode_json, fewer_gc_passes, prepare_session
 from etl.load.sql import RECORD_REJECTED, Mapping, Statements
 from etl.load.stages import (
     AUTH_STAGE,
@@ -43,14 +43,8 @@ from service.db.models.base import uuid7
 
 DEFAULT_BATCH = 5000
 
-# The batch statements look costly to the planner (temporary tables have no statistics), so it would JIT-
-# compile each one: about 0.7 s a statement, more than running it. They are many and short: no JIT.
-NO_JIT = "SET jit = off"
 LOAD_LOCK = 0x5E71_0AD  # session advisory lock of the running load
 Progress = Callable[[str, int, int | None], None]  # (stage, documents just done, stage total when known)
-
-_encode_json = msgspec.json.Encoder().encode
-_decode_json = msgspec.json.Decoder().decode
 
 
 class LoadError(Exception):
@@ -63,17 +57,6 @@ class LoadResult:
     run_id: Any
     dry_run: bool
     stages: dict[str, StageCounts] = field(default_factory=dict)
-
-
-async def binary_jsonb(connection: asyncpg.Connection) -> None:
-    """jsonb in binary format (a version byte, then the text): COPY takes binary encoders only."""
-    await connection.set_type_codec(
-        "jsonb",
-        encoder=lambda value: b"\x01" + _encode_json(value),
-        decoder=lambda data: _decode_json(data[1:]),
-        schema="pg_catalog",
-        format="binary",
-    )
 
 
 async def load(
@@ -96,26 +79,6 @@ async def load(
     await prepare_session(connection)
     with fewer_gc_passes():
         return await _load(connection, snapshot, batch_size, dry_run, restart, default_region, progress, dsn)
-
-
-async def prepare_session(connection: asyncpg.Connection) -> None:
-    """The load's session settings, on its connection and on the staging worker's."""
-    await binary_jsonb(connection)
-    # Safe for exactly-once: a checkpoint commits with its batch, so a server crash loses both or neither.
-    await connection.execute("SET synchronous_commit = off")
-    await connection.execute(NO_JIT)
-
-
-@contextmanager
-def fewer_gc_passes() -> Iterator[None]:
-    """Decoding makes millions of short-lived dicts with no reference cycles; the cyclic collector would
-    scan them over and over (measured: 5.7 µs instead of 35-45 µs a document). Collect rarely instead."""
-    threshold = gc.get_threshold()
-    gc.set_threshold(200_000, 50, 50)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*threshold)
 
 
 async def _load(
@@ -260,8 +223,8 @@ class _Loader:
                 counts.auth_read = await self.db.fetchval("SELECT count(*) FROM etl_auth")
                 counts.auth_joined = counts.auth_read - counts.source
             async with self.db.transaction():
-                await indexes.build(self.db, mapping.table)
-                await rollups.count(self.db, mapping.table)
+                async with indexes.building(self.db, mapping.table, self.stager.execute if self.stager else None):
+                    await rollups.count(self.db, mapping.table)
                 await fresh.forget(self.db, name)
                 await self._save(name, position, counts)
         return counts
@@ -380,8 +343,8 @@ class _Loader:
 
 def _storable(document: Any) -> Any:
     """The document as jsonb can hold it: a NUL character (legal in Firestore) is kept as the text \\u0000."""
-    encoded = _encode_json(document)
-    return _decode_json(encoded.replace(b"\\u0000", b"\\\\u0000")) if b"\\u0000" in encoded else document
+    encoded = encode_json(document)
+    return decode_json(encoded.replace(b"\\u0000", b"\\\\u0000")) if b"\\u0000" in encoded else document
 
 
 async def checkpoint(db: asyncpg.Connection, snapshot: str, stage: str) -> tuple[int, StageCounts]:

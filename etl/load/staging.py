@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import gc
 import multiprocessing
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -25,14 +26,16 @@ from typing import Any
 
 import asyncpg
 
+from etl.load.session import FEWER_GC_PASSES, prepare_session
 from etl.load.sql import Mapping, statements
 from etl.load.stages import STAGES, Again, Batch, Batches, Digests, Prepared, summary, try_staging
 from etl.snapshot import Snapshot
 from etl.transform import Context, Row
 from etl.workers import start_worker
+from service.db.pool import connect
 
 SLOTS = 2
-KEPT = SLOTS + 1  # batches the worker keeps for the load's rare second look (``Stager.prepared``)
+KEPT = SLOTS + 1  # batches the worker keeps for the load's rare second look (``Stager._prepared``)
 
 
 class Stager:
@@ -65,6 +68,10 @@ class Stager:
         finally:
             await asyncio.gather(pending, return_exceptions=True)  # never leave the worker writing a slot
 
+    def execute(self, statement: str) -> asyncio.Future[Any]:
+        """Run a statement on the worker's connection (a deferred index build, beside the load's)."""
+        return self._call(_execute, statement)
+
     def _prepared(self, position: int) -> Again:
         return lambda: self._call(_kept, position)
 
@@ -91,10 +98,7 @@ _worker: dict[str, Any] = {}
 
 def _start(dsn: str, directory: str, batch_size: int, ctx: Context) -> None:
     start_worker()
-    from etl.load.loader import fewer_gc_passes, prepare_session
-    from service.db.pool import connect
-
-    fewer_gc_passes().__enter__()  # for the worker's life: it does nothing else
+    gc.set_threshold(*FEWER_GC_PASSES)  # for the worker's life: it does nothing else
     loop = asyncio.new_event_loop()
     db = loop.run_until_complete(connect(dsn))
     loop.run_until_complete(prepare_session(db))
@@ -127,6 +131,10 @@ def _next(slot: int) -> tuple[Any, ...] | None:
         _worker["analyzed"].add(slot)
     counts, rejects, rejected = summary(_worker["mapping"], prepared, digests)
     return position, counts, len(rows) if staged else -1, rejects, rejected
+
+
+def _execute(statement: str) -> None:
+    _worker["loop"].run_until_complete(_worker["db"].execute(statement))
 
 
 def _kept(position: int) -> tuple[list[Prepared], Digests]:

@@ -20,7 +20,8 @@ from __future__ import annotations
 import asyncpg
 
 from etl.load import AUTH_STAGE, STAGES, StageCounts, auth, binary_jsonb, checkpoint, snapshot_id
-from etl.load.loader import NO_JIT, Progress
+from etl.load.loader import Progress
+from etl.load.session import NO_JIT
 from etl.load.sql import Mapping, changed_by_service, row_digest
 from etl.load.stages import Batches, context
 from etl.snapshot import Snapshot
