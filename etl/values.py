@@ -20,11 +20,8 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
-from google.api_core.datetime_helpers import DatetimeWithNanoseconds
-from google.cloud.firestore_v1 import GeoPoint
-from google.cloud.firestore_v1.base_document import BaseDocumentReference
-from google.protobuf.timestamp_pb2 import Timestamp
-
+# The client library (~50 MB in a process) is imported only where its own types are met: live reads and the
+# push, not the load and its staging worker, which convert typed values only.
 if TYPE_CHECKING:
     from google.cloud.firestore_v1 import Client
 
@@ -101,8 +98,9 @@ def timestamp_from_datetime(moment: dt.datetime) -> str:
         moment = moment.replace(tzinfo=dt.UTC)
     nanos = moment.microsecond * 1000
     # A copied DatetimeWithNanoseconds keeps its microseconds but reports 0 nanoseconds: trust it only when they agree.
-    if isinstance(moment, DatetimeWithNanoseconds) and moment.nanosecond // 1000 == moment.microsecond:
-        nanos = moment.nanosecond
+    nanosecond = getattr(moment, "nanosecond", None)  # only DatetimeWithNanoseconds has one
+    if nanosecond is not None and nanosecond // 1000 == moment.microsecond:
+        nanos = nanosecond
     seconds = (moment.replace(microsecond=0) - _EPOCH) // dt.timedelta(seconds=1)
     return format_timestamp(seconds, nanos)
 
@@ -221,14 +219,22 @@ def _python(value: Any) -> TypedValue:
             return _bytes(bytes(value))
         case dt.datetime():
             return {"timestampValue": timestamp_from_datetime(value)}
-        case GeoPoint():
-            return {"geoPointValue": {"latitude": value.latitude, "longitude": value.longitude}}
-        case BaseDocumentReference():
-            return {"referenceValue": value.path}
         case Mapping():
             return {"mapValue": {"fields": _fields(value, _python)}}
         case list() | tuple():
             return {"arrayValue": {"values": _values(value, _python)}}
+    return _client_value(value)
+
+
+def _client_value(value: Any) -> TypedValue:
+    """The client library's own value types (neither mappings nor sequences, so tested last)."""
+    from google.cloud.firestore_v1 import GeoPoint
+    from google.cloud.firestore_v1.base_document import BaseDocumentReference
+
+    if isinstance(value, GeoPoint):
+        return {"geoPointValue": {"latitude": value.latitude, "longitude": value.longitude}}
+    if isinstance(value, BaseDocumentReference):
+        return {"referenceValue": value.path}
     raise InvalidValue(f"unsupported Firestore value type {type(value).__name__}")
 
 
@@ -355,6 +361,10 @@ def _single(value: TypedValue) -> tuple[str, Any]:
 
 def to_firestore(value: TypedValue, client: Client) -> Any:
     """Typed value -> google-cloud-firestore client value (for writing documents back)."""
+    from google.api_core.datetime_helpers import DatetimeWithNanoseconds
+    from google.cloud.firestore_v1 import GeoPoint
+    from google.protobuf.timestamp_pb2 import Timestamp
+
     kind, raw = _single(value)
     match kind:
         case "mapValue":

@@ -35,7 +35,9 @@ from etl.workers import start_worker
 from service.db.pool import connect
 
 SLOTS = 2
-KEPT = SLOTS + 1  # batches the worker keeps for the load's rare second look (``Stager._prepared``)
+# Batches the worker keeps for the load's rare second look (``Stager._prepared``): the one the load writes,
+# and the next one, staged meanwhile.
+KEPT = SLOTS
 
 
 class Stager:
