@@ -140,7 +140,7 @@ class Batches:
             for batch in _batched(docs, self.batch_size):
                 users = await auth.lookup(self.db, [d for d, _ in batch])
                 digests = {d.path: auth.profile_digest(digest, users.get(d.path)) for d, digest in batch}
-                yield position + len(batch), self._transform(mapping, batch, position, users), digests
+                yield position + len(batch), self.transform(mapping, batch, position, users), digests
                 position += len(batch)
             return
         # Read and transform the next batch in a thread while the database writes this one.
@@ -155,10 +155,10 @@ class Batches:
         docs = itertools.islice(self.digested(mapping), position, None)
         for batch in _batched(docs, self.batch_size):
             digests = {d.path: digest for d, digest in batch}
-            yield position + len(batch), self._transform(mapping, batch, position, {}), digests
+            yield position + len(batch), self.transform(mapping, batch, position, {}), digests
             position += len(batch)
 
-    def _transform(
+    def transform(
         self, mapping: Mapping, batch: list[tuple[Document, str]], position: int, users: dict[str, AuthUser]
     ) -> list[Prepared]:
         return [(d, mapping.transform(d, position + i, self.ctx, users.get(d.path))) for i, (d, _) in enumerate(batch)]
