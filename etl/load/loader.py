@@ -1,10 +1,11 @@
 """Load a snapshot into Postgres: stream, transform, COPY into staging, upsert; resumable and exactly-once.
 
-Each stage is loaded in batches, and one batch is one transaction: COPY into a temporary staging table,
-a set-based upsert keyed on ``firebase_id`` (unchanged rows are not written), membership rows, dead
-letters, and the stage's checkpoint. A SIGKILL at any moment loses at most the batch in flight, whose
-transaction never committed; the rerun starts from the checkpoint and, because ids and every column
-are functions of the snapshot, reaches the rows an uninterrupted run would have written.
+Each stage is loaded in batches. A batch is COPY'd into a staging table (this session's temporary one, or a
+slot that the staging worker fills, ``staging``: scratch either way), then written in one transaction: a
+set-based upsert keyed on ``firebase_id`` (unchanged rows are not written; a first import inserts, ``fresh``),
+membership rows, dead letters, and the stage's checkpoint. A SIGKILL at any moment loses at most the batch in
+flight, whose transaction never committed; the rerun starts from the checkpoint and, because ids and every
+column are functions of the snapshot, reaches the rows an uninterrupted run would have written.
 """
 
 from __future__ import annotations

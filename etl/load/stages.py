@@ -49,12 +49,6 @@ class Batch:
     prepared: Again  # the whole batch, for the rare second look
 
 
-def summary(mapping: Mapping, prepared: list[Prepared], digests: Digests) -> tuple[Any, ...]:
-    """(counts, rejects, their digests): the ``Batch`` fields that the transform decides."""
-    rejects = [(doc, outcome.reason) for doc, outcome in prepared if isinstance(outcome, Rejected)]
-    return observed(mapping, prepared), rejects, {doc.path: digests[doc.path] for doc, _ in rejects}
-
-
 def observed(mapping: Mapping, prepared: list[Prepared]) -> StageCounts:
     """What the transform saw in a batch: documents, lost precision, values kept raw, unknown collections."""
     counts = StageCounts(source=len(prepared))
@@ -121,11 +115,9 @@ class Batches:
         """The stage's batches from ``position`` on, each staged in this session's temporary tables."""
         analyzed = False
         async for end, prepared, digests in self.batches(stage, mapping, position):
-            rows = [(doc, outcome) for doc, outcome in prepared if isinstance(outcome, Row)]
-            staged = await try_staging(self.db, sql, mapping, rows, digests, analyze=bool(rows) and not analyzed)
-            analyzed = analyzed or staged
-            counts, rejects, rejected = summary(mapping, prepared, digests)
-            yield Batch(end, counts, len(rows) if staged else -1, rejects, rejected, sql, returning(prepared, digests))
+            rows, counts, rejects, rejected = await stage_batch(self.db, sql, mapping, prepared, digests, not analyzed)
+            analyzed = analyzed or rows > 0
+            yield Batch(end, counts, rows, rejects, rejected, sql, returning(prepared, digests))
 
     async def batches(
         self, stage: str, mapping: Mapping, position: int
@@ -215,15 +207,21 @@ def returning(prepared: list[Prepared], digests: Digests) -> Again:
     return again
 
 
-async def try_staging(
-    db: asyncpg.Connection, sql: Statements, mapping: Mapping, rows: list[Loadable], digests: Digests, analyze: bool
-) -> bool:
-    """``stage_rows``; false if a row's value is one the database refuses (a NUL in text, say)."""
+async def stage_batch(
+    db: asyncpg.Connection, sql: Statements, mapping: Mapping, prepared: list[Prepared], digests: Digests, analyze: bool
+) -> tuple[int, StageCounts, list[tuple[Any, str]], Digests]:
+    """Stage a prepared batch's rows (``analyze``: and gather statistics, if it has any).
+
+    Returns the ``Batch`` fields the transform and staging decide: (rows staged, or -1 if the database refused
+    one of them, a NUL in text say; what the transform saw; its rejects; their source digests)."""
+    rows = [(doc, outcome) for doc, outcome in prepared if isinstance(outcome, Row)]
+    rejects = [(doc, outcome.reason) for doc, outcome in prepared if isinstance(outcome, Rejected)]
     try:
-        await stage_rows(db, sql, mapping, rows, digests, analyze)
+        await stage_rows(db, sql, mapping, rows, digests, analyze=analyze and bool(rows))
+        staged = len(rows)
     except ROW_ERRORS:
-        return False
-    return True
+        staged = -1
+    return staged, observed(mapping, prepared), rejects, {doc.path: digests[doc.path] for doc, _ in rejects}
 
 
 def _batched(items: Iterable[T], size: int) -> Iterator[list[T]]:

@@ -29,9 +29,9 @@ import msgspec
 
 from etl.load.session import FEWER_GC_PASSES, prepare_session
 from etl.load.sql import Mapping, statements
-from etl.load.stages import STAGES, Again, Batch, Batches, Digests, Prepared, summary, try_staging
+from etl.load.stages import STAGES, Again, Batch, Batches, Digests, Prepared, stage_batch
 from etl.snapshot import Document, Snapshot
-from etl.transform import Context, Row
+from etl.transform import Context
 from etl.workers import start_worker
 from service.db.pool import connect
 
@@ -69,7 +69,7 @@ class Stager:
             while (staged := await pending) is not None:
                 slot = (slot + 1) % SLOTS
                 pending = self._call(_next, slot)  # the other slot's batch was committed before this one
-                end, counts, rows, rejects, digests = staged
+                end, rows, counts, rejects, digests = staged
                 yield Batch(end, counts, rows, rejects, digests, slots[(slot - 1) % SLOTS], self._prepared(end))
         finally:
             await asyncio.gather(pending, return_exceptions=True)  # never leave the worker writing a slot
@@ -128,15 +128,12 @@ def _next(slot: int) -> tuple[Any, ...] | None:
         return None
     position, prepared, digests = item
     _worker["kept"].append((position, _encode_documents([doc for doc, _ in prepared]), digests))
-    rows = [(doc, outcome) for doc, outcome in prepared if isinstance(outcome, Row)]
-    analyze = bool(rows) and slot not in _worker["analyzed"]
-    staged = _worker["loop"].run_until_complete(
-        try_staging(_worker["db"], _worker["slots"][slot], _worker["mapping"], rows, digests, analyze=analyze)
-    )
-    if analyze and staged:
+    sql, analyze = _worker["slots"][slot], slot not in _worker["analyzed"]
+    staged = stage_batch(_worker["db"], sql, _worker["mapping"], prepared, digests, analyze)
+    rows, counts, rejects, rejected = _worker["loop"].run_until_complete(staged)
+    if rows > 0:
         _worker["analyzed"].add(slot)
-    counts, rejects, rejected = summary(_worker["mapping"], prepared, digests)
-    return position, counts, len(rows) if staged else -1, rejects, rejected
+    return position, rows, counts, rejects, rejected
 
 
 def _execute(statement: str) -> None:
