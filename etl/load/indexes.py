@@ -24,7 +24,8 @@ import asyncpg
 
 from etl.load import deferrals
 
-Aside = Callable[[str], Awaitable[Any]]  # runs a statement on another connection
+# (table, statements) -> once ``table`` is locked on another connection, the future of building them there
+Aside = Callable[[str, list[str]], Awaitable[asyncio.Future[Any]]]
 
 DEFERRABLE = """
 SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition
@@ -64,10 +65,12 @@ async def _defer(db: asyncpg.Connection, table: str) -> None:
 async def building(db: asyncpg.Connection, table: str, aside: Aside | None = None) -> AsyncIterator[None]:
     """Build the table's recorded indexes and forget the record, in the caller's transaction (the stage's last).
 
-    With ``aside`` (a second connection's ``execute``), its GIN indexes are built there meanwhile: at 1M
+    With ``aside`` (the staging worker's connection), its GIN indexes are built there meanwhile: at 1M
     documents the contacts' trigram and tag indexes took 5-7 s of the 7 s, and the body (the stage's analytics
-    count) runs beside them. Each build commits on its own there; a kill before the caller's commit leaves the
-    record, and the next build skips what exists.
+    count) runs beside them. They commit on their own there; a kill before the caller's commit leaves the
+    record, and the next build skips what exists. The worker takes its SHARE lock on the table before this
+    session takes any: a service write queued between the two would otherwise make the worker wait for this
+    session, which waits for the worker, and no server sees that cycle.
     """
     collection = f"indexes:{table}"
     record = await deferrals.recorded(db, collection)
@@ -76,7 +79,7 @@ async def building(db: asyncpg.Connection, table: str, aside: Aside | None = Non
         d.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1) for d in (record or {}).get("indexes", [])
     ]
     elsewhere = [d for d in definitions if aside and " USING gin " in d]
-    pending = asyncio.ensure_future(_each(aside, elsewhere)) if aside else None
+    pending = await aside(table, elsewhere) if aside and elsewhere else None
     try:
         for definition in definitions:
             if definition not in elsewhere:
@@ -89,8 +92,3 @@ async def building(db: asyncpg.Connection, table: str, aside: Aside | None = Non
         pending.result()  # a failed build fails the stage's last transaction
     if record is not None:
         await deferrals.forget(db, collection)
-
-
-async def _each(execute: Aside, statements: list[str]) -> None:
-    for statement in statements:
-        await execute(statement)

@@ -224,7 +224,7 @@ class _Loader:
                 counts.auth_read = await self.db.fetchval("SELECT count(*) FROM etl_auth")
                 counts.auth_joined = counts.auth_read - counts.source
             async with self.db.transaction():
-                async with indexes.building(self.db, mapping.table, self.stager.execute if self.stager else None):
+                async with indexes.building(self.db, mapping.table, self.stager.build_aside if self.stager else None):
                     await rollups.count(self.db, mapping.table)
                 await fresh.forget(self.db, name)
                 await self._save(name, position, counts)

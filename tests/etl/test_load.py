@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import asyncpg
 import pytest
 
 from etl.load import deferrals, fresh, indexes, load, rollups
+from etl.load.stages import context
+from etl.load.staging import Stager
 from etl.snapshot import AuthUser, Snapshot
 from service.db.pool import connect
 from tests.analytics.helpers import rolled_and_recounted
@@ -264,3 +267,29 @@ async def test_a_fresh_stage_upserts_a_batch_whose_row_exists_after_all(
     assert result.stages["other"].rejected == 0
     rows = await db.fetch("SELECT fields FROM firestore_documents")
     assert [r["fields"]["title"] for r in rows] == [{"stringValue": "second"}]
+
+
+async def test_index_builds_aside_never_deadlock_with_a_service_write_waiting(
+    db: asyncpg.Connection, database_url: str, snapshot: Snapshot
+) -> None:
+    """The stage end builds the GIN indexes on the worker's connection while this one builds the others; a
+    service write queued meanwhile must wait for both and then land, not leave the two waiting on each other."""
+    await db.execute("INSERT INTO contacts (id, first_name) VALUES ($1, 'Ada')", uuid.uuid4())
+    await db.execute("DELETE FROM contacts")  # empty again, so its indexes are deferred
+    await indexes.defer(db, "contacts")
+    stager = Stager(db, database_url, snapshot, 10, context(snapshot, "US"))
+    service = await connect(database_url)
+    try:
+        await service.execute("INSERT INTO contacts (id, first_name) VALUES ($1, 'Grace')", uuid.uuid4())
+        async with db.transaction(), indexes.building(db, "contacts", stager.build_aside):
+            # A write that needs the table while both sessions build: it queues behind their locks.
+            write = asyncio.ensure_future(service.execute("UPDATE contacts SET last_name = 'Hopper'"))
+            await asyncio.sleep(0.3)
+            assert not write.done()
+        await asyncio.wait_for(write, 30)
+    finally:
+        await stager.close()
+        await service.close()
+    assert await db.fetchval("SELECT last_name FROM contacts") == "Hopper"
+    assert "ix_contacts_search_text" in await _indexes(db) and "ix_contacts_user_id_phone" in await _indexes(db)
+    assert await deferrals.recorded(db, "indexes:contacts") is None
