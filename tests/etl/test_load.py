@@ -281,7 +281,8 @@ async def test_index_builds_aside_never_deadlock_with_a_service_write_waiting(
     service = await connect(database_url)
     try:
         await service.execute("INSERT INTO contacts (id, first_name) VALUES ($1, 'Grace')", uuid.uuid4())
-        async with db.transaction(), indexes.building(db, "contacts", stager.build_aside):
+        # A deadlock would wait forever: the timeout makes it a failure.
+        async with asyncio.timeout(60), db.transaction(), indexes.building(db, "contacts", stager.build_aside):
             # A write that needs the table while both sessions build: it queues behind their locks.
             write = asyncio.ensure_future(service.execute("UPDATE contacts SET last_name = 'Hopper'"))
             await asyncio.sleep(0.3)
