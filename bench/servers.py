@@ -26,7 +26,7 @@ def start(server: str, port: int, env: dict[str, str]) -> subprocess.Popen:
         cmd = [
             str(BIN / "uvicorn"),
             "--factory",
-            "service.app:create_app",
+            "service.app:served_app",
             "--port",
             str(port),
             "--no-access-log",

@@ -17,7 +17,7 @@ from service.cli_settings import database_url, load_settings
 from service.config import ConfigError
 from service.web.listening import check_port_free, docs_url
 
-APP_FACTORY = "service.app:create_app"
+APP_FACTORY = "service.app:served_app"
 # How long in-flight requests get after SIGTERM; fly.toml's kill_timeout must be longer (a test checks).
 GRACEFUL_SHUTDOWN_SECONDS = 30
 

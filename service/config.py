@@ -126,6 +126,13 @@ class Settings:
     # A Twilio-compatible test double can stand in for the real API (the tests' fake does).
     twilio_api_base_url: str = "https://api.twilio.com"
     twilio_machine_detection: bool = False
+    # How long a request to Twilio may take before it gives up.
+    twilio_timeout_seconds: int = 10
+    # The dialer (service/dialer/engine.py): a dial goes out at most the send deadline after its claim, or never;
+    # a claim still without a sid when its lease ends is reconciled against Twilio. The lease must exceed the
+    # deadline plus the request timeout, so nothing of the claim can still be on its way then (refused otherwise).
+    dialer_send_deadline_seconds: int = 5
+    dialer_lease_seconds: int = 20
     # Credits reserved per call placed and per SMS sent (charged on success, refunded on failure).
     call_credits: int = 10
     sms_credits: int = 1
@@ -222,6 +229,10 @@ class Settings:
             twilio_messaging_service_sid=reader.text("TWILIO_MESSAGING_SERVICE_SID"),
             twilio_api_base_url=(reader.text("TWILIO_API_BASE_URL") or "https://api.twilio.com").rstrip("/"),
             twilio_machine_detection=reader.boolean("TWILIO_MACHINE_DETECTION", False),
+            twilio_timeout_seconds=reader.integer("TWILIO_TIMEOUT_SECONDS", 10, minimum=1),
+            # Above the 2 s the dialer claims slots ahead, or the later slots of a claim would all be given back.
+            dialer_send_deadline_seconds=reader.integer("DIALER_SEND_DEADLINE_SECONDS", 5, minimum=3),
+            dialer_lease_seconds=reader.integer("DIALER_LEASE_SECONDS", 20, minimum=1),
             call_credits=reader.integer("CALL_CREDITS", 10, minimum=0),
             sms_credits=reader.integer("SMS_CREDITS", 1, minimum=0),
             openai_api_key=reader.text("OPENAI_API_KEY"),
@@ -272,6 +283,11 @@ class Settings:
             raise ConfigError("CORS_ORIGINS cannot be '*': cookies are sent cross-origin, so list the origins")
         if self.db_pool_min > self.db_pool_max:
             raise ConfigError("DB_POOL_MIN must not exceed DB_POOL_MAX")
+        if self.dialer_lease_seconds <= self.dialer_send_deadline_seconds + self.twilio_timeout_seconds:
+            raise ConfigError(
+                "DIALER_LEASE_SECONDS must exceed DIALER_SEND_DEADLINE_SECONDS + TWILIO_TIMEOUT_SECONDS: "
+                "a dial could still be on its way when its claim is reconciled"
+            )
         return replace(self, **updates) if updates else self
 
 

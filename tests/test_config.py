@@ -75,3 +75,18 @@ def test_defaults_and_lists():
     assert settings.public_base_url == "http://0.0.0.0:9000"
     assert settings.log_format == "console"
     assert settings.database_url is None  # means: the embedded server
+
+
+def test_the_dialer_lease_outlasts_a_dial_in_flight():
+    settings = Settings.from_env(production())
+    assert (settings.dialer_send_deadline_seconds, settings.twilio_timeout_seconds) == (5, 10)
+    assert settings.dialer_lease_seconds == 20
+    shorter = {"DIALER_SEND_DEADLINE_SECONDS": "3", "TWILIO_TIMEOUT_SECONDS": "3", "DIALER_LEASE_SECONDS": "7"}
+    assert Settings.from_env(production(**shorter)).dialer_lease_seconds == 7
+    # A claim reconciled while its dial may still be on its way could be dialed twice.
+    with pytest.raises(ConfigError, match="DIALER_LEASE_SECONDS must exceed"):
+        Settings.from_env(production(**{**shorter, "DIALER_LEASE_SECONDS": "6"}))
+    with pytest.raises(ConfigError, match="DIALER_LEASE_SECONDS must exceed"):
+        Settings.from_env(production(TWILIO_TIMEOUT_SECONDS="15"))
+    with pytest.raises(ConfigError, match="DIALER_SEND_DEADLINE_SECONDS must be at least 3"):
+        Settings.from_env(production(DIALER_SEND_DEADLINE_SECONDS="2"))

@@ -28,6 +28,13 @@ def start_service(
     env: dict[str, str], *extra: str, program: str = REACHIMPACT, cwd: Path | None = None, stdout: Any = None
 ) -> tuple[subprocess.Popen, str]:
     """`reachimpact serve` on a free port, once healthy; its log lines go to `stdout` (a file) or nowhere."""
+    return wait_healthy(*spawn_service(env, *extra, program=program, cwd=cwd, stdout=stdout))
+
+
+def spawn_service(
+    env: dict[str, str], *extra: str, program: str = REACHIMPACT, cwd: Path | None = None, stdout: Any = None
+) -> tuple[subprocess.Popen, str]:
+    """`reachimpact serve` on a free port, just started (see wait_healthy); several start side by side."""
     port = free_port()
     process = subprocess.Popen(
         [program, "serve", "--host", "127.0.0.1", "--port", str(port), *extra],
@@ -36,7 +43,10 @@ def start_service(
         stderr=subprocess.PIPE,
         cwd=cwd,
     )
-    base = f"http://127.0.0.1:{port}"
+    return process, f"http://127.0.0.1:{port}"
+
+
+def wait_healthy(process: subprocess.Popen, base: str) -> tuple[subprocess.Popen, str]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:

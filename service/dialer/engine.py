@@ -7,10 +7,11 @@ Never twice, by construction:
   refuses a second live call of one campaign to one contact (a unique partial index on calls).
 - The dial goes out after that commit, outside any transaction. Twilio's sid is written in the one transaction
   that marks the attempt dialed.
-- A claim whose dial has no sid after LEASE (the worker died before or after sending, or the answer was lost) is
-  reconciled: Twilio is asked for calls to that number since the claim; a call no row of ours holds is adopted,
-  otherwise the attempt is given back (the contact is pending again, its attempt count unchanged). A dial is
-  never sent later than SEND_DEADLINE after its claim, and the HTTP request is bounded, so nothing can still be
+- A claim whose dial has no sid after its lease (DIALER_LEASE_SECONDS: the worker died before or after sending,
+  or the answer was lost) is reconciled: Twilio is asked for calls to that number since the claim; a call no row
+  of ours holds is adopted, otherwise the attempt is given back (the contact is pending again, its attempt count
+  unchanged). A dial is never sent later than DIALER_SEND_DEADLINE_SECONDS after its claim, and the HTTP request
+  is bounded (TWILIO_TIMEOUT_SECONDS; the settings refuse a lease not longer than both), so nothing can still be
   on its way when the lease expires.
 """
 
@@ -40,8 +41,6 @@ from service.twilio import CallResource, TwilioClient, TwilioError, TwilioNotCon
 
 log = structlog.get_logger("dialer")
 
-LEASE = timedelta(seconds=20)
-SEND_DEADLINE = timedelta(seconds=5)
 # Dial slots are claimed this far ahead, then each dial waits for its slot: few claims, evenly spaced dials. The
 # next claim comes when half of it is left, so a claim may take up to a second (a busy database: it waits for the
 # owner's row to reserve credits) before a slot passes unused. Measured at 50/s under load: 1 s gave 0.71-0.87 of
@@ -75,7 +74,7 @@ class Attempt:
     owner: uuid.UUID
     phone: str
     slot: datetime
-    # Sent no later than this (its slot plus one slot interval, at most SEND_DEADLINE after the claim), or not at
+    # Sent no later than this (its slot plus one slot interval, at most the send deadline after the claim), or not at
     # all: a dial that goes out late lands beside the next slot's and the account exceeds its rate.
     send_by: datetime
     machine_detection: bool
@@ -109,6 +108,8 @@ class Dialer:
         self.calls = calls
         self.campaigns = campaigns
         self.clock = clock or SystemClock()
+        self.lease = timedelta(seconds=settings.dialer_lease_seconds)
+        self.send_deadline = timedelta(seconds=settings.dialer_send_deadline_seconds)
         # Twilio's limits are per account; the pacing row is keyed by it.
         self.account = settings.twilio_account_sid or "unconfigured"
 
@@ -256,7 +257,7 @@ class Dialer:
                         phone=target["phone"],
                         slot=first_slot + timedelta(seconds=interval * index),
                         # the end of its slot's interval, where the next slot begins
-                        send_by=min(first_slot + timedelta(seconds=interval * (index + 1)), now + SEND_DEADLINE),
+                        send_by=min(first_slot + timedelta(seconds=interval * (index + 1)), now + self.send_deadline),
                         machine_detection=rules["machine_detection"],
                         wait_for_beep=leave_message,
                     )
@@ -274,7 +275,7 @@ class Dialer:
             if not pending:
                 unsent = await repository.oldest_unsent_claim(connection, campaign_id)
                 if unsent is not None:  # a dead worker's claim: stay to reconcile it when its lease ends
-                    return Claim([], max((unsent + LEASE - now).total_seconds(), 0.0) + FULL_POLL_SECONDS)
+                    return Claim([], max((unsent + self.lease - now).total_seconds(), 0.0) + FULL_POLL_SECONDS)
                 if await self.finish_if_done(connection, campaign_id):  # everyone skipped, say
                     await progress.publish(connection, campaign_id)
                 return Claim([], IDLE_HANDOVER.total_seconds() + 1)
@@ -314,7 +315,7 @@ class Dialer:
     async def _slot_reached(self, attempt: Attempt, stopped: asyncio.Event | None) -> bool:
         """Waits for the attempt's slot. False when it must not go out: the campaign was paused or completed
         meanwhile, or this worker woke after `send_by` (stalled: sending it now would bunch with the next slots,
-        and past SEND_DEADLINE a reconciliation might not see it; logged, as a stalled worker is worth knowing)."""
+        and past the send deadline a reconciliation might not see it; logged, as a stalled worker is worth knowing)."""
         sleeping = asyncio.ensure_future(self.clock.sleep((attempt.slot - self.clock.now()).total_seconds()))
         waits: set[asyncio.Future[Any]] = {sleeping}
         if stopped is not None:
@@ -340,7 +341,7 @@ class Dialer:
             await self.give_back(attempt.call_id)
             log.info("twilio 429: backing off", seconds=BACKOFF.total_seconds())
         elif exc.status >= 500:
-            # The request may have reached Twilio (a timeout, a lost answer): reconciliation decides after LEASE.
+            # The request may have reached Twilio (a timeout, a lost answer): reconciliation decides after the lease.
             log.warning("dial outcome unknown; will reconcile", call_id=str(attempt.call_id), error=exc.message)
         else:  # refused outright (an invalid number, ...): a failed attempt
             log.warning("twilio refused a dial", call_id=str(attempt.call_id), code=exc.code, error=exc.message)
@@ -396,8 +397,8 @@ class Dialer:
 
     # -- reconciliation ------------------------------------------------------------------------------------------
     async def reconcile(self, campaign_id: uuid.UUID | None = None) -> int:
-        """Settle claims without a sid older than LEASE against Twilio; how many were settled."""
-        stale = await repository.unsent_claims(self.pool, self.clock.now() - LEASE, campaign_id)
+        """Settle claims without a sid older than the lease against Twilio; how many were settled."""
+        stale = await repository.unsent_claims(self.pool, self.clock.now() - self.lease, campaign_id)
         for claim in stale:
             try:
                 found = await self.twilio.calls_to(claim["phone_number"], claim["claimed_at"] - timedelta(days=1))

@@ -96,14 +96,18 @@ class Listener:
             for subscription in self._subscriptions:
                 await connection.add_listener(subscription.channel, _call(subscription.handler))
             self.connects += 1
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancellation that lands as the awaited
+            # thing finishes, and stop() then waited forever for a listener that went on resyncing.
             while not lost.is_set():
                 for subscription in self._subscriptions:
                     if subscription.on_connect is not None:
-                        await asyncio.wait_for(subscription.on_connect(connection), QUERY_TIMEOUT_SECONDS)
+                        async with asyncio.timeout(QUERY_TIMEOUT_SECONDS):
+                            await subscription.on_connect(connection)
                 self._synced.set()
                 self._failures = 0
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(lost.wait(), self.resync_seconds)
+                    async with asyncio.timeout(self.resync_seconds):
+                        await lost.wait()
             raise ConnectionResetError("LISTEN connection closed")
         finally:
             connection.terminate()

@@ -26,7 +26,6 @@ from service.config import Settings
 
 TWILIO_BASE_URL = "https://api.twilio.com"
 RETRY_DELAYS_SECONDS = (0.2, 0.5, 1.0)
-REQUEST_TIMEOUT_SECONDS = 10.0
 # Status callbacks Twilio sends only when asked (it sends just `completed` otherwise).
 CALL_STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
 
@@ -65,8 +64,8 @@ class MessageResource:
 class RoutedHttpClient(AsyncTwilioHttpClient):
     """The SDK's aiohttp client, sent to `base_url` instead of api.twilio.com, retrying 429 and 5xx."""
 
-    def __init__(self, base_url: str, delays: tuple[float, ...] = RETRY_DELAYS_SECONDS) -> None:
-        super().__init__(pool_connections=False, timeout=REQUEST_TIMEOUT_SECONDS)
+    def __init__(self, base_url: str, timeout: float, delays: tuple[float, ...] = RETRY_DELAYS_SECONDS) -> None:
+        super().__init__(pool_connections=False, timeout=timeout)
         self.base_url = base_url.rstrip("/")
         self.delays = delays
         # Kept-alive connections, one session per event loop (a session must not outlive the loop that made it):
@@ -152,7 +151,7 @@ class TwilioClient:
         """`retry_delays=()` hands every 429 and 5xx straight back (the dialer paces and backs off itself)."""
         self.settings = settings
         self.missing = settings.twilio_missing
-        self._http = RoutedHttpClient(settings.twilio_api_base_url, retry_delays)
+        self._http = RoutedHttpClient(settings.twilio_api_base_url, settings.twilio_timeout_seconds, retry_delays)
         self._client = Client(
             settings.twilio_account_sid or "not-configured",
             settings.twilio_auth_token or "not-configured",
@@ -231,7 +230,7 @@ class TwilioClient:
         if url.startswith(TWILIO_BASE_URL):
             url = self.settings.twilio_api_base_url + url[len(TWILIO_BASE_URL) :]
         auth = aiohttp.encode_basic_auth(self.settings.twilio_account_sid, self.settings.twilio_auth_token)
-        timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS * 6)
+        timeout = aiohttp.ClientTimeout(total=self.settings.twilio_timeout_seconds * 6)
         try:
             async with (
                 aiohttp.ClientSession(timeout=timeout) as session,

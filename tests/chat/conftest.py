@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import TEST_JWT_SECRET
-from tests.test_serve import start_service, stop
+from tests.test_serve import spawn_service, stop, wait_healthy
 
 # Small enough for a test to reach, through both processes together.
 SEND_LIMIT = 6
@@ -20,12 +20,11 @@ def two_services(database_url) -> Iterator[tuple[str, str]]:
         "JWT_SECRET": TEST_JWT_SECRET,
         "CHAT_MAX_MESSAGES_PER_WINDOW": str(SEND_LIMIT),
     }
-    first, first_url = start_service(env, "--no-migrate")
+    # Started side by side: each spends seconds importing before it listens.
+    services = [spawn_service(env, "--no-migrate"), spawn_service(env, "--no-migrate")]
     try:
-        second, second_url = start_service(env, "--no-migrate")
-        try:
-            yield first_url, second_url
-        finally:
-            stop(second)
+        (_, first_url), (_, second_url) = [wait_healthy(*service) for service in services]
+        yield first_url, second_url
     finally:
-        stop(first)
+        for process, _ in reversed(services):
+            stop(process)

@@ -20,14 +20,18 @@ from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, CALLER_ID, deliver
 REACHIMPACT = str(Path(sys.executable).parent / "reachimpact")
 REPO = Path(__file__).resolve().parents[2]
 ALL_DAY = {"callingStart": "00:00", "callingEnd": "23:59"}
+# Dead workers' claims reconciled after 7 s instead of 20: still longer than the send deadline plus the request
+# timeout, as the settings require.
+SHORT_LEASE = {"DIALER_SEND_DEADLINE_SECONDS": "3", "TWILIO_TIMEOUT_SECONDS": "3", "DIALER_LEASE_SECONDS": "7"}
 
 
 @pytest.fixture
 def workers(database_url, twilio):
-    """start(concurrency) -> a worker process on the test's database and the loopback Twilio; all stopped after."""
+    """start(concurrency, **env) -> a worker process on the test's database and the loopback Twilio (and any other
+    settings in `env`); all stopped after."""
     started: list[subprocess.Popen] = []
 
-    def start_worker(concurrency: int = 4) -> subprocess.Popen:
+    def start_worker(concurrency: int = 4, **settings: str) -> subprocess.Popen:
         env = {
             **os.environ,
             "DATABASE_URL": database_url,
@@ -38,6 +42,7 @@ def workers(database_url, twilio):
             "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
             "TWILIO_PHONE_NUMBER": CALLER_ID,
             "TWILIO_API_BASE_URL": twilio.base_url,
+            **settings,
         }
         process = subprocess.Popen(
             [REACHIMPACT, "worker", "--concurrency", str(concurrency), "--heartbeat-timeout", "2"],
@@ -142,10 +147,10 @@ async def test_pacing_holds_across_two_workers(client, db, owner, campaign, twil
     assert busiest_second(times[1:]) <= rate + 1
 
 
-async def dialing_in_one_worker(client, db, owner, campaign, twilio, workers, phones):
+async def dialing_in_one_worker(client, db, owner, campaign, twilio, workers, phones, **settings):
     """One worker at 5 calls/s dialing a campaign of `phones` (all day), once a few dials went out."""
     await pace(db, 5, 100)
-    worker = workers()
+    worker = workers(**settings)
     await ready(db, 1)
     created = await campaign(*phones)
     await set_rules(client, owner, created["id"], **ALL_DAY)
@@ -180,17 +185,19 @@ async def test_kill_9_mid_campaign_then_restart_calls_every_contact_exactly_once
     client, db, owner, campaign, twilio, workers
 ):
     twilio.create_delay = 0.15  # dials are in flight when the worker dies
-    first, phones, created = await dialing_in_one_worker(client, db, owner, campaign, twilio, workers, numbers(40, 15))
+    first, phones, created = await dialing_in_one_worker(
+        client, db, owner, campaign, twilio, workers, numbers(40, 15), **SHORT_LEASE
+    )
 
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
-    workers()
+    workers(**SHORT_LEASE)
     campaign_id = uuid.UUID(created["id"])
     recorded = (
         "SELECT count(*) FROM dialer_targets t JOIN calls c ON c.id = t.call_id "
         f"WHERE t.campaign_id = '{campaign_id}' AND c.twilio_sid IS NOT NULL"
     )
-    # Claims of the dead worker are reconciled once their lease (20 s) runs out.
+    # Claims of the dead worker are reconciled once their lease runs out.
     assert await until(lambda: _is(db, recorded, 15), within=120), await db.fetchval(recorded)
 
     assert dict(twilio.dials) == {phone: 1 for phone in phones}  # the fake counts every dial per number

@@ -1,7 +1,8 @@
 """Loopback Firebase for the etl tests.
 
-Session-scoped npm emulators (one per xdist worker), a fresh in-process Firestore gRPC fake per test,
-and a unique project id per test so tests never see each other's data. Missing Node.js fails the
+Session-scoped npm emulators (the Auth one shared by the xdist workers of a run, as it takes seconds to
+start), a fresh in-process Firestore gRPC fake per test, and a unique project id per test so tests never
+see each other's data. Missing Node.js fails the
 tests with a message; nothing is skipped.
 """
 
@@ -12,7 +13,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.fakes.firebase.emulators import EmulatorError, NodeEmulator, start_auth_emulator, start_firestore_emulator
+from tests.fakes.firebase.emulators import (
+    EmulatorError,
+    NodeEmulator,
+    shared,
+    start_auth_emulator,
+    start_firestore_emulator,
+)
 from tests.fakes.firebase.firestore_fake import FirestoreFake
 
 
@@ -24,10 +31,12 @@ def _started(start: Callable[[], NodeEmulator]) -> NodeEmulator:
 
 
 @pytest.fixture(scope="session")
-def auth_emulator() -> Iterator[NodeEmulator]:
-    emulator = _started(start_auth_emulator)
-    yield emulator
-    emulator.stop()
+def auth_emulator(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[str]:
+    """The Auth emulator's host, shared through the run's temporary directory (each worker has its own below it)."""
+    base = tmp_path_factory.getbasetemp()
+    run = base if worker_id == "master" else base.parent
+    with shared(run / "auth-emulator", lambda: _started(start_auth_emulator)) as host:
+        yield host
 
 
 @pytest.fixture(scope="session")
@@ -43,9 +52,9 @@ def project_id() -> str:
 
 
 @pytest.fixture
-def auth_env(auth_emulator: NodeEmulator, monkeypatch: pytest.MonkeyPatch, project_id: str) -> str:
+def auth_env(auth_emulator: str, monkeypatch: pytest.MonkeyPatch, project_id: str) -> str:
     """The Auth emulator in the environment (as an operator would set it); returns the project id."""
-    monkeypatch.setenv("FIREBASE_AUTH_EMULATOR_HOST", auth_emulator.host)
+    monkeypatch.setenv("FIREBASE_AUTH_EMULATOR_HOST", auth_emulator)
     monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
     return project_id
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from service.realtime import publish
@@ -18,6 +19,8 @@ async def test_events_committed_while_the_listener_is_down_arrive_after_it_recon
         await db.execute("SELECT pg_terminate_backend($1)", await db.fetchval(LISTENER, APPLICATION_NAME))
         async with db.transaction():  # committed while nobody may be listening
             event_id = await publish(db, [user.id], "call.status", {"status": "ringing"})
-        event = await subscriber.next(10)
+        # Awaited on the app's loop (the test client runs it in a thread of its own), where the hub queues events:
+        # awaited here, the queue would not wake this loop, and only the timeout would end the wait.
+        event = await asyncio.wrap_future(client.blocking_portal.start_task_soon(subscriber.next, 10))
     assert event is not None and event.id == event_id
     assert listener.connects == connects + 1

@@ -5,7 +5,7 @@
 - Firestore: ``@firestore-emulator/server`` through ``firestore_emulator.js`` (binds 127.0.0.1).
 
 ``node_modules`` is installed with ``npm ci`` from the lock file on first use (under a file lock,
-so parallel pytest-xdist workers install it once).
+so parallel pytest-xdist workers install it once). ``shared`` lets the workers of one run share one emulator.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.fakes.ports import free_port
@@ -147,3 +148,54 @@ def start_firestore_emulator(timeout: float = 30) -> NodeEmulator:
         "@firestore-emulator/server", _spawn("firestore", args, workdir), f"127.0.0.1:{port}", workdir
     )
     return _wait(emulator, lambda: "READY" in emulator.log_tail(), timeout)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with open(path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@contextmanager
+def shared(directory: Path, start: Callable[[], NodeEmulator]) -> Iterator[str]:
+    """The host of an emulator shared by every process that uses `directory` (the xdist workers of one run).
+
+    The first one starts it and, once it is done, waits until the others are done or gone, then stops it: one
+    start-up per run instead of one per worker (the Auth emulator's costs about 10 s of CPU). Users are
+    process ids, so a worker that crashed does not keep it running.
+    """
+    state, lock = directory / "state.json", directory / "lock"
+    directory.mkdir(parents=True, exist_ok=True)
+    emulator = None
+    with _locked(lock):
+        if state.exists():
+            current = json.loads(state.read_text())
+        else:
+            emulator = start()
+            current = {"host": emulator.host, "users": []}
+        current["users"].append(os.getpid())
+        state.write_text(json.dumps(current))
+    try:
+        yield current["host"]
+    finally:
+        while True:
+            with _locked(lock):
+                current = json.loads(state.read_text())
+                current["users"] = [pid for pid in current["users"] if pid != os.getpid() and _alive(pid)]
+                if emulator is None:
+                    state.write_text(json.dumps(current))
+                    break
+                if not current["users"]:  # stopped under the lock: nobody can join it meanwhile
+                    state.unlink()
+                    emulator.stop()
+                    break
+            time.sleep(0.2)
