@@ -131,7 +131,8 @@ def generate(directory: Path, documents: int) -> None:
 
 
 def _child_load(dsn: str, snapshot: str, batch_size: str) -> None:
-    """Runs in the child: load, then print seconds, rows and this process's peak RSS."""
+    """Runs in the child: load as ``etl load`` does (staging worker included), then print seconds, rows and the
+    peak RSS of this process plus that of its worker (an upper bound of the two together)."""
     import resource
 
     from etl.load import load
@@ -140,14 +141,15 @@ def _child_load(dsn: str, snapshot: str, batch_size: str) -> None:
     async def run() -> dict:
         connection = await connect(dsn)
         started = time.perf_counter()
-        result = await load(connection, Snapshot(Path(snapshot)), batch_size=int(batch_size))
+        result = await load(connection, Snapshot(Path(snapshot)), batch_size=int(batch_size), dsn=dsn)
         seconds = time.perf_counter() - started
         await connection.close()
         rows = sum(c.inserted for c in result.stages.values())
         return {"seconds": seconds, "rows": rows}
 
     outcome = asyncio.run(run())
-    outcome["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peaks = (resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    outcome["max_rss_mb"] = sum(peaks) / 1024
     print(json.dumps(outcome))
 
 
