@@ -228,6 +228,7 @@ def test_an_etl_import_outside_the_command_line_is_caught(tmp_path):
 POOL_RULE_ALLOWED = {
     "service.realtime.listener": {"add_listener"},  # the process's one LISTEN connection, asyncpg.connect()
     "etl.load.loader": {"session SET", "session advisory lock"},  # the import's own connection (etl/cli.py)
+    "etl.load.session": {"session SET"},  # the same, and its staging worker's own (etl/load/staging.py)
 }
 # A statement (at the start of the text or after a `;`), not the SET of an UPDATE nor prose.
 SESSION_SET = re.compile(

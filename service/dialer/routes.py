@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from litestar import Request, Response, Router, delete, get, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
@@ -10,6 +12,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from service.dialer.schemas import DoNotCallImport, DoNotCallIn, DoNotCallOut, PacingIn, PacingOut, RulesIn, RulesOut
 from service.dialer.service import DialerService
+from service.errors import ValidationFailed
 from service.web.caller import AuthUser
 from service.web.guards import admin_only
 from service.web.ids import parse_id
@@ -18,6 +21,7 @@ from service.web.pagination import parse_limit
 from service.web.uploads import csv_upload
 
 Dialing = NamedDependency[DialerService]
+E164 = re.compile(r"\+[1-9][0-9]{1,14}")  # how the list stores its numbers, and so its page cursors
 AuthRequest = Request[AuthUser, object, State]
 # A CSV of numbers: 100,000 lines fit well within this.
 IMPORT_MAX_BYTES = 4 * 1024 * 1024
@@ -43,7 +47,7 @@ async def list_do_not_call(
 ) -> Response[list[DoNotCallOut]]:
     """The account's numbers in order; `after` (the last number of a page) gives the next, named by X-Next-Cursor."""
     size = parse_limit(limit)
-    rows = await dialing.do_not_call(request.user.id, after, size)
+    rows = await dialing.do_not_call(request.user.id, _number_cursor(after), size)
     headers = {"X-Next-Cursor": rows[size - 1].phone_number} if len(rows) > size else {}
     return Response(rows[:size], headers=headers)
 
@@ -99,3 +103,11 @@ router = Router(
     ],
     tags=["dialer"],
 )
+
+
+def _number_cursor(raw: str | None) -> str | None:
+    """``after``: the X-Next-Cursor of the previous page, the last number it listed."""
+    if raw is None or E164.fullmatch(raw):
+        return raw
+    message = "after must be the X-Next-Cursor of the previous page (a number such as +14155550100)"
+    raise ValidationFailed.field("after", "not a page cursor", message=message, code="invalid_cursor")

@@ -111,6 +111,9 @@ async def test_the_do_not_call_list_adds_lists_pages_and_removes(client, db, own
     second = await client.get("/api/do-not-call", params={"limit": 1, "after": cursor}, headers=headers)
     assert [e["phoneNumber"] for e in second.json()] == ["+14155550102"]
     assert "x-next-cursor" not in second.headers
+    for cursor in ("nope", "-5.05e16", "+1 415", "+0123"):  # not a number this list gave out
+        wrong = await client.get("/api/do-not-call", params={"after": cursor}, headers=headers)
+        assert (wrong.status_code, wrong.json()["code"]) == (400, "invalid_cursor"), cursor
 
     removed = await client.delete("/api/do-not-call/+14155550101", headers=headers)
     assert removed.status_code == 200 and removed.json() == {"phoneNumber": "+14155550101", "deleted": True}
