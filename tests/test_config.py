@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import structlog.testing
 from click.testing import CliRunner
 
 from service.cli import main
@@ -58,11 +59,13 @@ def test_serve_stops_with_one_clear_line_when_a_secret_is_missing(monkeypatch):
     ]
 
 
-def test_development_generates_a_secret_once_and_keeps_it(tmp_path, capsys):
+def test_development_generates_a_secret_once_and_keeps_it(tmp_path):
     env = {"REACHIMPACT_DATA_DIR": str(tmp_path)}
-    first = Settings.from_env(env)
+    # Captured as log events: what reaches stdout depends on how an earlier test in the process set up logging.
+    with structlog.testing.capture_logs() as logs:
+        first = Settings.from_env(env)
     assert len(first.jwt_secret) >= 32
-    assert "JWT_SECRET is not set" in capsys.readouterr().out
+    assert any("JWT_SECRET is not set" in entry["event"] and entry["log_level"] == "warning" for entry in logs)
     assert (tmp_path / "jwt_secret").stat().st_mode & 0o077 == 0  # readable by the owner only
     assert Settings.from_env(env).jwt_secret == first.jwt_secret
 
