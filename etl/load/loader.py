@@ -275,7 +275,8 @@ class _Loader:
                     total.add(await self._write(stage, mapping, self.sql, self.sql.upsert, 1, [], digests, again))
             except ROW_ERRORS as exc:
                 rejects.append((doc, f"the database refused the row: {exc}"))
-        total.add(await self._write(stage, mapping, self.sql, "", 0, rejects, digests, returning([], digests)))
+        await self._dead_letters(stage, rejects, digests)
+        total.rejected += len(rejects)
         return total
 
     async def _write(

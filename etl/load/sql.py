@@ -162,32 +162,31 @@ def _upsert(mapping: Mapping, stage: str, members_stage: str | None) -> str:
     Returns (inserted, updated, orphans). Unchanged rows are not written at all (IS DISTINCT FROM), so a
     repeated import changes nothing.
     """
-    columns, _ = expected_rows(mapping, stage, members_stage)
-    updated = [c for c in columns if c not in ("id", "firebase_id")]
-    return _write(
-        mapping,
-        stage,
-        members_stage,
-        f"ON CONFLICT (firebase_id) DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in updated)} "
-        f"WHERE ({', '.join(f't.{c}' for c in updated)}) IS DISTINCT FROM "
-        f"({', '.join(f'EXCLUDED.{c}' for c in updated)}) AND NOT {changed_by_service(mapping, 't')} ",
-        RECORD_CONFLICT,
-    )
+    return _write(mapping, stage, members_stage, upsert=True)
 
 
 def _insert(mapping: Mapping, stage: str, members_stage: str | None) -> str:
     """``_upsert`` without the conflict clauses, for a stage whose documents have no row and no record yet
-    (``Loader.fresh``). Each ON CONFLICT costs an index search per row before the insert's own, and they are
+    (``etl.load.fresh``). Each ON CONFLICT costs an index search per row before the insert's own, and they are
     text keys: inserting 5,000 records into a 600k-row ``etl_documents`` took 60-70 ms instead of 130-150 ms.
     A row that exists after all fails the batch, which is then written again with ``_upsert``."""
-    return _write(mapping, stage, members_stage, "", "")
+    return _write(mapping, stage, members_stage, upsert=False)
 
 
-def _write(mapping: Mapping, stage: str, members_stage: str | None, conflict: str, record_conflict: str) -> str:
+def _write(mapping: Mapping, stage: str, members_stage: str | None, *, upsert: bool) -> str:
     columns, source = expected_rows(mapping, stage, members_stage)
+    conflict = ""
+    if upsert:
+        updated = [c for c in columns if c not in ("id", "firebase_id")]
+        conflict = (
+            f"ON CONFLICT (firebase_id) DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in updated)} "
+            f"WHERE ({', '.join(f't.{c}' for c in updated)}) IS DISTINCT FROM "
+            f"({', '.join(f'EXCLUDED.{c}' for c in updated)}) AND NOT {changed_by_service(mapping, 't')} "
+        )
+    record = _record(mapping, columns, members_stage, RECORD_CONFLICT if upsert else "")
     return (
         f"WITH src AS ({source}), "
-        f"recorded AS ({_record(mapping, columns, members_stage, record_conflict)}), "
+        f"recorded AS ({record}), "
         f"written AS (INSERT INTO {mapping.table} AS t ({', '.join(columns)}) "
         f"SELECT {', '.join(columns)} FROM src {conflict}"
         f"RETURNING (t.xmax = 0) AS inserted) "
