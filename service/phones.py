@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 from phonenumbers import PhoneNumber
+
+# What ``e164`` writes, and what the tables' phone_e164 CHECK constraints accept.
+E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 
 
 def parse_phone(raw: str, region: str) -> PhoneNumber | None:

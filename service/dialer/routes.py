@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from litestar import Request, Response, Router, delete, get, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
@@ -13,6 +11,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from service.dialer.schemas import DoNotCallImport, DoNotCallIn, DoNotCallOut, PacingIn, PacingOut, RulesIn, RulesOut
 from service.dialer.service import DialerService
 from service.errors import ValidationFailed
+from service.phones import E164
 from service.web.caller import AuthUser
 from service.web.guards import admin_only
 from service.web.ids import parse_id
@@ -21,7 +20,6 @@ from service.web.pagination import parse_limit
 from service.web.uploads import csv_upload
 
 Dialing = NamedDependency[DialerService]
-E164 = re.compile(r"\+[1-9][0-9]{1,14}")  # how the list stores its numbers, and so its page cursors
 AuthRequest = Request[AuthUser, object, State]
 # A CSV of numbers: 100,000 lines fit well within this.
 IMPORT_MAX_BYTES = 4 * 1024 * 1024
@@ -106,7 +104,7 @@ router = Router(
 
 
 def _number_cursor(raw: str | None) -> str | None:
-    """``after``: the X-Next-Cursor of the previous page, the last number it listed."""
+    """``after``: the X-Next-Cursor of the previous page, the last number it listed (as stored: E.164)."""
     if raw is None or E164.fullmatch(raw):
         return raw
     message = "after must be the X-Next-Cursor of the previous page (a number such as +14155550100)"
