@@ -48,6 +48,17 @@ async def _admin(server_url: str, *statements: str) -> None:
         await connection.close()
 
 
+async def create_database(server_url: str, prefix: str, template: str | None = None) -> str:
+    """A new database named ``<prefix>_<random>``, empty or a copy of ``template``; its name."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    await _admin(server_url, f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
+    return name
+
+
+async def drop_database(server_url: str, name: str) -> None:
+    await _admin(server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 @pytest.fixture(scope="session")
 def server_url() -> str:
     """A URL of the test server's maintenance database."""
@@ -59,11 +70,10 @@ def server_url() -> str:
 
 @pytest.fixture(scope="session")
 def template_database(server_url: str, worker_id: str) -> Iterator[str]:
-    name = f"ri_tmpl_{worker_id}_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin(server_url, f"CREATE DATABASE {name}"))
+    name = asyncio.run(create_database(server_url, f"ri_tmpl_{worker_id}"))
     migrations.upgrade(with_database(server_url, name))
     yield name
-    asyncio.run(_admin(server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    asyncio.run(drop_database(server_url, name))
 
 
 class DatabaseSupply:
@@ -80,12 +90,10 @@ class DatabaseSupply:
         self._next: Future[str] | None = None
 
     def _create(self) -> str:
-        name = f"ri_test_{uuid.uuid4().hex[:12]}"
-        asyncio.run(_admin(self.server_url, f"CREATE DATABASE {name} TEMPLATE {self.template}"))
-        return name
+        return asyncio.run(create_database(self.server_url, "ri_test", self.template))
 
     def _drop(self, name: str) -> None:
-        asyncio.run(_admin(self.server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        asyncio.run(drop_database(self.server_url, name))
 
     async def take(self) -> str:
         ready = self._next or self._thread.submit(self._create)
@@ -111,21 +119,19 @@ def database_supply(server_url: str, template_database: str) -> Iterator[Databas
 @asynccontextmanager
 async def fresh_database(server_url: str, template_database: str, prefix: str) -> AsyncIterator[str]:
     """A new database cloned from the migrated template, dropped afterwards."""
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    await _admin(server_url, f"CREATE DATABASE {name} TEMPLATE {template_database}")
+    name = await create_database(server_url, prefix, template_database)
     try:
         yield with_database(server_url, name)
     finally:
-        await _admin(server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await drop_database(server_url, name)
 
 
 @pytest.fixture
 def empty_database(server_url: str) -> Iterator[str]:
     """A new database without any schema, for the migrations themselves."""
-    name = f"ri_empty_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(server_url, f"CREATE DATABASE {name}"))
+    name = asyncio.run(create_database(server_url, "ri_empty"))
     yield with_database(server_url, name)
-    asyncio.run(_admin(server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    asyncio.run(drop_database(server_url, name))
 
 
 @pytest.fixture

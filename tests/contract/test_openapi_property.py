@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, positive_
 
 from service.app import create_app
 from service.config import Settings
-from tests.conftest import TEST_JWT_SECRET, _admin, with_database
+from tests.conftest import TEST_JWT_SECRET, create_database, drop_database, with_database
 from tests.fakes.openai import API_KEY as OPENAI_KEY
 from tests.fakes.openai import OpenAIFake
 from tests.fakes.ports import free_port
@@ -63,8 +63,7 @@ def register(schema, email: str) -> str:
 @pytest.fixture(scope="module")
 def api_schema(server_url: str, template_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     openai = OpenAIFake().start()
-    name = f"ri_property_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(server_url, f"CREATE DATABASE {name} TEMPLATE {template_database}"))
+    name = asyncio.run(create_database(server_url, "ri_property", template_database))
     settings_ = Settings(
         env="test",
         database_url=with_database(server_url, name),
@@ -97,7 +96,7 @@ def api_schema(server_url: str, template_database: str, tmp_path_factory: pytest
         yield schema
     finally:
         asgi.shutdown_lifespans()  # the app's pool closes before its database goes
-        asyncio.run(_admin(server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        asyncio.run(drop_database(server_url, name))
         openai.stop()
 
 
