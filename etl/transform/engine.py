@@ -10,6 +10,7 @@ stays in ``extra``, typed, so ``export`` can write it back exactly.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -19,7 +20,7 @@ import uuid_utils
 
 from etl.snapshot import AuthUser, Document, collection_pattern
 from etl.transform.convert import Context, Converter
-from etl.values import InvalidValue, encode_python, parse_timestamp, to_python
+from etl.values import InvalidValue, encode_python, parse_timestamp, to_python, utc_moment
 
 TypedFields = dict[str, Any]
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -146,6 +147,13 @@ class Spec:
     def guesses_times(self) -> bool:
         return any(f.column in GUESSED_TIMES for f in self.fields)
 
+    @cached_property  # called for every row: one C call instead of a generator over the fields
+    def _field_values(self) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+        names = [f.column for f in self.fields]
+        if len(names) < 2:  # itemgetter of one key returns the value, not a tuple; of none, fails
+            return lambda row: tuple(row[name] for name in names)
+        return operator.itemgetter(*names)
+
     @cached_property
     def columns(self) -> tuple[str, ...]:
         """Staging columns, in the order of ``Row.values``."""
@@ -174,13 +182,14 @@ class Spec:
         members = self._members(doc, used, ctx)
         if auth is not None:
             extra.update(_auth_extras(doc, auth))
-        extra.update((k, v) for k, v in source.items() if k not in used)
+        if len(used) < len(source):  # only names the document has are marked used
+            extra.update((k, v) for k, v in source.items() if k not in used)
         path = self._path(doc, auth)
         values = (
             position,
             path,
             imported_id(path),
-            *(row[f.column] for f in self.fields),
+            *self._field_values(row),
             extra,
             *refs,
             *((ctx.read_time,) if self.guesses_times else ()),
@@ -207,7 +216,7 @@ class Spec:
             if name is not None:
                 used.add(name)
                 typed = source[name]
-                if typed == NULL:
+                if "nullValue" in typed and typed == NULL:
                     raw[name] = typed  # an explicit null: kept, so export writes it back as null
             try:
                 if auth is None:  # the common case, inlined: this loop runs for every field of every row
@@ -264,7 +273,7 @@ def _present(names: tuple[str, ...], source: TypedFields) -> str | None:
 
 
 def _python(typed: Any, ctx: Context) -> Any:
-    # Fast path for the common kinds (this runs for every field of every row); the rest takes the codec.
+    # Fast paths for the common kinds (this runs for every field of every row); the rest takes the codec.
     if len(typed) == 1:
         raw = typed.get("stringValue")
         if type(raw) is str:
@@ -272,9 +281,30 @@ def _python(typed: Any, ctx: Context) -> Any:
         raw = typed.get("integerValue")
         if type(raw) is str:
             return int(raw)
+        raw = typed.get("timestampValue")
+        if type(raw) is str:
+            moment, truncated = utc_moment(raw)
+            ctx.truncated += truncated
+            return moment
+        raw = typed.get("arrayValue")
+        if type(raw) is dict and (texts := _texts(raw.get("values"))) is not None:
+            return texts
     converted = to_python(typed)
     ctx.truncated += converted.truncated_timestamps
     return converted.value
+
+
+def _texts(items: Any) -> list[str] | None:
+    """The strings of an array of string values (tags, member ids); None if it holds anything else."""
+    if type(items) is not list:
+        return None
+    out = []
+    for item in items:
+        text = item.get("stringValue") if type(item) is dict and len(item) == 1 else None
+        if type(text) is not str:
+            return None
+        out.append(text)
+    return out
 
 
 def _pick(spec: Field, typed: Any, auth: AuthUser | None, ctx: Context) -> Any:

@@ -70,6 +70,8 @@ def test_precision_below_the_microsecond_is_counted(ctx: Context) -> None:
 def test_phone_numbers_become_e164_or_stay_raw_in_extra(ctx: Context) -> None:
     assert phone_e164("(415) 555-0100", ctx) == "+14155550100"
     assert phone_e164("+44 20 7946 0958", ctx) == "+442079460958"
+    # Digits of another script are read as digits by the parser, never stored as they are (the CHECK refuses them).
+    assert phone_e164("+١٤١٥٥٥٥٠١٠٠", ctx) == "+14155550100"
     values = row(CONTACTS, doc("contacts/c1", userId="u1", phoneNumber="call me maybe"), ctx)
     assert values["phone"] is None
     assert values["extra"] == {"phoneRaw": {"stringValue": "call me maybe"}}

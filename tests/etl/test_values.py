@@ -24,6 +24,7 @@ from etl.values import (
     strip_reference,
     to_firestore,
     to_python,
+    utc_moment,
 )
 
 CLIENT = firestore.Client(project="values-test", credentials=AnonymousCredentials())
@@ -115,6 +116,58 @@ def test_parse_timestamp_accepts_offsets_and_rejects_garbage() -> None:
     assert parse_timestamp("2024-01-01T01:00:00.25+01:00") == (1704067200, 250_000_000)
     with pytest.raises(InvalidValue, match="not an RFC 3339"):
         parse_timestamp("yesterday")
+
+
+def _parsed(text: str) -> tuple[dt.datetime, int]:
+    seconds, nanos = parse_timestamp(text)
+    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=seconds, microseconds=nanos // 1000), int(
+        nanos % 1000 != 0
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-08-18T12:48:39Z",
+        "2024-08-18T12:48:39.295Z",
+        "2024-08-18T12:48:39.295082Z",
+        "2024-08-18T12:48:39.295082000Z",
+        "2024-08-18T12:48:39.295082001Z",
+        "0001-01-01T00:00:00Z",
+        "9999-12-31T23:59:59.999999999Z",
+        "2024-08-18t12:48:39Z",  # the rest take the full parse
+        "2024-08-18 12:48:39.5Z",
+        "2024-08-18T12:48:39.295082+02:00",
+        " 2024-08-18T12:48:39Z ",
+        "2024-08-18T12:48:39.29508Z",
+    ],
+)
+def test_utc_moment_is_the_full_parse_of_any_accepted_timestamp(text: str) -> None:
+    moment, truncated = utc_moment(text)
+    assert (moment, truncated) == _parsed(text)
+    assert moment.tzinfo is dt.UTC
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-13-18T12:48:39Z",
+        "2024-02-30T12:48:39.295Z",
+        "2024-08-18T24:00:00.000000Z",
+        "2024-08-18T12:48:60Z",
+        "2024-08-18T12:48:39,295Z",
+        "0000-01-01T00:00:00Z",
+        "\uff12\uff1024-08-18T12:48:39Z",  # fullwidth digits
+        "2024-08-18T12:48:39.2950820001Z",
+    ],
+)
+def test_utc_moment_refuses_what_the_full_parse_refuses(text: str) -> None:
+    """A ValueError either way: the transform keeps such a value raw in ``extra`` (an InvalidValue, a
+    malformed typed value, would reject the document)."""
+    with pytest.raises(ValueError):
+        utc_moment(text)
+    with pytest.raises(ValueError):
+        parse_timestamp(text)
 
 
 def test_datatype_json_wrappers() -> None:
