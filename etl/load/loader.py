@@ -21,6 +21,7 @@ import msgspec
 
 from etl.load import fresh, indexes, rollups
 from etl.load.counts import StageCounts
+from etl.load.finishing import Finisher
 from etl.load.session import decode_json, encode_json, fewer_gc_passes, prepare_session
 from etl.load.sql import RECORD_REJECTED, Mapping, Statements
 from etl.load.stages import (
@@ -45,6 +46,8 @@ from service.db.models.base import uuid7
 DEFAULT_BATCH = 5000
 
 LOAD_LOCK = 0x5E71_0AD  # session advisory lock of the running load
+# table -> the last stage that writes it (users has two): its indexes and analytics are finished after that one
+FINAL_STAGE = {mapping.table: name for name, mapping in STAGES}
 Progress = Callable[[str, int, int | None], None]  # (stage, documents just done, stage total when known)
 
 
@@ -96,7 +99,8 @@ async def _load(
     batches = Batches(connection, snapshot, batch_size, ctx)
     loader = _Loader(connection, batches, snapshot_id(snapshot), progress or (lambda *_: None))
     # A dry run keeps them: dropping would lock the tables for the whole (rolled back) transaction.
-    loader.defer_to_stage_end = not dry_run
+    if not dry_run:
+        loader.finisher = Finisher(connection, dsn)
     if dsn and not dry_run:
         loader.stager = Stager(connection, dsn, snapshot, batch_size, ctx)
     loader.lock_links = await _skip_key_checks(connection)
@@ -128,8 +132,12 @@ async def _stages(connection: asyncpg.Connection, loader: _Loader, dry_run: bool
     async with _outer(connection, dry_run):
         result.run_id = await loader.start_run(restart)
         try:
-            for name, mapping in STAGES:
-                result.stages[name] = await loader.stage(name, mapping)
+            try:
+                for name, mapping in STAGES:
+                    result.stages[name] = await loader.stage(name, mapping)
+            finally:
+                if loader.finisher:  # the stages done so far are finished even if a later one failed
+                    await loader.finisher.close(all_done=len(result.stages) == len(STAGES))
         except Exception:
             await loader.finish_run(result, "failed")
             raise
@@ -164,8 +172,8 @@ class _Loader:
         self.sql: Statements  # the current stage's statements on this session's temporary staging tables
         self.fresh = False  # the current stage inserts without upserting (``fresh``)
         # An empty table's secondary indexes are built, and its analytics counted, after its stage
-        # (``indexes``, ``rollups``).
-        self.defer_to_stage_end = False
+        # (``indexes``, ``rollups``, ``finishing``); not in a dry run.
+        self.finisher: Finisher | None = None
 
     async def start_run(self, restart: bool) -> Any:
         # The lock is held by the live load (on its own connection, never a pooled one), so a run still
@@ -198,7 +206,7 @@ class _Loader:
         start, counts = await checkpoint(self.db, self.snapshot_id, name)
         if counts.done:
             return counts
-        if start == 0 and self.defer_to_stage_end:
+        if start == 0 and self.finisher:
             await indexes.defer(self.db, mapping.table)
             await rollups.defer(self.db, mapping.table)
         self.sql = await self.batches.statements(mapping)
@@ -224,10 +232,10 @@ class _Loader:
                 counts.auth_read = await self.db.fetchval("SELECT count(*) FROM etl_auth")
                 counts.auth_joined = counts.auth_read - counts.source
             async with self.db.transaction():
-                async with indexes.building(self.db, mapping.table, self.stager.build_aside if self.stager else None):
-                    await rollups.count(self.db, mapping.table)
                 await fresh.forget(self.db, name)
                 await self._save(name, position, counts)
+        if self.finisher and FINAL_STAGE[mapping.table] == name:
+            await self.finisher.stage_done(mapping.table)
         return counts
 
     async def _save(self, stage: str, position: int, counts: StageCounts) -> None:

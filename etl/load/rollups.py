@@ -5,13 +5,14 @@ quarter hour it moved, and for contacts one `contacts.added` activity row per ow
 imported contacts created over a year that is about 5,000 and 4,000 rows, and the triggers were about half of
 the batch's database time. So a stage that starts on an empty contacts or calls table defers them: the loader's
 session names the table in `reachimpact.analytics_deferred`, and the triggers skip those rows in that session
-only (migration 0014). The stage's last transaction then appends, in one statement, the deltas that make the
+only (migration 0014). Once the stage is done, ``finishing`` appends, in one statement, the deltas that make the
 table's figures equal a recount of its rows, and one `contacts.added` per owner for the imported contacts.
 
 The recount is exact whatever else wrote meanwhile: the service's writes are counted by their own triggers in
-their own transactions, and one statement sees the rows, the rollups and the deltas in one snapshot. Until the
-stage ends, its imported rows are not in the figures yet. The deferral is a ``deferrals`` record,
-``analytics:<table>``, so a killed stage's rerun keeps deferring and counts at its end.
+their own transactions, and one statement sees the rows, the rollups and the deltas in one snapshot. Until that
+count, the imported rows are not in the figures yet. The deferral is a ``deferrals`` record,
+``analytics:<table>``, so a killed stage's rerun keeps deferring, and a load killed before the count leaves
+it to the next load (``finishing``).
 """
 
 # ruff: noqa: S608 - table and column names come from the definitions in code
@@ -57,7 +58,7 @@ async def deferred(db: asyncpg.Connection, table: str) -> AsyncIterator[None]:
 
 
 async def count(db: asyncpg.Connection, table: str) -> None:
-    """Count a deferred ``table`` and forget the record, in the caller's transaction (the stage's last)."""
+    """Count a deferred ``table`` and forget the record, in the caller's transaction (``finishing``)."""
     if not await deferrals.forget(db, _collection(table)):
         return
     await db.execute(reconcile(table))

@@ -74,13 +74,6 @@ class Stager:
         finally:
             await asyncio.gather(pending, return_exceptions=True)  # never leave the worker writing a slot
 
-    async def build_aside(self, table: str, statements: list[str]) -> asyncio.Future[Any]:
-        """Lock ``table`` in SHARE mode on the worker's connection; then, in that transaction, run
-        ``statements`` (deferred index builds, beside the load's own). Returns once the lock is held; the
-        future is done once they are committed."""
-        await self._call(_lock, table)
-        return self._call(_build, statements)
-
     def _prepared(self, position: int) -> Again:
         return lambda: self._call(_kept, position)
 
@@ -137,25 +130,6 @@ def _next(slot: int) -> tuple[Any, ...] | None:
     if rows > 0:
         _worker["analyzed"].add(slot)
     return position, rows, counts, rejects, rejected
-
-
-def _lock(table: str) -> None:
-    run, db = _worker["loop"].run_until_complete, _worker["db"]
-    transaction = db.transaction()
-    run(transaction.start())
-    run(db.execute(f"LOCK TABLE {table} IN SHARE MODE"))
-    _worker["transaction"] = transaction
-
-
-def _build(statements: list[str]) -> None:
-    run, transaction = _worker["loop"].run_until_complete, _worker.pop("transaction")
-    try:
-        for statement in statements:
-            run(_worker["db"].execute(statement))
-    except BaseException:
-        run(transaction.rollback())
-        raise
-    run(transaction.commit())
 
 
 def _kept(position: int) -> tuple[list[Prepared], Digests]:

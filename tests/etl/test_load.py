@@ -10,8 +10,7 @@ import asyncpg
 import pytest
 
 from etl.load import deferrals, fresh, indexes, load, rollups
-from etl.load.stages import context
-from etl.load.staging import Stager
+from etl.load.finishing import Finisher
 from etl.snapshot import AuthUser, Snapshot
 from service.db.pool import connect
 from tests.analytics.helpers import rolled_and_recounted
@@ -269,28 +268,68 @@ async def test_a_fresh_stage_upserts_a_batch_whose_row_exists_after_all(
     assert [r["fields"]["title"] for r in rows] == [{"stringValue": "second"}]
 
 
-async def test_index_builds_aside_never_deadlock_with_a_service_write_waiting(
-    db: asyncpg.Connection, database_url: str, snapshot: Snapshot
+async def test_a_stage_is_finished_beside_the_next_ones_and_a_service_write_queued_meanwhile_lands(
+    db: asyncpg.Connection, database_url: str
 ) -> None:
-    """The stage end builds the GIN indexes on the worker's connection while this one builds the others; a
-    service write queued meanwhile must wait for both and then land, not leave the two waiting on each other."""
-    await db.execute("INSERT INTO contacts (id, first_name) VALUES ($1, 'Ada')", uuid.uuid4())
-    await db.execute("DELETE FROM contacts")  # empty again, so its indexes are deferred
+    """The finisher builds a done stage's indexes on its own connection while the load goes on. A service write
+    queued behind that build, and the load's SHARE lock for a later stage queued behind the write, all land:
+    none of them waits for the load itself, which a server could not see."""
     await indexes.defer(db, "contacts")
-    stager = Stager(db, database_url, snapshot, 10, context(snapshot, "US"))
-    service = await connect(database_url)
+    blocker, service = await connect(database_url), await connect(database_url)
+    finisher = Finisher(db, database_url)
     try:
-        await service.execute("INSERT INTO contacts (id, first_name) VALUES ($1, 'Grace')", uuid.uuid4())
-        # A deadlock would wait forever: the timeout makes it a failure.
-        async with asyncio.timeout(60), db.transaction(), indexes.building(db, "contacts", stager.build_aside):
-            # A write that needs the table while both sessions build: it queues behind their locks.
-            write = asyncio.ensure_future(service.execute("UPDATE contacts SET last_name = 'Hopper'"))
+        # A write in flight when the stage ends: the build waits for it, and the others queue in turn.
+        await blocker.execute("BEGIN")
+        await blocker.execute("INSERT INTO contacts (id, first_name) VALUES ($1, 'Ada')", uuid.uuid4())
+        await finisher.stage_done("contacts")
+        await asyncio.sleep(0.3)
+        write = asyncio.ensure_future(service.execute("UPDATE contacts SET last_name = 'Hopper'"))
+        await asyncio.sleep(0.3)
+        assert not write.done()
+        async with asyncio.timeout(60), db.transaction():  # a deadlock would wait forever: a failure here
+            later_stage = asyncio.ensure_future(db.execute("LOCK TABLE contacts IN SHARE MODE"))
             await asyncio.sleep(0.3)
-            assert not write.done()
-        await asyncio.wait_for(write, 30)
+            assert not later_stage.done()
+            await blocker.execute("COMMIT")
+            await later_stage
+        async with asyncio.timeout(60):
+            await write
+            await finisher.close(all_done=False)
     finally:
-        await stager.close()
+        await blocker.close()
         await service.close()
     assert await db.fetchval("SELECT last_name FROM contacts") == "Hopper"
     assert "ix_contacts_search_text" in await _indexes(db) and "ix_contacts_user_id_phone" in await _indexes(db)
     assert await deferrals.recorded(db, "indexes:contacts") is None
+
+
+async def test_what_a_load_killed_before_finishing_a_done_stage_left_is_finished_by_the_next_load(
+    db: asyncpg.Connection, snapshot: Snapshot, staging: dict[str, str]
+) -> None:
+    await load(db, snapshot, **staging)
+    before = await _indexes(db)
+    # Killed after the contacts stage committed, before its indexes were built and its analytics counted:
+    definition = before["ix_contacts_search_text"][2]
+    await db.execute("DROP INDEX ix_contacts_search_text")
+    await deferrals.record(db, "indexes:contacts", {"indexes": [definition]})
+    await deferrals.record(db, "analytics:contacts", {})
+    await db.execute("DELETE FROM analytics_activity WHERE kind = 'contacts.added'")
+
+    result = await load(db, snapshot, **staging)  # every stage is done: only the finishing is left
+    assert all(counts.done for counts in result.stages.values())
+    assert {n: d for n, (_, _, d) in (await _indexes(db)).items()} == {n: d for n, (_, _, d) in before.items()}
+    assert await db.fetchval("SELECT count(*) FROM analytics_activity WHERE kind = 'contacts.added'") > 0
+    rolled, recounted = await rolled_and_recounted(db)
+    assert rolled == recounted
+    assert await db.fetchval("SELECT count(*) FROM etl_checkpoints WHERE snapshot_id = $1", deferrals.DEFERRED) == 0
+
+
+async def test_a_failed_index_build_fails_the_load_and_keeps_its_record(
+    db: asyncpg.Connection, snapshot: Snapshot, staging: dict[str, str]
+) -> None:
+    bad = {"indexes": ["CREATE INDEX ix_contacts_nothing ON contacts (no_such_column)"]}
+    await deferrals.record(db, "indexes:contacts", bad)  # say, a definition the schema has since lost
+    with pytest.raises(asyncpg.UndefinedColumnError):
+        await load(db, snapshot, **staging)
+    assert bad["indexes"][0] in (await deferrals.recorded(db, "indexes:contacts"))["indexes"]
+    assert await db.fetchval("SELECT count(*) FROM contacts") == 3  # the rows committed with their stage
