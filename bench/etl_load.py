@@ -135,7 +135,7 @@ def _child_load(dsn: str, snapshot: str, batch_size: str) -> None:
     peak RSS of this process plus that of its worker (an upper bound of the two together)."""
     import resource
 
-    from etl.load import load
+    from etl.load.loader import load
     from service.db.pool import connect
 
     async def run() -> dict:

@@ -268,7 +268,7 @@ def export_command(out_dir: Path, to_firestore: bool, project_id: str | None, ha
 
 
 async def _load(db: Any, dsn: str, snapshot: Snapshot, **options: Any) -> Any:
-    from etl.load import LoadError, load
+    from etl.load.loader import LoadError, load
     from etl.verify import Report
 
     try:

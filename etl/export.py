@@ -19,7 +19,7 @@ from typing import Any
 
 import asyncpg
 
-from etl.load import binary_jsonb
+from etl.load.session import binary_jsonb
 from etl.snapshot import AuthUser, Document, Manifest, Snapshot, SnapshotWriter
 from etl.transform import SPECS, Spec
 from etl.transform.engine import AUTH_KEY, CLAIMS_KEY, DOC_PATH_KEY, NULL

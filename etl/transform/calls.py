@@ -5,7 +5,7 @@ from __future__ import annotations
 from etl.transform.common import CREATED_AT, OWNER, UPDATED_AT
 from etl.transform.convert import choice, non_negative, plain_json, text, timestamp
 from etl.transform.engine import Field, Ref, Spec
-from service.db.models.calls import CALL_DIRECTIONS, CALL_OUTCOMES, CALL_STATUSES
+from service.db.vocabulary import CALL_DIRECTIONS, CALL_OUTCOMES, CALL_STATUSES
 
 CALLS = Spec(
     name="calls",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from etl.transform.common import CREATED_AT, DELETED_AT, OWNER, UPDATED_AT
 from etl.transform.convert import boolean, choice, text, timestamp
 from etl.transform.engine import Field, Members, Spec
-from service.db.models.campaigns import CAMPAIGN_STATUSES
+from service.db.vocabulary import CAMPAIGN_STATUSES
 
 CAMPAIGNS = Spec(
     name="campaigns",

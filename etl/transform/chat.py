@@ -5,7 +5,7 @@ from __future__ import annotations
 from etl.transform.common import CREATED_AT, UPDATED_AT
 from etl.transform.convert import choice, text, timestamp
 from etl.transform.engine import Field, Members, Ref, Spec
-from service.db.models.chat import ROOM_KINDS
+from service.db.vocabulary import ROOM_KINDS
 
 
 def _user(column: str, *names: str) -> Ref:

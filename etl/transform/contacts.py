@@ -9,7 +9,7 @@ from etl.transform.common import CREATED_AT, DELETED_AT, OWNER, UPDATED_AT
 from etl.transform.convert import choice, phone_e164, string_list, text
 from etl.transform.engine import Field, Spec
 from etl.values import to_python
-from service.db.models.contacts import CONTACT_STATUSES
+from service.db.vocabulary import CONTACT_STATUSES
 
 FULL_NAME = ("fullName", "name")
 

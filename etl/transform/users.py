@@ -8,7 +8,7 @@ from etl.snapshot import Document
 from etl.transform.common import CREATED_AT, UPDATED_AT
 from etl.transform.convert import boolean, choice, email, non_negative, phone_e164, string_list, text, timestamp
 from etl.transform.engine import Field, Spec
-from service.db.models.users import USER_ROLES
+from service.db.vocabulary import USER_ROLES
 
 
 def _reset_without_hash(row: dict[str, Any], _: Document) -> None:

@@ -8,7 +8,9 @@ import msgspec
 from rich.console import Console
 from rich.table import Table
 
-from etl.load import STAGES, LoadResult, StageCounts
+from etl.load.counts import StageCounts
+from etl.load.loader import LoadResult
+from etl.load.stages import STAGES
 
 
 class StageReport(msgspec.Struct, kw_only=True, rename="camel"):

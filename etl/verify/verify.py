@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import asyncpg
 
-from etl.load import AUTH_STAGE, STAGES, StageCounts, auth, binary_jsonb, checkpoint, snapshot_id
-from etl.load.loader import Progress
-from etl.load.session import NO_JIT
+from etl.load import auth
+from etl.load.counts import StageCounts
+from etl.load.loader import Progress, checkpoint
+from etl.load.session import NO_JIT, binary_jsonb
 from etl.load.sql import Mapping, changed_by_service, row_digest
-from etl.load.stages import Batches, context
+from etl.load.stages import AUTH_STAGE, STAGES, Batches, context, snapshot_id
 from etl.snapshot import Snapshot
 from etl.transform import GENERIC, SPECS, USERS
 from etl.verify.report import Report, StageReport

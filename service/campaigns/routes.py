@@ -14,7 +14,7 @@ from service.campaigns.schemas import CampaignIn, CampaignOut, MembershipIn
 from service.campaigns.service import CampaignsService, encode_list
 from service.contacts.schemas import CONTACT_FILTERS, ContactOut, ContactQuery, encode_contacts
 from service.contacts.service import ContactsService
-from service.db.models.campaigns import CAMPAIGN_STATUSES
+from service.db.vocabulary import CAMPAIGN_STATUSES
 from service.web.caller import AuthUser
 from service.web.ids import parse_id
 from service.web.lists import page_response

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from service.db.models.contacts import CONTACT_STATUSES
+from service.db.vocabulary import CONTACT_STATUSES
 from service.web.ids import parse_id
 from service.web.openapi import UUID, choice, query, text
 from service.web.pagination import Keyset, decode_cursor, parse_choice, parse_limit

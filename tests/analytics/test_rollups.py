@@ -10,8 +10,8 @@ from etl.load import rollups
 from service.analytics.jobs import compact_rollups
 from service.db import migrations
 from service.db.models.analytics import COUNTERS
-from service.db.models.calls import CALL_OUTCOMES, CALL_STATUSES
 from service.db.pool import connect, create_pool
+from service.db.vocabulary import CALL_OUTCOMES, CALL_STATUSES
 from service.jobs import JobContext
 from service.realtime.events import CHANNEL, PUBLISH_LOCK_ID
 from tests.analytics.helpers import rolled_and_recounted

@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from etl.export import export_snapshot
-from etl.load import load
+from etl.load.loader import load
 from etl.snapshot import Snapshot
 from service.db.pool import connect
 from tests.etl.helpers import (

@@ -9,8 +9,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from etl.load import deferrals, fresh, indexes, load, rollups
+from etl.load import deferrals, fresh, indexes, rollups
 from etl.load.finishing import Finisher
+from etl.load.loader import load
 from etl.snapshot import AuthUser, Snapshot
 from service.db.pool import connect
 from tests.analytics.helpers import rolled_and_recounted

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import asyncpg
 
-from etl.load import load
+from etl.load.loader import load
 from etl.snapshot import AuthUser, Document, Snapshot
 from service.db.pool import connect
 from tests.analytics.helpers import rolled_and_recounted

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from etl.export import export_snapshot
 from etl.extract import extract
-from etl.load import load
+from etl.load.loader import load
 from etl.snapshot import AuthUser, Snapshot
 from etl.sources.firestore_files import read_firestore_export
 from etl.transform.convert import Context, phone_e164

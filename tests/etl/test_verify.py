@@ -10,7 +10,7 @@ import msgspec
 import pytest
 from rich.console import Console
 
-from etl.load import load
+from etl.load.loader import load
 from etl.snapshot import AuthUser, Document, Snapshot
 from etl.values import to_python
 from etl.verify import VerifyError, render, verify, write_json

@@ -11,22 +11,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db.models.base import Base, CreatedAt, Imported, Timestamps, UUIDPrimaryKey, one_of, uuid7
+from service.db.vocabulary import CALL_DIRECTIONS, CALL_OUTCOMES, CALL_STATUSES
 
-# Twilio's call statuses; completed, busy, failed, no-answer and canceled are terminal.
-CALL_STATUSES = (
-    "queued",
-    "initiated",
-    "ringing",
-    "in-progress",
-    "completed",
-    "busy",
-    "failed",
-    "no-answer",
-    "canceled",
-)
 LIVE_STATUSES_SQL = "('queued', 'initiated', 'ringing', 'in-progress')"
-CALL_DIRECTIONS = ("inbound", "outbound", "outbound-api", "outbound-dial")
-CALL_OUTCOMES = ("appointment_set", "interested", "not_interested", "callback", "voicemail", "no_answer", "other")
 SMS_DIRECTIONS = ("inbound", "outbound")
 SMS_STATUSES = (
     "queued",

@@ -9,8 +9,7 @@ from sqlalchemy import ForeignKey, Index, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db.models.base import Base, Imported, Timestamps, UUIDPrimaryKey, one_of
-
-CAMPAIGN_STATUSES = ("draft", "active", "paused", "completed")
+from service.db.vocabulary import CAMPAIGN_STATUSES
 
 
 class Campaign(UUIDPrimaryKey, Timestamps, Imported, Base):

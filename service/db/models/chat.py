@@ -10,8 +10,8 @@ from sqlalchemy import ForeignKey, Index, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db.models.base import Base, CreatedAt, Imported, Timestamps, UUIDPrimaryKey, one_of
+from service.db.vocabulary import ROOM_KINDS
 
-ROOM_KINDS = ("direct", "group", "channel")
 PARTICIPANT_ROLES = ("member", "owner")
 MESSAGE_TYPES = ("text", "image", "file")
 

@@ -10,8 +10,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db.models.base import Base, Imported, Timestamps, UUIDPrimaryKey, one_of, uuid7
-
-CONTACT_STATUSES = ("new", "contacted", "interested", "not_interested", "converted", "do_not_call")
+from service.db.vocabulary import CONTACT_STATUSES
 
 # ri_search_text() is created by the first migration: lower-cased, accent-free, immutable, so it can feed a
 # stored column under a trigram index (case- and accent-insensitive partial matching).

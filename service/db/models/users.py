@@ -11,8 +11,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db.models.base import Base, CreatedAt, Imported, Timestamps, UUIDPrimaryKey, one_of
+from service.db.vocabulary import USER_ROLES
 
-USER_ROLES = ("customer", "admin")
 CREDIT_KINDS = ("grant", "debit", "refund", "import", "adjustment")
 
 
