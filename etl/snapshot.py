@@ -474,9 +474,10 @@ class Snapshot:
         for name in [root] if root is not None else self.roots():
             yield from self._iter_lines(self.directory / FIRESTORE_DIR / f"{name}.ndjson", decoder)
 
-    def iter_digested(self, root: str, decoder: msgspec.json.Decoder[Any] | None = None) -> Iterator[tuple[Any, str]]:
-        """(document, MD5 of its line in hex) under one root: the digest the load records of each
-        document and verify checks it against. ``decoder`` may decode less than a whole Document."""
+    def iter_lines(self, root: str, decoder: msgspec.json.Decoder[Any] | None = None) -> Iterator[tuple[Any, bytes]]:
+        """(document, its line without the newline) under one root: ``line_digest`` of the line is what the
+        load records of the document and verify checks it against. ``decoder`` may decode less than a whole
+        Document."""
         path = self.directory / FIRESTORE_DIR / f"{root}.ndjson"
         decode = (decoder or msgspec.json.Decoder(Document)).decode
         for number, line in self._lines(path):
@@ -484,7 +485,7 @@ class Snapshot:
                 doc = decode(line)
             except msgspec.DecodeError as exc:
                 raise SnapshotError(f"{path}:{number}: corrupt line: {exc}") from None
-            yield doc, line_digest(line.rstrip(b"\n"))
+            yield doc, line.rstrip(b"\n")
 
     def digests(self, root: str) -> Path | None:
         """The ``.digests`` file of one root (see ``digest_row``), if the extract wrote one and neither file
@@ -498,8 +499,8 @@ class Snapshot:
 
     def iter_digests(self, root: str) -> Iterator[tuple[str, str, str]]:
         """(collection pattern, path, MD5 of the line) of every document under one root, from its lines."""
-        for located, digest in self.iter_digested(root, _PATH_ONLY):
-            yield collection_pattern(located.path), located.path, digest
+        for located, line in self.iter_lines(root, _PATH_ONLY):
+            yield collection_pattern(located.path), located.path, line_digest(line)
 
     @classmethod
     def _iter_lines(cls, path: Path, decoder: msgspec.json.Decoder[Any]) -> Iterator[Any]:

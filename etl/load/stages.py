@@ -18,7 +18,7 @@ import asyncpg
 from etl.load import auth
 from etl.load.counts import StageCounts
 from etl.load.sql import Mapping, Statements, statements
-from etl.snapshot import AuthUser, Document, Snapshot, collection_pattern
+from etl.snapshot import AuthUser, Document, Snapshot, collection_pattern, line_digest
 from etl.transform import GENERIC, MAPPINGS, USERS, Context, Rejected, Row
 from etl.transform.engine import rfc3339
 
@@ -85,17 +85,19 @@ class Batches:
         self.ctx = ctx
         self._auth_ready = False
 
+    def _roots(self, mapping: Mapping) -> list[str]:
+        """The root files that hold some of the mapping's documents: only those are read."""
+        return sorted({p.split("/", 1)[0] for p in self.snapshot.manifest.collections if mapping.covers(p)})
+
     def documents(self, mapping: Mapping) -> Iterator[Document]:
-        """The mapping's documents in snapshot order; only the root files that hold some are read."""
-        wanted = [p for p in self.snapshot.manifest.collections if mapping.covers(p)]
-        for root in sorted({p.split("/", 1)[0] for p in wanted}):
+        """The mapping's documents in snapshot order."""
+        for root in self._roots(mapping):
             yield from (doc for doc in self.snapshot.iter_documents(root) if mapping.matches(doc))
 
-    def digested(self, mapping: Mapping) -> Iterator[tuple[Document, str]]:
-        """``documents`` with the digest of each one's snapshot line."""
-        wanted = [p for p in self.snapshot.manifest.collections if mapping.covers(p)]
-        for root in sorted({p.split("/", 1)[0] for p in wanted}):
-            yield from (pair for pair in self.snapshot.iter_digested(root) if mapping.matches(pair[0]))
+    def lines(self, mapping: Mapping) -> Iterator[tuple[Document, bytes]]:
+        """``documents`` with each one's snapshot line (``line_digest`` of it is the document's digest)."""
+        for root in self._roots(mapping):
+            yield from (pair for pair in self.snapshot.iter_lines(root) if mapping.matches(pair[0]))
 
     def total(self, stage: str, mapping: Mapping) -> int | None:
         if stage == AUTH_STAGE:
@@ -128,11 +130,11 @@ class Batches:
                 yield item
             return
         if mapping.uses_auth:  # each batch needs its Auth users from the database first
-            docs = itertools.islice(self.digested(mapping), position, None)
+            docs = itertools.islice(self.lines(mapping), position, None)
             for batch in _batched(docs, self.batch_size):
                 users = await auth.lookup(self.db, [d for d, _ in batch])
-                digests = {d.path: auth.profile_digest(digest, users.get(d.path)) for d, digest in batch}
-                yield position + len(batch), self.transform(mapping, batch, position, users), digests
+                digests = {d.path: auth.profile_digest(line_digest(line), users.get(d.path)) for d, line in batch}
+                yield position + len(batch), self.transform(mapping, [d for d, _ in batch], position, users), digests
                 position += len(batch)
             return
         # Read and transform the next batch in a thread while the database writes this one.
@@ -140,20 +142,22 @@ class Batches:
         pending = asyncio.ensure_future(asyncio.to_thread(next, prepared, None))
         while (ready := await pending) is not None:
             pending = asyncio.ensure_future(asyncio.to_thread(next, prepared, None))
-            yield ready
+            yield ready[:3]
 
-    def prepared(self, mapping: Mapping, position: int) -> Iterator[tuple[int, list[Prepared], Digests]]:
-        """The batches of a mapping that needs no Auth users, from ``position`` on, without the database."""
-        docs = itertools.islice(self.digested(mapping), position, None)
+    def prepared(self, mapping: Mapping, position: int) -> Iterator[tuple[int, list[Prepared], Digests, list[bytes]]]:
+        """The batches of a mapping that needs no Auth users, from ``position`` on, without the database:
+        (position after the batch, the batch, its digests, its snapshot lines)."""
+        docs = itertools.islice(self.lines(mapping), position, None)
         for batch in _batched(docs, self.batch_size):
-            digests = {d.path: digest for d, digest in batch}
-            yield position + len(batch), self.transform(mapping, batch, position, {}), digests
+            digests = {d.path: line_digest(line) for d, line in batch}
+            transformed = self.transform(mapping, [d for d, _ in batch], position, {})
+            yield position + len(batch), transformed, digests, [line for _, line in batch]
             position += len(batch)
 
     def transform(
-        self, mapping: Mapping, batch: list[tuple[Document, str]], position: int, users: dict[str, AuthUser]
+        self, mapping: Mapping, documents: list[Document], position: int, users: dict[str, AuthUser]
     ) -> list[Prepared]:
-        return [(d, mapping.transform(d, position + i, self.ctx, users.get(d.path))) for i, (d, _) in enumerate(batch)]
+        return [(d, mapping.transform(d, position + i, self.ctx, users.get(d.path))) for i, d in enumerate(documents)]
 
     async def _auth_only(self, position: int) -> AsyncIterator[tuple[int, list[Prepared], Digests]]:
         """Position here is the last Auth user's place in the snapshot (the stream skips claimed ones)."""

@@ -37,11 +37,11 @@ from service.db.pool import connect
 
 SLOTS = 2
 # Batches the worker keeps for the load's rare second look (``Stager._prepared``): the one the load writes,
-# and the next one, staged meanwhile. Kept as msgpack (2-7 MB a batch instead of 20-50 MB of objects) and
-# transformed again when asked for: the transform is a function of the document and its position.
+# and the next one, staged meanwhile. Kept as their snapshot lines (a few MB a batch instead of 20-50 MB of
+# objects, and nothing to encode), decoded and transformed again when asked for: the transform is a function
+# of the document and its position.
 KEPT = SLOTS
-_encode_documents = msgspec.msgpack.Encoder().encode
-_decode_documents = msgspec.msgpack.Decoder(list[Document]).decode
+_decode_document = msgspec.json.Decoder(Document).decode
 
 
 class Stager:
@@ -122,8 +122,8 @@ def _next(slot: int) -> tuple[Any, ...] | None:
     item = next(_worker["source"], None)
     if item is None:
         return None
-    position, prepared, digests = item
-    _worker["kept"].append((position, _encode_documents([doc for doc, _ in prepared]), digests))
+    position, prepared, digests, lines = item
+    _worker["kept"].append((position, lines, digests))
     sql, analyze = _worker["slots"][slot], slot not in _worker["analyzed"]
     staged = stage_batch(_worker["db"], sql, _worker["mapping"], prepared, digests, analyze)
     rows, counts, rejects, rejected = _worker["loop"].run_until_complete(staged)
@@ -133,8 +133,8 @@ def _next(slot: int) -> tuple[Any, ...] | None:
 
 
 def _kept(position: int) -> tuple[list[Prepared], Digests]:
-    for end, documents, digests in _worker["kept"]:
+    for end, lines, digests in _worker["kept"]:
         if end == position:
-            batch = [(doc, digests[doc.path]) for doc in _decode_documents(documents)]
-            return _worker["batches"].transform(_worker["mapping"], batch, end - len(batch), {}), digests
+            documents = [_decode_document(line) for line in lines]
+            return _worker["batches"].transform(_worker["mapping"], documents, end - len(documents), {}), digests
     raise LookupError(f"batch ending at {position} is no longer kept")  # the load asks only for its current one
