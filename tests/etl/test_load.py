@@ -12,7 +12,9 @@ import pytest
 from etl.load import deferrals, fresh, indexes, rollups
 from etl.load.finishing import Finisher
 from etl.load.loader import load
+from etl.load.stages import MEMBERS_PER_BATCH, Batches, context
 from etl.snapshot import AuthUser, Snapshot
+from etl.transform import CAMPAIGNS
 from service.db.pool import connect
 from tests.analytics.helpers import rolled_and_recounted
 from tests.etl.helpers import doc, dump, reachimpact_documents, reachimpact_users, typed_doc, write_snapshot
@@ -334,3 +336,29 @@ async def test_a_failed_index_build_fails_the_load_and_keeps_its_record(
         await load(db, snapshot, **staging)
     assert bad["indexes"][0] in (await deferrals.recorded(db, "indexes:contacts"))["indexes"]
     assert await db.fetchval("SELECT count(*) FROM contacts") == 3  # the rows committed with their stage
+
+
+async def test_a_batch_ends_early_at_the_membership_cap_and_the_load_keeps_every_member(
+    db: asyncpg.Connection, tmp_path: Path, staging: dict[str, str]
+) -> None:
+    """Batch size is a number of documents; campaigns with long contactIds lists would make one batch hold
+    100k membership rows (50 MB in the worker), so a batch also ends at ``MEMBERS_PER_BATCH`` of them."""
+    per_campaign = MEMBERS_PER_BATCH * 2 // 5
+    contacts = [doc(f"contacts/c{i}", firstName=f"C{i}") for i in range(per_campaign)]
+    ids = [f"c{i}" for i in range(per_campaign)]
+    campaigns = [doc(f"campaigns/k{n}", name=f"K{n}", contactIds=ids) for n in range(4)]
+    snapshot = Snapshot(write_snapshot(tmp_path / "s", [*contacts, *campaigns]))
+
+    batches = Batches(db, snapshot, 1000, context(snapshot, "US"))
+    ends = [batch[0] for batch in batches.prepared(CAMPAIGNS, 0)]
+    assert ends == [3, 4]  # 3 campaigns reach the cap (1000 documents would not end the batch)
+
+    result = await load(db, snapshot, batch_size=1000, **staging)
+    assert result.stages["campaigns"].inserted == 4
+    assert await db.fetchval("SELECT count(*) FROM campaign_contacts WHERE position IS NOT NULL") == 4 * per_campaign
+    positions = await db.fetchval(
+        "SELECT array_agg(j.position ORDER BY c.firebase_id) FROM campaign_contacts j "
+        "JOIN campaigns k ON k.id = j.campaign_id JOIN contacts c ON c.id = j.contact_id WHERE k.firebase_id = $1",
+        "campaigns/k3",
+    )
+    assert sorted(positions) == list(range(per_campaign))
