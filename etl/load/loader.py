@@ -235,7 +235,7 @@ class _Loader:
                 await fresh.forget(self.db, name)
                 await self._save(name, position, counts)
         if self.finisher and FINAL_STAGE[mapping.table] == name:
-            await self.finisher.stage_done(mapping.table)
+            await self.finisher.stage_done(mapping)
         return counts
 
     async def _save(self, stage: str, position: int, counts: StageCounts) -> None:

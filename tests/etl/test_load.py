@@ -14,7 +14,7 @@ from etl.load.finishing import Finisher
 from etl.load.loader import load
 from etl.load.stages import MEMBERS_PER_BATCH, Batches, context
 from etl.snapshot import AuthUser, Snapshot
-from etl.transform import CAMPAIGNS
+from etl.transform import CAMPAIGNS, CONTACTS
 from service.db.pool import connect
 from tests.analytics.helpers import rolled_and_recounted
 from tests.etl.helpers import doc, dump, reachimpact_documents, reachimpact_users, typed_doc, write_snapshot
@@ -132,6 +132,12 @@ async def test_a_first_import_builds_the_secondary_indexes_after_the_rows(
     assert rebuilt == {n for n, (_, unique, _) in before.items() if not unique}
     assert "ix_contacts_search_text" in rebuilt and "uq_calls_twilio_sid" not in rebuilt
     assert await db.fetchval("SELECT count(*) FROM etl_checkpoints WHERE snapshot_id = $1", deferrals.DEFERRED) == 0
+    # ... and every loaded table has its statistics (the service and verify plan with them from the start).
+    unanalyzed = await db.fetch(
+        "SELECT relname FROM pg_stat_user_tables WHERE relname = ANY($1::text[]) AND last_analyze IS NULL",
+        [*TABLES, "campaign_contacts", "chat_participants"],
+    )
+    assert unanalyzed == []
 
     await load(db, snapshot, restart=True)  # the tables have rows now: their indexes are left alone
     assert await _indexes(db) == after
@@ -284,7 +290,7 @@ async def test_a_stage_is_finished_beside_the_next_ones_and_a_service_write_queu
         # A write in flight when the stage ends: the build waits for it, and the others queue in turn.
         await blocker.execute("BEGIN")
         await blocker.execute("INSERT INTO contacts (id, first_name) VALUES ($1, 'Ada')", uuid.uuid4())
-        await finisher.stage_done("contacts")
+        await finisher.stage_done(CONTACTS)
         await asyncio.sleep(0.3)
         write = asyncio.ensure_future(service.execute("UPDATE contacts SET last_name = 'Hopper'"))
         await asyncio.sleep(0.3)
