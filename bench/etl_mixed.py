@@ -1,6 +1,7 @@
 """End-to-end import benchmark on a mixed ReachImpact-shaped project: ``etl extract``, ``etl load`` and
 ``etl verify`` run as the operator runs them (the CLI, one process per stage), then ``etl run`` (all three in
-one process) into a second fresh database; each timed, with its peak RSS.
+one process) into a second fresh database; each timed, with its peak RSS, and each started on a quiet server
+(no autovacuum running, after a checkpoint).
 
     .venv/bin/python bench/etl_mixed.py --documents 100000
     .venv/bin/python bench/etl_mixed.py --documents 1000000
