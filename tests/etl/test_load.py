@@ -345,7 +345,7 @@ async def test_a_failed_index_build_fails_the_load_and_keeps_its_record(
 
 
 async def test_a_batch_ends_early_at_the_membership_cap_and_the_load_keeps_every_member(
-    db: asyncpg.Connection, tmp_path: Path, staging: dict[str, str]
+    db: asyncpg.Connection, tmp_path: Path, database_url: str
 ) -> None:
     """Batch size is a number of documents; campaigns with long contactIds lists would make one batch hold
     100k membership rows (50 MB in the worker), so a batch also ends at ``MEMBERS_PER_BATCH`` of them."""
@@ -359,7 +359,7 @@ async def test_a_batch_ends_early_at_the_membership_cap_and_the_load_keeps_every
     ends = [batch[0] for batch in batches.prepared(CAMPAIGNS, 0)]
     assert ends == [3, 4]  # 3 campaigns reach the cap (1000 documents would not end the batch)
 
-    result = await load(db, snapshot, batch_size=1000, **staging)
+    result = await load(db, snapshot, batch_size=1000, dsn=database_url)  # the worker: whose memory it is
     assert result.stages["campaigns"].inserted == 4
     assert await db.fetchval("SELECT count(*) FROM campaign_contacts WHERE position IS NOT NULL") == 4 * per_campaign
     positions = await db.fetchval(
