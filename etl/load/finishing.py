@@ -33,7 +33,7 @@ from etl.load.session import prepare_session
 from etl.load.sql import Mapping
 from service.db.pool import connect
 
-KINDS = ("indexes", "analytics")  # the deferrals a finished stage leaves to this module
+KINDS = ["indexes", "analytics"]  # the deferrals a finished stage leaves to this module
 
 
 class Finisher:
@@ -70,7 +70,7 @@ class Finisher:
             if self._queue is not None:
                 await self._queue
             if all_done:
-                for table in await _recorded_tables(self.db):
+                for table in await deferrals.tables(self.db, KINDS):
                     await finish(self.db, table)
         finally:
             if self._own is not None:
@@ -85,12 +85,3 @@ async def finish(db: asyncpg.Connection, table: str, analyze: list[str] | None =
         await rollups.count(db, table)
     if analyze:
         await db.execute(f"ANALYZE {', '.join(analyze)}")
-
-
-async def _recorded_tables(db: asyncpg.Connection) -> list[str]:
-    collections = await db.fetch(
-        "SELECT collection FROM etl_checkpoints WHERE snapshot_id = $1 AND split_part(collection, ':', 1) = ANY($2)",
-        deferrals.DEFERRED,
-        list(KINDS),
-    )
-    return sorted({row["collection"].split(":", 1)[1] for row in collections})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -145,7 +146,7 @@ class Batches:
         pending = asyncio.ensure_future(asyncio.to_thread(next, prepared, None))
         while (ready := await pending) is not None:
             pending = asyncio.ensure_future(asyncio.to_thread(next, prepared, None))
-            yield ready[:3]
+            yield ready[:3]  # not its lines: only the staging worker keeps them, for a second look
 
     def prepared(self, mapping: Mapping, position: int) -> Iterator[tuple[int, list[Prepared], Digests, list[bytes]]]:
         """The batches of a mapping that needs no Auth users, from ``position`` on, without the database:
@@ -232,16 +233,12 @@ async def stage_batch(
 
 
 def _batched(
-    items: Iterable[T], size: int, weight: Callable[[T], int] | None = None, most: int = 0
+    items: Iterable[T], size: int, weight: Callable[[T], int] = lambda _: 0, most: float = math.inf
 ) -> Iterator[list[T]]:
-    """Lists of ``size`` items; with ``weight``, one ends early once its items' weights reach ``most``."""
-    iterator = iter(items)
-    if weight is None:
-        while batch := list(itertools.islice(iterator, size)):
-            yield batch
-        return
-    batch, total = [], 0
-    for item in iterator:
+    """Lists of ``size`` items, or fewer once their ``weight``s reach ``most``."""
+    batch: list[T] = []
+    total = 0
+    for item in items:
         batch.append(item)
         total += weight(item)
         if len(batch) == size or total >= most:
