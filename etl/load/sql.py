@@ -97,10 +97,13 @@ def _reject_duplicates(mapping: Mapping, stage: str, column: str) -> str:
     )
 
 
-def expected_rows(mapping: Mapping, stage: str, members_stage: str | None) -> tuple[list[str], str]:
+def expected_rows(
+    mapping: Mapping, stage: str, members_stage: str | None, *, fresh: bool = False
+) -> tuple[list[str], str]:
     """(target columns, SELECT of the rows the staged documents must become), links resolved.
 
-    The upsert writes exactly these rows, and verify compares the table against them.
+    The upsert writes exactly these rows, and verify compares the table against them. ``fresh``: the rows are
+    not in the table yet (``_insert``), so there is no current row to take a missing time from.
     """
     select = {c: f"s.{c}" for c in _copied(mapping)}
     joins: list[str] = []
@@ -108,9 +111,11 @@ def expected_rows(mapping: Mapping, stage: str, members_stage: str | None) -> tu
         guessed = tuple(c for c in GUESSED_TIMES if c in select)
         # Only a row missing one of them needs the current row's: the others skip the index probe.
         missing = " OR ".join(f"s.{c} IS NULL" for c in guessed)
-        joins.append(_lookup(mapping.table, "cur", f"firebase_id = s.firebase_id AND ({missing})", guessed))
+        if not fresh:
+            joins.append(_lookup(mapping.table, "cur", f"firebase_id = s.firebase_id AND ({missing})", guessed))
         for column in guessed:
-            select[column] = f"COALESCE(s.{column}, cur.{column}, s.times__guess)"
+            current = "" if fresh else f"cur.{column}, "
+            select[column] = f"COALESCE(s.{column}, {current}s.times__guess)"
     orphan_flags: list[str] = []
     extras: list[str] = []
     for ref in mapping.refs:
@@ -174,7 +179,7 @@ def _insert(mapping: Mapping, stage: str, members_stage: str | None) -> str:
 
 
 def _write(mapping: Mapping, stage: str, members_stage: str | None, *, upsert: bool) -> str:
-    columns, source = expected_rows(mapping, stage, members_stage)
+    columns, source = expected_rows(mapping, stage, members_stage, fresh=not upsert)
     conflict = ""
     if upsert:
         updated = [c for c in columns if c not in ("id", "firebase_id")]
