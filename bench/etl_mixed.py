@@ -130,27 +130,40 @@ async def _quiet(dsn: str) -> None:
 
 def _stage(name: str, args: list[str], env: dict[str, str]) -> dict[str, Any]:
     """One CLI stage in a child process, on a quiet server: wall seconds, the largest peak RSS of it and its
-    worker processes (``wait4``), and the peak of their sum (sampled every 50 ms from /proc: extract and load
-    run workers)."""
+    worker processes (``wait4``), and the peaks of their sums of RSS and of PSS (sampled every 50 ms from /proc:
+    extract and load run workers).
+
+    The RSS sum counts a page shared by two processes twice: the extract's forked encoders share most of theirs
+    with the command, and a worker being spawned is, for the instant between its fork and its exec, a second
+    copy of the whole command (seen: 145 MB more for one sample). PSS divides each shared page among the
+    processes that map it, so its sum is the memory the processes hold together."""
     asyncio.run(_quiet(env["DATABASE_URL"]))
     started = time.perf_counter()
     process = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "reachimpact"), "etl", *args], env=env, stdout=subprocess.DEVNULL
     )
-    peak = [0]
-    sampler = threading.Thread(target=_sample_tree_rss, args=(process, peak), daemon=True)
+    peak = [0, 0]  # kB: the sums of RSS and of PSS
+    sampler = threading.Thread(target=_sample_tree, args=(process, peak), daemon=True)
     sampler.start()
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     sampler.join()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"etl {name} failed ({os.waitstatus_to_exitcode(status)})")
-    return {"stage": name, "seconds": seconds, "max_rss_mb": usage.ru_maxrss / 1024, "sum_rss_mb": peak[0] / 1024}
+    return {
+        "stage": name,
+        "seconds": seconds,
+        "max_rss_mb": usage.ru_maxrss / 1024,
+        "sum_rss_mb": peak[0] / 1024,
+        "sum_pss_mb": peak[1] / 1024,
+    }
 
 
-def _sample_tree_rss(process: subprocess.Popen[bytes], peak: list[int]) -> None:
+def _sample_tree(process: subprocess.Popen[bytes], peak: list[int]) -> None:
     while process.returncode is None and Path(f"/proc/{process.pid}").exists():
-        peak[0] = max(peak[0], sum(_rss_kb(pid) for pid in _tree(process.pid)))
+        memory = [_memory_kb(pid) for pid in _tree(process.pid)]
+        peak[0] = max(peak[0], sum(rss for rss, _ in memory))
+        peak[1] = max(peak[1], sum(pss for _, pss in memory))
         time.sleep(0.05)
 
 
@@ -162,12 +175,14 @@ def _tree(pid: int) -> list[int]:
     return [pid, *(p for child in children for p in _tree(child))]
 
 
-def _rss_kb(pid: int) -> int:
+def _memory_kb(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of a process, 0 for one that is gone."""
     try:
-        status = Path(f"/proc/{pid}/status").read_text()
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
     except OSError:
-        return 0
-    return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+        return 0, 0
+    kb = {name: int(value.split()[0]) for name, value in (line.split(":", 1) for line in rollup.splitlines()[1:])}
+    return kb["Rss"], kb["Pss"]
 
 
 def main() -> None:
@@ -202,13 +217,19 @@ def main() -> None:
     run_args = ["run", *sources, "--snapshot-dir", str(project / "run-snapshot")]
     run = _stage("etl run", run_args, {**env, "DATABASE_URL": run_dsn})
     total = sum(s["seconds"] for s in stages)
-    print("| stage | seconds | documents/s | peak RSS, largest process | peak RSS, all its processes |")
-    print("|---|---|---|---|---|")
+    print(
+        "| stage | seconds | documents/s | peak RSS, largest process | peak RSS, all its processes "
+        "| peak PSS, all its processes |"
+    )
+    print("|---|---|---|---|---|---|")
     for s in [*stages, {**run, "stage": "`etl run` (extract, load, verify in one process)"}]:
-        rate, rss = documents / s["seconds"], f"{s['max_rss_mb']:.0f} MB | {s['sum_rss_mb']:.0f} MB"
-        print(f"| {s['stage']} | {s['seconds']:.1f} | {rate:,.0f} | {rss} |")
-    largest, summed = max(s["max_rss_mb"] for s in stages), max(s["sum_rss_mb"] for s in stages)
-    print(f"| the three stages | {total:.1f} | {documents / total:,.0f} | {largest:.0f} MB | {summed:.0f} MB |")
+        print(f"| {s['stage']} | {s['seconds']:.1f} | {documents / s['seconds']:,.0f} | {_memory(s)} |")
+    peaks = {key: max(s[key] for s in stages) for key in ("max_rss_mb", "sum_rss_mb", "sum_pss_mb")}
+    print(f"| the three stages | {total:.1f} | {documents / total:,.0f} | {_memory(peaks)} |")
+
+
+def _memory(figures: dict[str, Any]) -> str:
+    return " | ".join(f"{figures[key]:.0f} MB" for key in ("max_rss_mb", "sum_rss_mb", "sum_pss_mb"))
 
 
 if __name__ == "__main__":
