@@ -6,6 +6,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from service.config import ConfigError
+from service.logging import configure_logging
 from service.mail import Mail, Mailer, MailError
 from tests.fakes.ports import free_port
 
@@ -17,6 +18,17 @@ async def test_in_development_the_mail_is_written_to_the_log():
         await Mailer(None, "ReachImpact <no-reply@example.com>", production=False).send(MAIL)
     assert logs[0]["to"] == "ada@example.com"
     assert "SECRET" in logs[0]["text"]
+
+
+async def test_the_mail_log_follows_the_logging_configuration_in_force():
+    """A logger cached at the first mail kept that moment's processors: after another configuration (a second
+    app in the process) its lines went where nothing looked, and the test above failed by test order."""
+    configure_logging("INFO", "json")
+    await Mailer(None, "ReachImpact <no-reply@example.com>", production=False).send(MAIL)
+    configure_logging("INFO", "console")
+    with capture_logs() as logs:
+        await Mailer(None, "ReachImpact <no-reply@example.com>", production=False).send(MAIL)
+    assert [entry["to"] for entry in logs] == ["ada@example.com"]
 
 
 async def test_in_production_the_log_never_holds_the_body():
