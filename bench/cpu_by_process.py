@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from harness import process_tree
+
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -27,14 +29,6 @@ def _cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
-
-
-def _descendants(pid: int) -> list[int]:
-    try:
-        children = [int(c) for t in Path(f"/proc/{pid}/task").iterdir() for c in (t / "children").read_text().split()]
-    except OSError:
-        return []
-    return [p for child in children for p in (child, *_descendants(child))]
 
 
 def _backends(database: str) -> list[int]:
@@ -64,7 +58,7 @@ def main() -> None:
         time.sleep(args.every)
         labels = {
             process.pid: "command",
-            **{p: f"child {p}" for p in _descendants(process.pid)},
+            **{p: f"child {p}" for p in process_tree(process.pid)[1:]},
             **{p: f"backend {p}" for p in _backends(database)},
         }
         used = {}

@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.etl_load import _fresh_database  # noqa: E402
+from bench.harness import process_tree  # noqa: E402
 from service.db import migrations  # noqa: E402
 from service.db.embedded import normalize_url, start_embedded_server  # noqa: E402
 
@@ -42,6 +43,7 @@ DATA = ROOT / "bench" / ".data"
 STATUSES = ("new", "contacted", "interested", "Not Interested", "converted")
 CALL_STATUSES = ("completed", "busy", "no-answer", "failed")
 CREATED_MS = 1_700_000_000_000
+MEMORY = ("max_rss_mb", "sum_rss_mb", "sum_pss_mb")  # a stage's memory figures, in the table's order
 
 
 def _when(rng: random.Random) -> dict[str, int]:
@@ -161,18 +163,10 @@ def _stage(name: str, args: list[str], env: dict[str, str]) -> dict[str, Any]:
 
 def _sample_tree(process: subprocess.Popen[bytes], peak: list[int]) -> None:
     while process.returncode is None and Path(f"/proc/{process.pid}").exists():
-        memory = [_memory_kb(pid) for pid in _tree(process.pid)]
+        memory = [_memory_kb(pid) for pid in process_tree(process.pid)]
         peak[0] = max(peak[0], sum(rss for rss, _ in memory))
         peak[1] = max(peak[1], sum(pss for _, pss in memory))
         time.sleep(0.05)
-
-
-def _tree(pid: int) -> list[int]:
-    try:
-        children = [int(c) for t in Path(f"/proc/{pid}/task").iterdir() for c in (t / "children").read_text().split()]
-    except OSError:
-        return []
-    return [pid, *(p for child in children for p in _tree(child))]
 
 
 def _memory_kb(pid: int) -> tuple[int, int]:
@@ -224,12 +218,12 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for s in [*stages, {**run, "stage": "`etl run` (extract, load, verify in one process)"}]:
         print(f"| {s['stage']} | {s['seconds']:.1f} | {documents / s['seconds']:,.0f} | {_memory(s)} |")
-    peaks = {key: max(s[key] for s in stages) for key in ("max_rss_mb", "sum_rss_mb", "sum_pss_mb")}
+    peaks = {key: max(s[key] for s in stages) for key in MEMORY}
     print(f"| the three stages | {total:.1f} | {documents / total:,.0f} | {_memory(peaks)} |")
 
 
 def _memory(figures: dict[str, Any]) -> str:
-    return " | ".join(f"{figures[key]:.0f} MB" for key in ("max_rss_mb", "sum_rss_mb", "sum_pss_mb"))
+    return " | ".join(f"{figures[key]:.0f} MB" for key in MEMORY)
 
 
 if __name__ == "__main__":

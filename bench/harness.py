@@ -123,6 +123,15 @@ def production_logging(env: dict[str, str]) -> dict[str, str]:
     return {"LOG_FORMAT": "json", "LOG_LEVEL": "INFO", **env}
 
 
+def process_tree(pid: int) -> list[int]:
+    """The process and all its descendants, from /proc (empty once it is gone)."""
+    try:
+        children = [int(c) for t in Path(f"/proc/{pid}/task").iterdir() for c in (t / "children").read_text().split()]
+    except OSError:
+        return []
+    return [pid, *(p for child in children for p in process_tree(child))]
+
+
 def rss_kib(pid: int) -> int:
     """Resident memory of a process and its children (granian runs the app in a child)."""
     pids = [pid, *map(int, subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split())]

@@ -109,9 +109,9 @@ def expected_rows(
     joins: list[str] = []
     if "times__guess" in mapping.columns:
         guessed = tuple(c for c in GUESSED_TIMES if c in select)
-        # Only a row missing one of them needs the current row's: the others skip the index probe.
-        missing = " OR ".join(f"s.{c} IS NULL" for c in guessed)
         if not fresh:
+            # Only a row missing one of them needs the current row's: the others skip the index probe.
+            missing = " OR ".join(f"s.{c} IS NULL" for c in guessed)
             joins.append(_lookup(mapping.table, "cur", f"firebase_id = s.firebase_id AND ({missing})", guessed))
         for column in guessed:
             current = "" if fresh else f"cur.{column}, "
