@@ -75,8 +75,13 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
             colors=sys.stdout.isatty(), exception_formatter=structlog.dev.plain_traceback
         )
 
+    # A logger is bound on first use (cache_logger_on_first_use) to the list of processors configured then: the
+    # list is refilled in place, so loggers cached earlier follow this configuration too (another app started in
+    # the process, a test's capture_logs). Their level filter stays the one they were bound with.
+    processors = structlog.get_config()["processors"]
+    processors[:] = [*shared, renderer]
     structlog.configure(
-        processors=[*shared, renderer],
+        processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level]),
         logger_factory=structlog.PrintLoggerFactory(_STDOUT),
         cache_logger_on_first_use=True,

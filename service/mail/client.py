@@ -23,6 +23,8 @@ import structlog
 
 from service.config import ConfigError
 
+log = structlog.get_logger("mail")
+
 DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 TIMEOUT_SECONDS = 15
 
@@ -103,9 +105,6 @@ class Mailer:
             smtp.send_message(message)
 
     def _log(self, mail: Mail) -> None:
-        # A logger of the moment, not one cached at the first mail: it follows the configuration in force
-        # (structlog caches a logger's processors on first use), as config.py's warning does. Mail is rare.
-        log = structlog.get_logger("mail")
         if self.production:
             log.error("SMTP_URL is not set: mail not sent", to=mail.to, subject=mail.subject)
         else:

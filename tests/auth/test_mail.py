@@ -21,8 +21,9 @@ async def test_in_development_the_mail_is_written_to_the_log():
 
 
 async def test_the_mail_log_follows_the_logging_configuration_in_force():
-    """A logger cached at the first mail kept that moment's processors: after another configuration (a second
-    app in the process) its lines went where nothing looked, and the test above failed by test order."""
+    """The mail's logger is cached at its first mail. It kept that moment's processors: after another logging
+    configuration (a second app in the process) its lines went where nothing looked, and the test above failed
+    by test order."""
     configure_logging("INFO", "json")
     await Mailer(None, "ReachImpact <no-reply@example.com>", production=False).send(MAIL)
     configure_logging("INFO", "console")
